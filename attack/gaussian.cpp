@@ -1,0 +1,43 @@
+// Implements the Gaussian helpers.
+#include "gaussian.hpp"
+
+#include <cmath>
+#include <limits>
+#include <numbers>
+
+namespace lira {
+
+Moments moments(std::span<const double> values) {
+  Moments m;
+  m.count = static_cast<int64_t>(values.size());
+  if (values.empty()) {
+    m.mean = m.sd = std::numeric_limits<double>::quiet_NaN();
+    return m;
+  }
+  double sum = 0;
+  for (double v : values) sum += v;
+  m.mean = sum / static_cast<double>(values.size());
+  double ss = 0;
+  for (double v : values) ss += (v - m.mean) * (v - m.mean);
+  m.sd = std::sqrt(ss / static_cast<double>(values.size()));
+  return m;
+}
+
+double log_normal_pdf(double x, double mean, double sd) {
+  const double z = (x - mean) / sd;
+  return -0.5 * z * z - std::log(sd) - 0.5 * std::log(2.0 * std::numbers::pi);
+}
+
+double log_normal_cdf(double z) {
+  if (std::isnan(z)) return z;
+  if (z > 0) return std::log1p(-0.5 * std::erfc(z / std::numbers::sqrt2));
+  if (z > -20) return std::log(0.5 * std::erfc(-z / std::numbers::sqrt2));
+  // Lower tail: Phi(z) = phi(z)/(-z) * (1 - 1/z^2 + 3/z^4 - 15/z^6 + 105/z^8 - 945/z^10 ...);
+  // at z <= -20 the first omitted term is below 3e-12 relative.
+  const double u = 1.0 / (z * z);
+  const double series = 1.0 + u * (-1.0 + u * (3.0 + u * (-15.0 + u * (105.0 + u * -945.0))));
+  const double z2 = z * z;
+  return -0.5 * z2 - std::log(-z) - 0.5 * std::log(2.0 * std::numbers::pi) + std::log(series);
+}
+
+}  // namespace lira

@@ -1,0 +1,127 @@
+// Implements the report formats.
+#include "report.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace lira {
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string pad(std::string s, size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+std::string list_models(const std::vector<int64_t>& m) {
+  std::string s;
+  for (size_t i = 0; i < m.size(); ++i) {
+    if (i == 8 && m.size() > 10) {
+      s += ", ... " + std::to_string(m.back());
+      break;
+    }
+    s += (i ? ", " : "") + std::to_string(m[i]);
+  }
+  return s;
+}
+
+nlohmann::json metrics_json(const Metrics& m) {
+  nlohmann::json j;
+  j["auc"] = m.auc;
+  j["balanced_accuracy"] = m.balanced_accuracy;
+  j["advantage"] = m.advantage;
+  j["tpr_at_fpr"] = nlohmann::json::array();
+  for (size_t i = 0; i < m.fpr_targets.size(); ++i)
+    j["tpr_at_fpr"].push_back({{"fpr", m.fpr_targets[i]}, {"tpr", m.tpr_at[i]}});
+  j["members"] = m.members;
+  j["nonmembers"] = m.nonmembers;
+  return j;
+}
+
+nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+
+}  // namespace
+
+std::string format_percent(double fraction) {
+  std::string s = fmt("%.6g", fraction * 100.0);
+  return s + "%";
+}
+
+std::string format_table(const ScoreReport& r) {
+  std::ostringstream out;
+  out << r.file << ": " << r.models_done << "/" << r.models << " models done, " << r.candidates
+      << " candidates, " << r.queries.size() << " quer" << (r.queries.size() == 1 ? "y" : "ies") << " (";
+  for (size_t i = 0; i < r.queries.size(); ++i) out << (i ? ", " : "") << r.queries[i];
+  out << ")\n";
+  if (std::isfinite(r.mean_train_accuracy))
+    out << "reference models: mean train accuracy " << fmt("%.4f", r.mean_train_accuracy) << ", mean test accuracy "
+        << fmt("%.4f", r.mean_test_accuracy) << "\n";
+  out << "targets: " << r.targets.size() << " (model" << (r.targets.size() == 1 ? " " : "s ")
+      << list_models(r.targets) << "), each scored against " << r.references.size() << " reference models\n";
+  for (const auto& n : r.notes) out << "note: " << n << "\n";
+  out << "\n";
+
+  const bool several = r.targets.size() > 1;
+  const size_t name_w = 30;
+  out << pad("attack", name_w) << pad("AUC", 9) << pad("bal.acc", 9) << pad("adv.", 9);
+  const auto& fprs = r.attacks.empty() ? std::vector<double>{} : r.attacks.front().mean.fpr_targets;
+  for (double f : fprs) out << pad("TPR@" + format_percent(f) + "FPR", 15);
+  out << "\n";
+  for (const auto& a : r.attacks) {
+    out << pad(a.name, name_w) << pad(fmt("%.4f", a.mean.auc), 9) << pad(fmt("%.4f", a.mean.balanced_accuracy), 9)
+        << pad(fmt("%.4f", a.mean.advantage), 9);
+    for (double t : a.mean.tpr_at) out << pad(fmt("%.4f", t), 15);
+    out << "\n";
+  }
+  if (several) {
+    out << "\n(means over " << r.targets.size() << " targets; AUC per target:)\n" << pad("target model", 14);
+    for (const auto& a : r.attacks) out << pad(a.name, std::max<size_t>(a.name.size() + 2, 9));
+    out << "\n";
+    for (size_t t = 0; t < r.targets.size(); ++t) {
+      out << pad(std::to_string(r.targets[t]), 14);
+      for (const auto& a : r.attacks)
+        out << pad(fmt("%.4f", a.per_target[t].auc), std::max<size_t>(a.name.size() + 2, 9));
+      out << "\n";
+    }
+  }
+  out << "\nAUC 0.5 = chance. TPR@x%FPR: share of members detected while flagging only x% of non-members.\n";
+  return out.str();
+}
+
+std::string to_json_text(const ScoreReport& r) {
+  nlohmann::json j;
+  j["file"] = r.file;
+  j["models"] = r.models;
+  j["models_done"] = r.models_done;
+  j["candidates"] = r.candidates;
+  j["queries"] = r.queries;
+  j["targets"] = r.targets;
+  j["references"] = r.references;
+  j["mean_train_accuracy"] = number_or_null(r.mean_train_accuracy);
+  j["mean_test_accuracy"] = number_or_null(r.mean_test_accuracy);
+  j["notes"] = r.notes;
+  j["attacks"] = nlohmann::json::array();
+  for (const auto& a : r.attacks) {
+    nlohmann::json ja;
+    ja["name"] = a.name;
+    ja["mean"] = metrics_json(a.mean);
+    ja["per_target"] = nlohmann::json::array();
+    for (size_t t = 0; t < a.per_target.size(); ++t) {
+      auto m = metrics_json(a.per_target[t]);
+      m["model"] = r.targets[t];
+      ja["per_target"].push_back(m);
+    }
+    ja["undefined_scores"] = a.undefined_scores;
+    j["attacks"].push_back(ja);
+  }
+  return j.dump(2) + "\n";
+}
+
+}  // namespace lira

@@ -1,0 +1,450 @@
+// Implements the config module: defaults, YAML parsing with locations, --set overrides,
+// cross-key rules, the resolved YAML and the key documentation, all driven by the one
+// key table in config_schema.cpp.
+#include "config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "config_schema.hpp"
+#include "errors.hpp"
+
+namespace lira {
+namespace {
+
+using schema::Key;
+
+// ------------------------------------------------------------------ small helpers
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// " (did you mean 'x'?)" for the closest candidate, if it is close enough.
+std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = std::string::npos;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  const size_t limit = std::max<size_t>(2, word.size() / 3);
+  if (best.empty() || best_d > limit) return "";
+  return " (did you mean '" + best + "'?)";
+}
+
+std::string format_real(double v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  std::string s(buf, r.ptr);
+  // Keep reals recognizably real in YAML ("1" would read back as an integer: fine for us,
+  // but a reader should see the type).
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+
+std::string format_int_list(const std::vector<int64_t>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+std::string join_choices(const std::vector<const char*>& c) {
+  std::string s;
+  for (size_t i = 0; i < c.size(); ++i) s += (i ? " | " : "") + std::string(c[i]);
+  return s;
+}
+
+// "a, b, c" for Markdown tables, where '|' would end a cell.
+std::string join_list(const std::vector<const char*>& c) {
+  std::string s;
+  for (size_t i = 0; i < c.size(); ++i) s += (i ? ", " : "") + std::string(c[i]);
+  return s;
+}
+
+std::string int_range(int64_t lo, int64_t hi) {
+  if (hi == std::numeric_limits<int64_t>::max()) return ">= " + std::to_string(lo);
+  return "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+}
+
+const Key* find_key(const std::string& section, const std::string& name) {
+  for (const auto& k : schema::keys())
+    if (section == k.section && name == k.name) return &k;
+  return nullptr;
+}
+
+bool is_section(const std::string& name) {
+  for (const auto& s : schema::sections())
+    if (name == s.name) return true;
+  return false;
+}
+
+std::vector<std::string> dotted_names() {
+  std::vector<std::string> v;
+  for (const auto& k : schema::keys()) v.push_back(k.dotted());
+  return v;
+}
+
+std::vector<std::string> section_names() {
+  std::vector<std::string> v;
+  for (const auto& s : schema::sections()) v.push_back(s.name);
+  return v;
+}
+
+std::string where(const std::string& origin, const YAML::Mark& m) {
+  if (m.is_null()) return origin;
+  return origin + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+// ------------------------------------------------------------------ value parsing
+
+std::string node_text(const YAML::Node& node) {
+  if (node.IsScalar()) return node.Scalar();
+  if (node.IsNull()) return "";
+  YAML::Emitter e;
+  e << YAML::Flow << node;
+  return e.c_str();
+}
+
+
+bool parse_int(const std::string& s, int64_t& out) {
+  const char* b = s.data();
+  const char* e = s.data() + s.size();
+  if (b != e && *b == '+') ++b;
+  auto r = std::from_chars(b, e, out);
+  return r.ec == std::errc() && r.ptr == e && b != e;
+}
+
+bool parse_real(const std::string& s, double& out) {
+  if (s.empty()) return false;
+  std::istringstream in(s);
+  in.imbue(std::locale::classic());
+  in >> out;
+  return !in.fail() && in.peek() == std::char_traits<char>::eof() && std::isfinite(out);
+}
+
+bool parse_bool(std::string s, bool& out) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (s == "true" || s == "yes" || s == "on") return out = true, true;
+  if (s == "false" || s == "no" || s == "off") return out = false, true;
+  return false;
+}
+
+// Applies one YAML value to one key of `config`. Returns an error message, or "" if ok.
+std::string apply(const Key& key, const YAML::Node& node, Config& config) {
+  const std::string name = key.dotted();
+  auto scalar = [&](std::string& out) -> bool {
+    if (!node.IsScalar()) return false;
+    out = node.Scalar();
+    return true;
+  };
+  return std::visit(
+      [&](const auto& k) -> std::string {
+        using K = std::decay_t<decltype(k)>;
+        std::string s;
+        if constexpr (std::is_same_v<K, schema::IntKey>) {
+          int64_t v;
+          if (!scalar(s) || !parse_int(s, v)) return name + ": expected an integer, got '" + node_text(node) + "'";
+          if (v < k.lo || v > k.hi)
+            return name + ": " + std::to_string(v) + " is out of range " + int_range(k.lo, k.hi);
+          k.field(config) = v;
+        } else if constexpr (std::is_same_v<K, schema::RealKey>) {
+          double v;
+          if (!scalar(s) || !parse_real(s, v)) return name + ": expected a number, got '" + node_text(node) + "'";
+          if (v < k.lo || v > k.hi)
+            return name + ": " + s + " is out of range [" + format_real(k.lo) + ", " + format_real(k.hi) + "]";
+          k.field(config) = v;
+        } else if constexpr (std::is_same_v<K, schema::BoolKey>) {
+          bool v;
+          if (!scalar(s) || !parse_bool(s, v)) return name + ": expected true or false, got '" + node_text(node) + "'";
+          k.field(config) = v;
+        } else if constexpr (std::is_same_v<K, schema::TextKey>) {
+          if (node.IsNull()) {
+            k.field(config).clear();
+          } else if (scalar(s)) {
+            k.field(config) = s;
+          } else {
+            return name + ": expected a string, got a " + (node.IsSequence() ? "list" : "map");
+          }
+        } else if constexpr (std::is_same_v<K, schema::ChoiceKey>) {
+          if (!scalar(s)) return name + ": expected one of " + join_choices(k.choices);
+          std::vector<std::string> options(k.choices.begin(), k.choices.end());
+          if (std::find(options.begin(), options.end(), s) == options.end())
+            return name + ": '" + s + "' is not one of " + join_choices(k.choices) + suggestion(s, options);
+          k.field(config) = s;
+        } else if constexpr (std::is_same_v<K, schema::IntListKey>) {
+          std::vector<int64_t> v;
+          if (node.IsSequence()) {
+            for (const auto& item : node) {
+              int64_t x;
+              if (!item.IsScalar() || !parse_int(item.Scalar(), x))
+                return name + ": expected a list of integers, got element '" + node_text(item) + "'";
+              if (x < k.lo || x > k.hi)
+                return name + ": element " + std::to_string(x) + " is out of range " + int_range(k.lo, k.hi);
+              v.push_back(x);
+            }
+          } else if (node.IsNull()) {
+            // an empty value is the empty list
+          } else {
+            return name + ": expected a list of integers like [256, 128], got '" + node_text(node) + "'";
+          }
+          if (v.size() < k.min_len || v.size() > k.max_len)
+            return name + ": needs between " + std::to_string(k.min_len) + " and " + std::to_string(k.max_len) +
+                   " elements, got " + std::to_string(v.size());
+          k.field(config) = v;
+        }
+        return "";
+      },
+      key.kind);
+}
+
+void set_defaults(Config& c) {
+  for (const auto& key : schema::keys()) {
+    std::visit(
+        [&](const auto& k) { k.field(c) = k.def; },
+        key.kind);
+  }
+}
+
+// Rules that span several keys, all in one place. Returns every violated rule.
+std::vector<std::string> check_conflicts(const Config& c) {
+  std::vector<std::string> errors;
+  if (c.experiment.models % 2 != 0)
+    errors.push_back("experiment.models: " + std::to_string(c.experiment.models) +
+                     " is odd; it must be even so every candidate is IN for exactly models/2 models");
+  if (c.experiment.name.empty()) errors.push_back("experiment.name: must not be empty");
+  if (!c.queries.identity && !c.queries.mirror)
+    errors.push_back("queries: every query is disabled; enable at least queries.identity");
+  if (c.training.nesterov && c.training.momentum <= 0.0)
+    errors.push_back("training.nesterov: needs training.momentum > 0");
+  if (c.model.arch == "cnn" && c.model.channels.empty())
+    errors.push_back("model.channels: cnn needs at least one conv stage");
+  return errors;
+}
+
+void resolve(Config& c) {
+  if (c.experiment.output.empty()) c.experiment.output = "results/" + c.experiment.name + ".h5";
+}
+
+[[noreturn]] void fail(const std::string& origin, const std::vector<std::string>& errors) {
+  std::string msg = errors.size() == 1 ? "invalid configuration (" + origin + "): "
+                                       : "invalid configuration (" + origin + "), " +
+                                             std::to_string(errors.size()) + " problems:";
+  if (errors.size() == 1) {
+    msg += errors.front();
+  } else {
+    for (const auto& e : errors) msg += "\n  - " + e;
+  }
+  throw ConfigError(msg);
+}
+
+}  // namespace
+
+std::vector<std::string> Config::query_names() const {
+  std::vector<std::string> q;
+  if (queries.identity) q.push_back("identity");
+  if (queries.mirror) q.push_back("mirror");
+  return q;
+}
+
+Config default_config() {
+  Config c;
+  set_defaults(c);
+  resolve(c);
+  return c;
+}
+
+Config parse_config(const std::string& yaml_text, const std::string& origin,
+                    const std::vector<std::string>& overrides) {
+  Config config;
+  set_defaults(config);
+  std::vector<std::string> errors;
+
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("malformed YAML in " + where(origin, e.mark) + ": " + e.msg);
+  }
+  if (root.IsNull()) {
+    // An empty file: all defaults.
+  } else if (!root.IsMap()) {
+    errors.push_back(where(origin, root.Mark()) + ": the top level must be a map of sections (" +
+                     [] {
+                       std::string s;
+                       for (const auto& n : section_names()) s += (s.empty() ? "" : ", ") + n;
+                       return s;
+                     }() +
+                     ")");
+  } else {
+    std::set<std::string> seen_sections;
+    for (const auto& sec : root) {
+      const std::string sname = sec.first.Scalar();
+      const std::string at = where(origin, sec.first.Mark());
+      if (!is_section(sname)) {
+        errors.push_back(at + ": unknown section '" + sname + "'" + suggestion(sname, section_names()));
+        continue;
+      }
+      if (!seen_sections.insert(sname).second) {
+        errors.push_back(at + ": section '" + sname + "' appears twice");
+        continue;
+      }
+      if (sec.second.IsNull()) continue;  // "queries:" with nothing below: defaults
+      if (!sec.second.IsMap()) {
+        errors.push_back(at + ": section '" + sname + "' must be a map of keys");
+        continue;
+      }
+      std::set<std::string> seen_keys;
+      for (const auto& kv : sec.second) {
+        const std::string kname = kv.first.Scalar();
+        const std::string kat = where(origin, kv.first.Mark());
+        const Key* key = find_key(sname, kname);
+        if (!key) {
+          errors.push_back(kat + ": unknown key '" + sname + "." + kname + "'" +
+                           suggestion(sname + "." + kname, dotted_names()));
+          continue;
+        }
+        if (!seen_keys.insert(kname).second) {
+          errors.push_back(kat + ": key '" + key->dotted() + "' appears twice");
+          continue;
+        }
+        if (auto err = apply(*key, kv.second, config); !err.empty())
+          errors.push_back(where(origin, kv.second.Mark()) + ": " + err);
+      }
+    }
+  }
+
+  for (const auto& ov : overrides) {
+    const auto eq = ov.find('=');
+    const auto dot = ov.find('.');
+    if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
+      errors.push_back("--set " + ov + ": expected section.key=value, e.g. --set training.epochs=5");
+      continue;
+    }
+    const std::string sname = ov.substr(0, dot);
+    const std::string kname = ov.substr(dot + 1, eq - dot - 1);
+    const Key* key = find_key(sname, kname);
+    if (!key) {
+      errors.push_back("--set: unknown key '" + sname + "." + kname + "'" +
+                       suggestion(sname + "." + kname, dotted_names()));
+      continue;
+    }
+    YAML::Node value;
+    try {
+      value = YAML::Load(ov.substr(eq + 1));
+    } catch (const YAML::Exception& e) {
+      errors.push_back("--set " + ov + ": malformed value: " + e.msg);
+      continue;
+    }
+    if (auto err = apply(*key, value, config); !err.empty()) errors.push_back("--set: " + err);
+  }
+
+  if (errors.empty()) {
+    resolve(config);
+    errors = check_conflicts(config);
+  }
+  if (!errors.empty()) fail(origin, errors);
+  return config;
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("cannot read config file '" + path + "': " + std::strerror(errno) +
+                             " (check the path; configs/quickstart.yaml is a working example)");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return parse_config(buf.str(), path, overrides);
+}
+
+std::string to_yaml(const Config& config_in) {
+  Config config = config_in;  // the field accessors take non-const references
+  std::ostringstream out;
+  for (const auto& sec : schema::sections()) {
+    out << sec.name << ":\n";
+    for (const auto& key : schema::keys()) {
+      if (std::string(key.section) != sec.name) continue;
+      out << "  " << key.name << ": ";
+      std::visit(
+          [&](const auto& k) {
+            using K = std::decay_t<decltype(k)>;
+            if constexpr (std::is_same_v<K, schema::IntKey>) {
+              out << k.field(config);
+            } else if constexpr (std::is_same_v<K, schema::RealKey>) {
+              out << format_real(k.field(config));
+            } else if constexpr (std::is_same_v<K, schema::BoolKey>) {
+              out << (k.field(config) ? "true" : "false");
+            } else if constexpr (std::is_same_v<K, schema::IntListKey>) {
+              out << format_int_list(k.field(config));
+            } else {
+              YAML::Emitter e;  // always quoted: escapes anything a path or name may hold
+              e << YAML::DoubleQuoted << k.field(config);
+              out << e.c_str();
+            }
+          },
+          key.kind);
+      out << "\n";
+    }
+  }
+  return out.str();
+}
+
+std::string keys_markdown() {
+  std::ostringstream out;
+  for (const auto& sec : schema::sections()) {
+    out << "## `" << sec.name << "`\n\n" << sec.meaning << "\n\n";
+    out << "| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n";
+    for (const auto& key : schema::keys()) {
+      if (std::string(key.section) != sec.name) continue;
+      std::string type, def, allowed;
+      std::visit(
+          [&](const auto& k) {
+            using K = std::decay_t<decltype(k)>;
+            if constexpr (std::is_same_v<K, schema::IntKey>) {
+              type = "integer", def = std::to_string(k.def), allowed = int_range(k.lo, k.hi);
+            } else if constexpr (std::is_same_v<K, schema::RealKey>) {
+              type = "number", def = format_real(k.def),
+              allowed = "[" + format_real(k.lo) + ", " + format_real(k.hi) + "]";
+            } else if constexpr (std::is_same_v<K, schema::BoolKey>) {
+              type = "bool", def = k.def ? "true" : "false", allowed = "true, false";
+            } else if constexpr (std::is_same_v<K, schema::TextKey>) {
+              type = "string", def = std::string("\"") + k.def + "\"", allowed = "any";
+            } else if constexpr (std::is_same_v<K, schema::ChoiceKey>) {
+              type = "choice", def = k.def, allowed = join_list(k.choices);
+            } else {
+              type = "integer list", def = format_int_list(k.def),
+              allowed = std::to_string(k.min_len) + " to " + std::to_string(k.max_len) + " elements in " +
+                        int_range(k.lo, k.hi);
+            }
+          },
+          key.kind);
+      out << "| `" << key.dotted() << "` | " << type << " | `" << def << "` | " << allowed << " | "
+          << key.meaning << " |\n";
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace lira

@@ -1,0 +1,42 @@
+// The shape of a results file, derived from the config: the contract between the trainer
+// (which produces per-model arrays), the coordinator (which stores them) and the scorer.
+// docs/results-format.md documents the on-disk form.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace lira {
+
+// One per-model signal array, stored as /signals/<name> with shape [M, shape...].
+struct SignalSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t elements() const {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+  }
+};
+
+struct ResultsLayout {
+  int64_t models = 0;      // M
+  int64_t candidates = 0;  // N
+  std::vector<std::string> queries;  // A names
+  std::vector<SignalSpec> signals;
+};
+
+inline ResultsLayout results_layout(const Config& c) {
+  ResultsLayout l;
+  l.models = c.experiment.models;
+  l.candidates = c.data.candidates;
+  l.queries = c.query_names();
+  const int64_t a = static_cast<int64_t>(l.queries.size());
+  l.signals = {{"logit_confidence", {l.candidates, a}}, {"loss", {l.candidates, a}}};
+  return l;
+}
+
+}  // namespace lira

@@ -1,0 +1,67 @@
+// What the coordinator and the workers say to each other, as plain C++ values, and their
+// byte encoding for transports that cross process boundaries (MPI).
+//
+// The encoding is native-endian with a magic number and version: all ranks of one run are
+// the same executable on the same architecture. decode() validates every length and
+// throws CommError on malformed input instead of reading out of bounds.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace lira {
+
+// Coordinator -> worker: train model `model` on the candidates with keep_row[n] == 1.
+struct JobAssignment {
+  int64_t model = -1;
+  uint64_t seed = 0;
+  int32_t attempt = 0;  // 0 for the first try, 1 for the first retry, ...
+  std::vector<uint8_t> keep_row;
+};
+
+// Coordinator -> worker: no more work; leave the worker loop.
+struct StopWorker {};
+
+using CoordinatorMessage = std::variant<JobAssignment, StopWorker>;
+
+// One named per-model signal array, e.g. "logit_confidence" with shape [N, A].
+struct SignalArray {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> values;  // row-major, product(shape) elements
+};
+
+// Worker -> coordinator: the worker is up and idle (sent once, at start).
+struct WorkerReady {
+  std::string host;
+  int64_t pid = 0;
+};
+
+// Worker -> coordinator: a finished model. Also means "ready for the next job".
+struct ModelResult {
+  int64_t model = -1;
+  int32_t attempt = 0;
+  double train_accuracy = 0;
+  double test_accuracy = 0;
+  double train_seconds = 0;
+  std::vector<SignalArray> signals;
+};
+
+// Worker -> coordinator: the job threw. Also means "ready for the next job".
+struct JobFailure {
+  int64_t model = -1;
+  int32_t attempt = 0;
+  std::string message;
+};
+
+using WorkerMessage = std::variant<WorkerReady, ModelResult, JobFailure>;
+
+std::vector<std::byte> encode(const CoordinatorMessage& m);
+std::vector<std::byte> encode(const WorkerMessage& m);
+CoordinatorMessage decode_coordinator_message(const std::byte* data, size_t size);
+WorkerMessage decode_worker_message(const std::byte* data, size_t size);
+
+}  // namespace lira

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that lira builds, tests and runs with.
+# Idempotent: packages already present are not downloaded again, and nothing is done
+# when all of them are installed. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config zlib1g-dev
+  libtorch-dev                       # libtorch 1.13 (CPU)
+  libopenmpi-dev openmpi-bin         # MPI transport and mpirun
+  libhdf5-dev hdf5-tools             # results files (h5dump/h5clear for inspection)
+  libyaml-cpp-dev libspdlog-dev libcli11-dev nlohmann-json3-dev doctest-dev
+  dataset-fashion-mnist              # the quickstart's data (IDX under /usr/share/datasets)
+  python3-numpy python3-h5py         # docs' h5py snippet, checked by a test (/usr/bin/python3)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

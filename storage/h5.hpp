@@ -1,0 +1,75 @@
+// A thin RAII layer over the HDF5 C API: owned identifiers and checked calls.
+//
+// Every HDF5 call goes through check(), which turns a negative return into a
+// StorageError carrying what we tried, on which file, and HDF5's own error stack.
+// HDF5's automatic error printing is switched off; errors are reported once, by us.
+#pragma once
+
+#include <hdf5.h>
+
+#include <string>
+#include <utility>
+
+#include "common/errors.hpp"
+
+namespace lira::h5 {
+
+// Switches off HDF5's default error printing (idempotent, thread-compatible).
+void silence_default_errors();
+
+// The current HDF5 error stack as one line ("H5Fcreate: unable to truncate a file; ...").
+std::string error_stack();
+
+[[noreturn]] void fail(const std::string& what);
+
+template <class T>
+T check(T ret, const std::string& what) {
+  if (ret < 0) fail(what);
+  return ret;
+}
+
+// An owned hid_t, closed by the matching H5?close on destruction.
+class Id {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Id() = default;
+  Id(hid_t id, Closer closer, const std::string& what) : id_(check(id, what)), closer_(closer) {}
+  ~Id() { reset(); }
+  Id(Id&& o) noexcept : id_(std::exchange(o.id_, H5I_INVALID_HID)), closer_(o.closer_) {}
+  Id& operator=(Id&& o) noexcept {
+    if (this != &o) {
+      reset();
+      id_ = std::exchange(o.id_, H5I_INVALID_HID);
+      closer_ = o.closer_;
+    }
+    return *this;
+  }
+  Id(const Id&) = delete;
+  Id& operator=(const Id&) = delete;
+  hid_t get() const { return id_; }
+  operator hid_t() const { return id_; }  // NOLINT: used directly in H5 calls
+  bool valid() const { return id_ >= 0; }
+  // Gives up ownership without closing: for a close whose failure must be reported.
+  hid_t release() { return std::exchange(id_, H5I_INVALID_HID); }
+  void reset() {
+    if (id_ >= 0 && closer_) closer_(id_);  // never throws: errors on close are ignored here
+    id_ = H5I_INVALID_HID;
+  }
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer closer_ = nullptr;
+};
+
+inline Id file_id(hid_t id, const std::string& what) { return Id(id, H5Fclose, what); }
+inline Id dataset_id(hid_t id, const std::string& what) { return Id(id, H5Dclose, what); }
+inline Id group_id(hid_t id, const std::string& what) { return Id(id, H5Gclose, what); }
+inline Id space_id(hid_t id, const std::string& what) { return Id(id, H5Sclose, what); }
+inline Id plist_id(hid_t id, const std::string& what) { return Id(id, H5Pclose, what); }
+inline Id type_id(hid_t id, const std::string& what) { return Id(id, H5Tclose, what); }
+inline Id attr_id(hid_t id, const std::string& what) { return Id(id, H5Aclose, what); }
+
+// The HDF5 library version, "1.10.8".
+std::string library_version();
+
+}  // namespace lira::h5
