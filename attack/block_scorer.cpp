@@ -1,6 +1,7 @@
 // Implements BlockScorer; OpenMP parallel over the candidates of a block.
 #include "block_scorer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -48,7 +49,9 @@ BlockScorer::BlockScorer(std::vector<AttackId> attacks, int64_t models, int64_t 
       ss_in_(queries, 0.0),
       ss_out_(queries, 0.0),
       count_in_(queries, 0),
-      count_out_(queries, 0) {
+      count_out_(queries, 0),
+      min_in_(std::numeric_limits<int64_t>::max()),
+      min_out_(std::numeric_limits<int64_t>::max()) {
   if (static_cast<int64_t>(keep_.size()) != models_ * candidates_) throw ScoreError("keep matrix size mismatch");
   for (auto m : targets_)
     if (m < 0 || m >= models_) throw ScoreError("target model " + std::to_string(m) + " out of range");
@@ -118,7 +121,8 @@ void BlockScorer::score(const SignalBlock& b) {
     if (id == AttackId::kLoss ? !b.loss : !b.logit_confidence)
       throw ScoreError("score: block lacks the signal an attack needs");
   }
-#pragma omp parallel
+  int64_t min_in = min_in_, min_out = min_out_;
+#pragma omp parallel reduction(min : min_in, min_out)
   {
     std::vector<double> in, out;
     std::vector<uint8_t> keep_col(references_.size());
@@ -129,6 +133,8 @@ void BlockScorer::score(const SignalBlock& b) {
       if (b.logit_confidence) {
         for (size_t k = 0; k < references_.size(); ++k) keep_col[k] = keep_[references_[k] * candidates_ + n];
         for (int64_t a = 0; a < A; ++a) fits[a] = fit(b.logit_confidence, b.count, A, j, a, keep_col, references_, in, out);
+        min_in = std::min(min_in, fits[0].n_in);
+        min_out = std::min(min_out, fits[0].n_out);
       }
       for (size_t ai = 0; ai < attacks_.size(); ++ai) {
         for (size_t ti = 0; ti < targets_.size(); ++ti) {
@@ -172,6 +178,8 @@ void BlockScorer::score(const SignalBlock& b) {
       }
     }
   }
+  min_in_ = min_in;
+  min_out_ = min_out;
 }
 
 }  // namespace lira

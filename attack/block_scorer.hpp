@@ -41,6 +41,10 @@ class BlockScorer {
   // Pooled standard deviations per query (after pass 1).
   std::vector<double> pooled_sd_in() const;
   std::vector<double> pooled_sd_out() const;
+  // Fewest IN / OUT reference signals any candidate had (over the blocks scored so far).
+  // Below 2, that candidate's per-example sd is 0 and its online score degenerate.
+  int64_t min_in_references() const { return min_in_; }
+  int64_t min_out_references() const { return min_out_; }
 
  private:
   std::vector<AttackId> attacks_;
@@ -49,6 +53,7 @@ class BlockScorer {
   std::vector<int64_t> targets_, references_;
   std::vector<double> ss_in_, ss_out_;
   std::vector<int64_t> count_in_, count_out_;
+  int64_t min_in_, min_out_;
   std::vector<std::vector<std::vector<double>>> scores_;  // [attack][target][N]
 };
 

@@ -118,6 +118,12 @@ ScoreReport score_results(const ResultsReader& file, const ScoreOptions& options
   if (scorer.needs_variance_pass()) for_each_block([&](const SignalBlock& b) { scorer.accumulate_variance(b); });
   for_each_block([&](const SignalBlock& b) { scorer.score(b); });
 
+  if (need_conf && (scorer.min_in_references() < 2 || scorer.min_out_references() < 2))
+    report.notes.push_back("some candidates have only " +
+                           std::to_string(std::min(scorer.min_in_references(), scorer.min_out_references())) +
+                           " IN or OUT reference model(s): their per-example sd is 0 and per-example LiRA scores "
+                           "degenerate; train more models, use fewer --targets, or read the fixed-variance rows");
+
   // Metrics per attack and target.
   for (size_t ai = 0; ai < attacks.size(); ++ai) {
     AttackReport ar;

@@ -274,7 +274,16 @@ ResultsReader::ResultsReader(const std::string& path) : path_(path) {
 std::vector<uint8_t> ResultsReader::keep() const {
   std::vector<uint8_t> keep(static_cast<size_t>(models_ * candidates_));
   auto ds = h5::dataset_id(H5Dopen2(file_, "/keep", H5P_DEFAULT), "open /keep");
-  h5::check(H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, keep.data()), "read /keep in " + path_);
+  auto ftype = h5::type_id(H5Dget_type(ds), "type of /keep");
+  if (H5Tget_class(ftype) == H5T_ENUM) {
+    // numpy bool arrays arrive from h5py as an 8-bit enum {FALSE = 0, TRUE = 1}; HDF5
+    // does not convert enums to integers, so read the raw enum bytes.
+    if (H5Tget_size(ftype) != 1) throw StorageError("/keep in '" + path_ + "' is an enum wider than one byte");
+    auto mtype = h5::type_id(H5Tget_native_type(ftype, H5T_DIR_ASCEND), "memory type of /keep");
+    h5::check(H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, keep.data()), "read /keep in " + path_);
+  } else {
+    h5::check(H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, keep.data()), "read /keep in " + path_);
+  }
   for (auto& k : keep) k = k ? 1 : 0;
   return keep;
 }

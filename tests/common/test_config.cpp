@@ -1,0 +1,132 @@
+// Tests of the config module: defaults, parsing, errors with locations, overrides.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "common/config.hpp"
+#include "common/errors.hpp"
+
+using lira::ConfigError;
+using lira::parse_config;
+
+namespace {
+// The message of the ConfigError that parsing `yaml` throws ("" if none).
+std::string error_of(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+  try {
+    parse_config(yaml, "test.yaml", overrides);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+}  // namespace
+
+TEST_CASE("an empty config resolves to the declared defaults") {
+  const auto c = parse_config("", "empty.yaml");
+  CHECK(c.experiment.name == "quickstart");
+  CHECK(c.experiment.models == 16);
+  CHECK(c.experiment.output == "results/quickstart.h5");
+  CHECK(c.data.dataset == "fashion-mnist");
+  CHECK(c.model.hidden == std::vector<int64_t>{256});
+  CHECK(c.training.lr == doctest::Approx(0.1));
+  CHECK(c.query_names() == std::vector<std::string>{"identity", "mirror"});
+}
+
+TEST_CASE("values are read with their types") {
+  const auto c = parse_config(R"(
+experiment: {name: demo, seed: 7, models: 64}
+data: {candidates: 1000}
+model: {arch: cnn, hidden: [128, 64], channels: [8]}
+training: {epochs: 3, lr: 1e-3, optimizer: adam, nesterov: false}
+queries: {mirror: false}
+)",
+                              "t.yaml");
+  CHECK(c.experiment.seed == 7);
+  CHECK(c.experiment.output == "results/demo.h5");
+  CHECK(c.model.arch == "cnn");
+  CHECK(c.model.hidden == std::vector<int64_t>{128, 64});
+  CHECK(c.training.lr == doctest::Approx(1e-3));
+  CHECK(c.training.optimizer == "adam");
+  CHECK(c.query_names() == std::vector<std::string>{"identity"});
+}
+
+TEST_CASE("an unknown key names the key, its line and a suggestion") {
+  const auto msg = error_of("experiment:\n  name: x\ntraining:\n  epoch: 3\n");
+  CHECK(contains(msg, "test.yaml:4:3"));
+  CHECK(contains(msg, "unknown key 'training.epoch'"));
+  CHECK(contains(msg, "did you mean 'training.epochs'?"));
+}
+
+TEST_CASE("an unknown section gets a suggestion") {
+  const auto msg = error_of("trainig:\n  epochs: 3\n");
+  CHECK(contains(msg, "unknown section 'trainig'"));
+  CHECK(contains(msg, "did you mean 'training'?"));
+}
+
+TEST_CASE("wrong types and out-of-range values name the key and the line") {
+  CHECK(contains(error_of("training:\n  epochs: ten\n"), "test.yaml:2:11: training.epochs: expected an integer"));
+  CHECK(contains(error_of("training:\n  epochs: 0\n"), "training.epochs: 0 is out of range [1, 100000]"));
+  CHECK(contains(error_of("training:\n  lr: -1\n"), "training.lr: -1 is out of range"));
+  CHECK(contains(error_of("training:\n  epochs: 2.5\n"), "expected an integer"));
+  CHECK(contains(error_of("queries:\n  mirror: maybe\n"), "queries.mirror: expected true or false"));
+  CHECK(contains(error_of("model:\n  arch: resnet\n"), "model.arch: 'resnet' is not one of mlp | cnn"));
+  CHECK(contains(error_of("model:\n  hidden: [256, x]\n"), "expected a list of integers"));
+  CHECK(contains(error_of("model:\n  hidden: 256\n"), "expected a list of integers"));
+}
+
+TEST_CASE("every problem is reported at once") {
+  const auto msg = error_of("training:\n  epochs: 0\n  lr: x\nfoo: 1\n");
+  CHECK(contains(msg, "3 problems"));
+}
+
+TEST_CASE("duplicate keys and sections are errors, not silently last-wins") {
+  CHECK(contains(error_of("training:\n  epochs: 1\n  epochs: 2\n"), "appears twice"));
+}
+
+TEST_CASE("malformed YAML reports the position") {
+  const auto msg = error_of("training:\n  epochs: [1, 2\n");
+  CHECK(contains(msg, "malformed YAML in test.yaml:"));
+}
+
+TEST_CASE("the top level must be a map") {
+  CHECK(contains(error_of("- a\n- b\n"), "the top level must be a map"));
+}
+
+TEST_CASE("rules across keys: odd model counts, no query") {
+  CHECK(contains(error_of("experiment:\n  models: 15\n"), "experiment.models: 15 is odd"));
+  CHECK(contains(error_of("experiment:\n  models: 1\n"), "experiment.models: 1 is out of range"));
+  CHECK(contains(error_of("queries: {identity: false, mirror: false}\n"), "every query is disabled"));
+  CHECK(contains(error_of("training: {nesterov: true, momentum: 0}\n"), "training.nesterov: needs"));
+}
+
+TEST_CASE("--set overrides file values and is checked like them") {
+  const auto c = parse_config("training:\n  epochs: 3\n", "t.yaml",
+                              {"training.epochs=5", "model.hidden=[32, 16]", "experiment.output=out/x.h5"});
+  CHECK(c.training.epochs == 5);
+  CHECK(c.model.hidden == std::vector<int64_t>{32, 16});
+  CHECK(c.experiment.output == "out/x.h5");
+  CHECK(contains(error_of("", {"training.epoch=5"}), "did you mean 'training.epochs'?"));
+  CHECK(contains(error_of("", {"epochs=5"}), "expected section.key=value"));
+  CHECK(contains(error_of("", {"training.epochs=abc"}), "--set: training.epochs: expected an integer"));
+}
+
+TEST_CASE("the resolved YAML parses back to the same config") {
+  const auto c = parse_config("experiment: {name: 'we\"ird: $(touch x)', seed: 3}\ntraining: {lr: 0.0125}\n", "t");
+  const auto yaml = lira::to_yaml(c);
+  const auto back = parse_config(yaml, "resolved");
+  CHECK(lira::to_yaml(back) == yaml);
+  CHECK(back.experiment.name == c.experiment.name);
+  CHECK(back.training.lr == c.training.lr);
+}
+
+TEST_CASE("a missing config file is a clear error") {
+  CHECK_THROWS_WITH_AS(lira::load_config("/nonexistent/x.yaml"),
+                       doctest::Contains("cannot read config file '/nonexistent/x.yaml'"), ConfigError);
+}
+
+TEST_CASE("the key documentation lists every key") {
+  const auto md = lira::keys_markdown();
+  for (const char* key : {"experiment.models", "data.candidates", "training.lr", "queries.mirror"})
+    CHECK(contains(md, std::string("`") + key + "`"));
+}

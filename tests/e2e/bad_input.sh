@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Bad input never crashes and never leaves a results file: each case must exit != 0 with
+# a message naming the problem, and the output path must not exist afterwards.
+# usage: bad_input.sh LIRA MAKE_DATASET SOURCE_DIR MPIEXEC
+set -uo pipefail
+lira=$1 make_dataset=$2 src=$3 mpiexec=$4
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+"$make_dataset" "$work/data" 400 100 || exit 1
+config="$src/tests/e2e/tiny.yaml"
+failures=0
+
+# expect NAME EXIT_CODE MESSAGE -- command...
+expect() {
+  local name=$1 code=$2 message=$3
+  shift 4
+  rm -f "$work/out.h5"
+  "$@" >"$work/log" 2>&1
+  local rc=$?
+  local ok=1
+  [ "$rc" -eq "$code" ] || { echo "FAIL $name: exit code $rc, expected $code"; ok=0; }
+  grep -qF -- "$message" "$work/log" || { echo "FAIL $name: no '$message' in:"; sed 's/^/    /' "$work/log" | tail -5; ok=0; }
+  grep -qiE "segmentation|core dumped|terminate called|std::bad" "$work/log" && { echo "FAIL $name: crashed"; ok=0; }
+  [ -e "$work/out.h5" ] && { echo "FAIL $name: left $work/out.h5 behind"; ok=0; }
+  if [ $ok = 1 ]; then echo "ok   $name (exit $rc)"; else failures=$((failures + 1)); fi
+}
+
+run_local() { "$lira" run "$config" --set "data.path=$work/data" --out "$work/out.h5" "$@"; }
+run_mpi() { "$mpiexec" -np 3 --oversubscribe "$lira" run "$config" --set "data.path=$work/data" --out "$work/out.h5" "$@"; }
+
+for mode in local mpi; do
+  runner=run_$mode
+  expect "$mode: odd model count" 2 "experiment.models: 5 is odd" -- $runner --set experiment.models=5
+  expect "$mode: fewer than 2 models" 2 "experiment.models: 0 is out of range" -- $runner --set experiment.models=0
+  expect "$mode: N larger than the dataset" 2 "has only 400 examples" -- $runner --set data.candidates=1000
+  expect "$mode: unknown key" 2 "did you mean 'training.epochs'" -- $runner --set training.epoch=3
+  expect "$mode: missing dataset directory" 2 "is not a directory" -- $runner --set "data.path=$work/nowhere"
+  expect "$mode: missing config file" 2 "cannot read config file" -- \
+    "$lira" run "$work/none.yaml" --out "$work/out.h5"
+done
+
+# Corrupt data: a truncated gzip, and a file of the wrong format.
+cp -r "$work/data" "$work/trunc"
+size=$(stat -c %s "$work/trunc/train-images-idx3-ubyte.gz")
+truncate -s $((size / 2)) "$work/trunc/train-images-idx3-ubyte.gz"
+expect "truncated image file" 2 "train-images-idx3-ubyte.gz" -- run_mpi --set "data.path=$work/trunc"
+cp -r "$work/data" "$work/garbage"
+echo "not an idx file" | gzip > "$work/garbage/train-labels-idx1-ubyte.gz"
+expect "garbage label file" 2 "bad magic number" -- run_local --set "data.path=$work/garbage"
+
+# Unwritable output: a directory that cannot exist (its parent is a regular file).
+touch "$work/plainfile"
+expect_unwritable() {
+  "$@" >"$work/log" 2>&1
+  local rc=$?
+  if [ "$rc" -eq 3 ] && grep -qF "cannot create" "$work/log" && [ ! -e "$work/plainfile/r.h5" ]; then
+    echo "ok   unwritable output ($1 ..., exit $rc)"
+  else
+    echo "FAIL unwritable output: exit $rc"; tail -5 "$work/log"; failures=$((failures + 1))
+  fi
+}
+expect_unwritable "$lira" run "$config" --set "data.path=$work/data" --out "$work/plainfile/r.h5"
+expect_unwritable "$mpiexec" -np 3 --oversubscribe "$lira" run "$config" --set "data.path=$work/data" --out "$work/plainfile/r.h5"
+
+# An existing results file is refused and left untouched.
+echo "precious" > "$work/existing.h5"
+"$lira" run "$config" --set "data.path=$work/data" --out "$work/existing.h5" >"$work/log" 2>&1
+rc=$?
+if [ $rc -eq 3 ] && grep -qF "already exists" "$work/log" && [ "$(cat "$work/existing.h5")" = precious ]; then
+  echo "ok   existing output refused (exit $rc)"
+else
+  echo "FAIL existing output: exit $rc"; failures=$((failures + 1))
+fi
+
+echo "$failures failure(s)"
+[ $failures -eq 0 ]

@@ -1,0 +1,86 @@
+// Checks a results file written by `lira run` for the end-to-end tests.
+//   check_results FILE MODELS CANDIDATES QUERIES   shapes, balance, every model done
+//   check_results --same A B                       identical keep and signals
+// Prints what it checked; exits 1 with a message on the first violation.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <string>
+
+#include "common/config.hpp"
+#include "common/errors.hpp"
+#include "storage/results_file.hpp"
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what) {
+  std::fprintf(stderr, "check_results: FAILED: %s\n", what.c_str());
+  std::exit(1);
+}
+
+void expect(bool ok, const std::string& what) {
+  if (!ok) fail(what);
+}
+
+int check_one(const std::string& path, int64_t M, int64_t N, int64_t A) {
+  lira::ResultsReader r(path);
+  expect(r.models() == M && r.candidates() == N, "shape of /keep");
+  const auto keep = r.keep();
+  for (int64_t n = 0; n < N; ++n) {
+    int64_t in = 0;
+    for (int64_t m = 0; m < M; ++m) in += keep[m * N + n];
+    expect(in == M / 2, "candidate " + std::to_string(n) + " is IN for " + std::to_string(in) + " models, not M/2");
+  }
+  const auto done = r.done();
+  for (int64_t m = 0; m < M; ++m) expect(done[m] == 1, "model " + std::to_string(m) + " is not done");
+  for (const char* name : {"logit_confidence", "loss"}) {
+    expect(r.signal_dims(name) == std::vector<int64_t>{M, N, A}, std::string("shape of /signals/") + name);
+    std::vector<float> all;
+    r.read_signal(name, 0, N, all);
+    for (float v : all) expect(std::isfinite(v), std::string("non-finite value in /signals/") + name);
+  }
+  expect(static_cast<int64_t>(r.queries().size()) == A, "queries attribute");
+  expect(static_cast<int64_t>(r.labels().size()) == N, "labels");
+  const auto acc = r.model_values("test_accuracy");
+  for (double a : acc) expect(a > 0.0 && a <= 1.0, "test accuracy in (0, 1]");
+  const auto workers = r.model_values("worker");
+  std::set<double> used(workers.begin(), workers.end());
+  expect(!used.count(-1.0), "a done model has no worker recorded");
+  const auto config = lira::parse_config(r.config_yaml(), path + " config attribute");
+  expect(config.experiment.models == M, "stored config matches the file");
+  std::printf("check_results: %s OK: %lld models x %lld candidates x %lld queries, balanced, all done, %zu worker(s)\n",
+              path.c_str(), static_cast<long long>(M), static_cast<long long>(N), static_cast<long long>(A),
+              used.size());
+  return 0;
+}
+
+int check_same(const std::string& a_path, const std::string& b_path) {
+  lira::ResultsReader a(a_path), b(b_path);
+  expect(a.keep() == b.keep(), "keep matrices differ");
+  for (const char* name : {"logit_confidence", "loss"}) {
+    std::vector<float> x, y;
+    a.read_signal(name, 0, a.candidates(), x);
+    b.read_signal(name, 0, b.candidates(), y);
+    expect(x.size() == y.size(), "signal sizes differ");
+    for (size_t i = 0; i < x.size(); ++i)
+      expect(std::memcmp(&x[i], &y[i], sizeof(float)) == 0,
+             std::string("/signals/") + name + " differs at flat index " + std::to_string(i));
+  }
+  std::printf("check_results: %s and %s have bitwise identical keep and signals\n", a_path.c_str(), b_path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc == 4 && std::string(argv[1]) == "--same") return check_same(argv[2], argv[3]);
+    if (argc == 5) return check_one(argv[1], std::atoll(argv[2]), std::atoll(argv[3]), std::atoll(argv[4]));
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+  std::fprintf(stderr, "usage: check_results FILE MODELS CANDIDATES QUERIES | --same A B\n");
+  return 2;
+}

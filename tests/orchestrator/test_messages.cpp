@@ -1,0 +1,67 @@
+// Tests of the message encoding: round trips and rejection of malformed bytes.
+#include <doctest/doctest.h>
+
+#include "common/errors.hpp"
+#include "orchestrator/messages.hpp"
+
+using namespace lira;
+
+TEST_CASE("a job assignment round-trips") {
+  JobAssignment j{17, 0xDEADBEEFCAFEull, 2, {1, 0, 1, 1, 0}};
+  const auto bytes = encode(CoordinatorMessage{j});
+  const auto back = std::get<JobAssignment>(decode_coordinator_message(bytes.data(), bytes.size()));
+  CHECK(back.model == 17);
+  CHECK(back.seed == 0xDEADBEEFCAFEull);
+  CHECK(back.attempt == 2);
+  CHECK(back.keep_row == j.keep_row);
+  const auto stop = encode(CoordinatorMessage{StopWorker{}});
+  CHECK(std::holds_alternative<StopWorker>(decode_coordinator_message(stop.data(), stop.size())));
+}
+
+TEST_CASE("a model result round-trips with its signals") {
+  ModelResult r;
+  r.model = 3;
+  r.attempt = 1;
+  r.train_accuracy = 0.99;
+  r.test_accuracy = 0.85;
+  r.train_seconds = 12.5;
+  r.signals = {{"logit_confidence", {2, 2}, {1.f, -2.f, 3.5f, 1e30f}}, {"loss", {2, 2}, {0.f, 1.f, 2.f, 3.f}}};
+  const auto bytes = encode(WorkerMessage{r});
+  const auto back = std::get<ModelResult>(decode_worker_message(bytes.data(), bytes.size()));
+  CHECK(back.model == 3);
+  CHECK(back.attempt == 1);
+  CHECK(back.test_accuracy == 0.85);
+  REQUIRE(back.signals.size() == 2);
+  CHECK(back.signals[0].name == "logit_confidence");
+  CHECK(back.signals[0].shape == std::vector<int64_t>{2, 2});
+  CHECK(back.signals[0].values == r.signals[0].values);
+}
+
+TEST_CASE("failures and hellos round-trip") {
+  const auto f = encode(WorkerMessage{JobFailure{5, 0, "loss became nan"}});
+  const auto fb = std::get<JobFailure>(decode_worker_message(f.data(), f.size()));
+  CHECK(fb.message == "loss became nan");
+  const auto h = encode(WorkerMessage{WorkerReady{"node7", 1234}});
+  const auto hb = std::get<WorkerReady>(decode_worker_message(h.data(), h.size()));
+  CHECK(hb.host == "node7");
+  CHECK(hb.pid == 1234);
+}
+
+TEST_CASE("every truncation of a valid message is rejected, never read past the end") {
+  ModelResult r;
+  r.signals = {{"loss", {3}, {1.f, 2.f, 3.f}}};
+  const auto bytes = encode(WorkerMessage{r});
+  for (size_t len = 0; len < bytes.size(); ++len)
+    CHECK_THROWS_AS(decode_worker_message(bytes.data(), len), CommError);
+  auto extra = bytes;
+  extra.push_back(std::byte{0});
+  CHECK_THROWS_AS(decode_worker_message(extra.data(), extra.size()), CommError);
+  auto bad = bytes;
+  bad[0] = std::byte{0};
+  CHECK_THROWS_WITH_AS(decode_worker_message(bad.data(), bad.size()), doctest::Contains("magic"), CommError);
+}
+
+TEST_CASE("a worker message is not accepted as a coordinator message") {
+  const auto bytes = encode(WorkerMessage{WorkerReady{"h", 1}});
+  CHECK_THROWS_AS(decode_coordinator_message(bytes.data(), bytes.size()), CommError);
+}

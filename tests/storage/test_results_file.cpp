@@ -1,0 +1,174 @@
+// Tests of the results file: round trip, unfinished models, refusals, minimal layout.
+#include <doctest/doctest.h>
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "common/errors.hpp"
+#include "storage/results_file.hpp"
+
+using namespace lira;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("lira-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  static inline int counter = 0;
+};
+
+ResultsLayout small_layout() {
+  ResultsLayout l;
+  l.models = 4;
+  l.candidates = 5;
+  l.queries = {"identity", "mirror"};
+  l.signals = {{"logit_confidence", {5, 2}}, {"loss", {5, 2}}};
+  return l;
+}
+
+ModelResult result_for(int64_t m) {
+  ModelResult r;
+  r.model = m;
+  r.train_accuracy = 0.9 + m * 0.01;
+  r.test_accuracy = 0.8;
+  r.train_seconds = 1.5;
+  SignalArray conf{"logit_confidence", {5, 2}, {}}, loss{"loss", {5, 2}, {}};
+  for (int i = 0; i < 10; ++i) {
+    conf.values.push_back(static_cast<float>(m * 100 + i));
+    loss.values.push_back(static_cast<float>(-(m * 100 + i)));
+  }
+  r.signals = {conf, loss};
+  return r;
+}
+
+std::unique_ptr<ResultsWriter> make_writer(const std::string& path, ResultsWriter::Mode mode = ResultsWriter::Mode::kCreateNew) {
+  const std::vector<uint8_t> keep{1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 0, 0, 1, 0, 1};
+  const std::vector<int64_t> labels{0, 1, 2, 3, 4}, index{10, 11, 12, 13, 14};
+  const std::vector<uint64_t> seeds{7, 8, 9, 10};
+  return std::make_unique<ResultsWriter>(path, small_layout(), RunMetadata{"experiment:\n  models: 4\n", "test"}, keep,
+                                         labels, index, seeds, mode);
+}
+
+}  // namespace
+
+TEST_CASE("written models read back exactly; unfinished ones are NaN and not done") {
+  TempDir dir;
+  const auto path = (dir.path / "sub" / "r.h5").string();  // parent is created
+  {
+    auto w = make_writer(path);
+    w->write_model(result_for(0), 1);
+    w->write_model(result_for(2), 2);
+    w->close();
+  }
+  ResultsReader r(path);
+  CHECK(r.models() == 4);
+  CHECK(r.candidates() == 5);
+  CHECK(r.done() == std::vector<uint8_t>{1, 0, 1, 0});
+  CHECK(r.keep()[10] == 1);
+  CHECK(r.labels() == std::vector<int64_t>{0, 1, 2, 3, 4});
+  CHECK(r.queries() == std::vector<std::string>{"identity", "mirror"});
+  CHECK(r.config_yaml() == "experiment:\n  models: 4\n");
+  CHECK(r.signal_dims("logit_confidence") == std::vector<int64_t>{4, 5, 2});
+  const auto acc = r.model_values("train_accuracy");
+  CHECK(acc[2] == doctest::Approx(0.92));
+  CHECK(std::isnan(acc[1]));
+
+  std::vector<float> block;
+  r.read_signal("logit_confidence", 1, 4, block);  // [4, 3, 2]
+  REQUIRE(block.size() == 24);
+  CHECK(block[0] == 2.f);           // model 0, candidate 1, query 0 = 0*100 + 1*2 + 0
+  CHECK(block[2 * 6 + 5] == 207.f);  // model 2, candidate 3, query 1 = 200 + 3*2 + 1
+  CHECK(std::isnan(block[1 * 6]));   // model 1 unfinished
+  r.read_signal("loss", 0, 5, block);
+  CHECK(block[2 * 10 + 9] == -209.f);
+}
+
+TEST_CASE("an existing file is never overwritten silently") {
+  TempDir dir;
+  const auto path = (dir.path / "r.h5").string();
+  make_writer(path)->close();
+  CHECK_THROWS_WITH_AS(make_writer(path), doctest::Contains("already exists"), StorageError);
+  auto w = make_writer(path, ResultsWriter::Mode::kOverwrite);
+  w->close();
+  CHECK(ResultsReader(path).done() == std::vector<uint8_t>{0, 0, 0, 0});
+}
+
+TEST_CASE("an unwritable location is a StorageError naming the path") {
+  if (geteuid() == 0) {
+    // root can write anywhere; a path below a regular file still fails.
+    TempDir dir;
+    const auto file = dir.path / "plain";
+    fclose(fopen(file.c_str(), "w"));
+    CHECK_THROWS_WITH_AS(make_writer((file / "r.h5").string()), doctest::Contains("plain"), StorageError);
+  } else {
+    CHECK_THROWS_AS(make_writer("/proc/lira-test/r.h5"), StorageError);
+  }
+}
+
+TEST_CASE("a result of the wrong shape is refused before anything is written") {
+  TempDir dir;
+  const auto path = (dir.path / "r.h5").string();
+  auto w = make_writer(path);
+  auto bad = result_for(1);
+  bad.signals[1].shape = {5, 3};
+  CHECK_THROWS_AS(w->write_model(bad, 0), StorageError);
+  auto missing = result_for(1);
+  missing.signals.pop_back();
+  CHECK_THROWS_WITH_AS(w->write_model(missing, 0), doctest::Contains("lacks signal 'loss'"), StorageError);
+  w->close();
+  CHECK(ResultsReader(path).done()[1] == 0);
+}
+
+TEST_CASE("a minimal file written by another tool is readable: bool keep, float64 signals") {
+  TempDir dir;
+  const auto path = (dir.path / "minimal.h5").string();
+  const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t kd[2] = {2, 3}, sd[3] = {2, 3, 1};
+  const hid_t ks = H5Screate_simple(2, kd, nullptr);
+  // numpy bool as h5py stores it: an int8 enum {FALSE = 0, TRUE = 1}.
+  const hid_t bool_type = H5Tenum_create(H5T_NATIVE_INT8);
+  int8_t v = 0;
+  H5Tenum_insert(bool_type, "FALSE", &v);
+  v = 1;
+  H5Tenum_insert(bool_type, "TRUE", &v);
+  const hid_t kds = H5Dcreate2(f, "keep", bool_type, ks, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  const int8_t keep[6] = {1, 0, 1, 0, 1, 0};
+  H5Dwrite(kds, bool_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, keep);
+  H5Tclose(bool_type);
+  const hid_t g = H5Gcreate2(f, "signals", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  const hid_t ss = H5Screate_simple(3, sd, nullptr);
+  const hid_t sds = H5Dcreate2(g, "logit_confidence", H5T_IEEE_F64LE, ss, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  const double sig[6] = {0.5, 1.5, 2.5, 3.5, 4.5, 5.5};
+  H5Dwrite(sds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, sig);
+  H5Dclose(sds), H5Sclose(ss), H5Gclose(g), H5Dclose(kds), H5Sclose(ks), H5Fclose(f);
+
+  ResultsReader r(path);
+  CHECK(r.done() == std::vector<uint8_t>{1, 1});
+  CHECK(r.keep() == std::vector<uint8_t>{1, 0, 1, 0, 1, 0});
+  CHECK(r.queries() == std::vector<std::string>{"q0"});
+  CHECK(!r.has_signal("loss"));
+  std::vector<float> block;
+  r.read_signal("logit_confidence", 1, 3, block);
+  CHECK(block == std::vector<float>{1.5f, 2.5f, 4.5f, 5.5f});
+}
+
+TEST_CASE("files that are not results files are refused clearly") {
+  TempDir dir;
+  CHECK_THROWS_WITH_AS(ResultsReader{(dir.path / "none.h5").string()}, doctest::Contains("does not exist"),
+                       StorageError);
+  const auto text = dir.path / "text.h5";
+  FILE* f = fopen(text.c_str(), "w");
+  fputs("not hdf5", f);
+  fclose(f);
+  CHECK_THROWS_WITH_AS(ResultsReader{text.string()}, doctest::Contains("not an HDF5 file"), StorageError);
+  const auto empty = (dir.path / "empty.h5").string();
+  H5Fclose(H5Fcreate(empty.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  CHECK_THROWS_WITH_AS(ResultsReader{empty}, doctest::Contains("no /keep"), StorageError);
+}
