@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", [] { return version_text(); });
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error")->capture_default_str();
+  app.fallthrough();  // subcommands inherit it: `lira run CONFIG --log-level debug` works too
 
   lira::RunArgs run;
   auto* run_cmd = app.add_subcommand("run", "Train the reference models of an experiment into one HDF5 results file");
