@@ -29,7 +29,7 @@ std::string version_text() {
   std::string s = std::string("lira ") + lira::build::kVersion + " (git " + lira::build::kGitRevision + ", " +
                   lira::build::kBuildType + ", " + lira::build::kCompiler + ")\n";
   s += "libtorch " + torch.version + ", CUDA " + (torch.cuda_compiled ? "yes" : "no") +
-       (torch.cuda_compiled ? (torch.cuda_available ? " (GPU available)" : " (no GPU found)") : "") + "\n";
+       (torch.cuda_compiled ? (torch.cuda_available ? " (" + std::to_string(torch.gpus) + " GPU(s) visible)" : " (no GPU visible)") : "") + "\n";
   s += "NCCL no (this build has no NCCL backend; data-parallel gangs use MPI)\n";
   s += "MPI " + lira::mpi::library_version() + "\n";
   s += "HDF5 " + lira::h5::library_version() + "\n";
@@ -49,9 +49,11 @@ int validate_command(const std::string& config_path, const std::vector<std::stri
   const auto config = lira::load_config(config_path, ov);
   std::cout << lira::to_yaml(config);
   const auto data = lira::load_dataset(config.data);
+  std::string shape;
+  for (auto d : data->candidates.example_shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
   std::cout << "# data: " << data->candidates.count << " candidates and " << data->test.count << " test examples of "
-            << data->name << " (" << data->candidates.height << "x" << data->candidates.width << ", "
-            << data->classes << " classes) read from " << config.data.path << "\n";
+            << data->name << " (" << shape << ", " << data->classes << " classes) read from " << config.data.path
+            << "\n";
   std::error_code ec;
   if (std::filesystem::exists(config.experiment.output, ec))
     std::cout << "# note: " << config.experiment.output

@@ -159,7 +159,7 @@ int run_in_process(const Config& config, bool overwrite) {
   log_start(config, 1, threads);
   auto data = load_dataset(config.data);
   const Plan plan(config.experiment.models, config.data.candidates, static_cast<uint64_t>(config.experiment.seed));
-  auto runner = make_torch_runner(config, data, threads);
+  auto runner = make_torch_runner(config, data, threads, 0);
   auto writer = create_results(config, plan, *data, overwrite);
   add_log_file(log_path_for(config.experiment.output));
 
@@ -217,7 +217,7 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
   std::unique_ptr<JobRunner> runner;
   try {
     data = load_dataset(config.data);
-    if (!coordinator) runner = make_torch_runner(config, data, threads);
+    if (!coordinator) runner = make_torch_runner(config, data, threads, session.local_worker_index());
   } catch (const std::exception& e) {
     failure = e.what();
     code = exit_code_of(e);

@@ -241,6 +241,18 @@ std::vector<std::string> check_conflicts(const Config& c) {
     errors.push_back("training.nesterov: needs training.momentum > 0");
   if (c.model.arch == "cnn" && c.model.channels.empty())
     errors.push_back("model.channels: cnn needs at least one conv stage");
+  if (c.model.arch == "wrn" && (c.model.depth - 4) % 6 != 0)
+    errors.push_back("model.depth: " + std::to_string(c.model.depth) + " is not 6n + 4 (e.g. 16, 28, 40)");
+  if (c.model.arch == "torchscript" && c.model.torchscript_path.empty())
+    errors.push_back("model.torchscript_path: needed with model.arch: torchscript");
+  if (c.data.dataset == "csv") {
+    if (c.model.arch != "mlp" && c.model.arch != "torchscript")
+      errors.push_back("model.arch: " + c.model.arch + " needs images; csv data trains mlp or torchscript models");
+    if (c.queries.mirror || c.queries.shift > 0)
+      errors.push_back("queries: mirror and shift need images; set queries.mirror: false and queries.shift: 0 for csv");
+    if (c.training.augment_flip || c.training.augment_crop > 0)
+      errors.push_back("training.augment_flip/augment_crop need images; turn them off for csv");
+  }
   return errors;
 }
 
@@ -262,11 +274,25 @@ void resolve(Config& c) {
 
 }  // namespace
 
-std::vector<std::string> Config::query_names() const {
-  std::vector<std::string> q;
-  if (queries.identity) q.push_back("identity");
-  if (queries.mirror) q.push_back("mirror");
+std::vector<QuerySpec> Config::query_specs() const {
+  std::vector<QuerySpec> q;
+  for (const bool mirror : {false, true}) {
+    if (mirror ? !queries.mirror : !queries.identity) continue;
+    const std::string base = mirror ? "mirror" : "identity";
+    for (int64_t dy = -queries.shift; dy <= queries.shift; dy += queries.shift_stride)
+      for (int64_t dx = -queries.shift; dx <= queries.shift; dx += queries.shift_stride) {
+        QuerySpec s{mirror, dy, dx, base};
+        if (queries.shift > 0) s.name += "(" + std::to_string(dy) + "," + std::to_string(dx) + ")";
+        q.push_back(std::move(s));
+      }
+  }
   return q;
+}
+
+std::vector<std::string> Config::query_names() const {
+  std::vector<std::string> names;
+  for (const auto& q : query_specs()) names.push_back(q.name);
+  return names;
 }
 
 Config default_config() {

@@ -21,32 +21,63 @@ struct ExperimentConfig {
 };
 
 struct DataConfig {
-  std::string dataset;  // fashion-mnist | mnist (IDX files)
+  std::string dataset;  // fashion-mnist | mnist | cifar10 | cifar100 | csv
   std::string path;     // directory holding the dataset files
-  int64_t candidates = 0;     // N: the first N examples of the training split
-  int64_t test_examples = 0;  // examples of the test split used for test accuracy (0: all)
+  int64_t candidates = 0;        // N
+  int64_t candidate_offset = 0;  // the pool is training examples [offset, offset + N)
+  int64_t test_examples = 0;     // examples of the test split used for test accuracy (0: all)
+  std::string normalization;     // standard | symmetric | none
+  std::string cifar100_labels;   // fine | coarse
+  std::string csv_label;         // first | last
+  bool csv_header = false;
 };
 
 struct ModelConfig {
-  std::string arch;  // mlp | cnn
+  std::string arch;  // mlp | cnn | wrn-28-2 | wrn-16-4 | wrn | resnet18 | airbench | torchscript
   std::vector<int64_t> hidden;
   std::vector<int64_t> channels;
+  int64_t depth = 0;   // wrn
+  int64_t width = 0;   // wrn
+  double dropout = 0;  // wrn
+  std::vector<int64_t> airbench_widths;
+  std::string torchscript_path;
+  bool torchscript_reinit = false;
 };
 
 struct TrainingConfig {
   int64_t epochs = 0;
   int64_t batch_size = 0;
-  std::string optimizer;  // sgd | adam
+  std::string optimizer;  // sgd | adam | adamw
   double lr = 0;
   double momentum = 0;
   bool nesterov = false;
   double weight_decay = 0;
-  int64_t threads = 0;  // intra-op threads per worker process; 0 = auto
+  bool decay_all = false;    // also decay biases and normalization parameters
+  std::string schedule;      // constant | cosine | official | onecycle
+  double warmup = 0;         // fraction of the steps
+  double label_smoothing = 0;
+  double ema = 0;            // EMA decay of the weights; 0 = off
+  bool augment_flip = false;
+  int64_t augment_crop = 0;  // reflect-pad by k, random crop back
+  int64_t threads = 0;       // intra-op threads per worker process; 0 = auto
+  std::string device;        // auto | cpu | cuda
+  bool bf16 = true;          // bf16 autocast for training on CUDA
+  bool channels_last = true; // channels-last memory format for conv nets on CUDA
 };
 
 struct QueriesConfig {
   bool identity = true;
   bool mirror = false;
+  int64_t shift = 0;         // translations by -shift..shift (reflect padding)
+  int64_t shift_stride = 1;
+  std::string batchnorm;     // eval | train
+};
+
+// One test-time query: an optional horizontal mirror, then a translation by (dy, dx).
+struct QuerySpec {
+  bool mirror = false;
+  int64_t dy = 0, dx = 0;
+  std::string name;  // "identity", "mirror", or e.g. "mirror(-1,2)" with shifts
 };
 
 struct Config {
@@ -56,7 +87,9 @@ struct Config {
   TrainingConfig training;
   QueriesConfig queries;
 
-  // Names of the enabled queries (test-time augmentations), in storage order: the A axis.
+  // The enabled queries (test-time augmentations) in storage order: the A axis. As the
+  // reference code's inference.py: for each flip, for each row shift, each column shift.
+  std::vector<QuerySpec> query_specs() const;
   std::vector<std::string> query_names() const;
 };
 

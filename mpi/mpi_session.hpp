@@ -35,6 +35,9 @@ class Session {
   int local_rank() const { return local_rank_; }
   // Whether world rank 0 (the coordinator) runs on this node.
   bool coordinator_is_local() const { return coordinator_is_local_; }
+  // This worker's index among the worker ranks of its node (the coordinator, world rank 0,
+  // is local rank 0 where it runs): the GPU it should use.
+  int local_worker_index() const { return local_rank_ - (coordinator_is_local_ ? 1 : 0); }
 
   void finalize();
   [[noreturn]] void abort(int code);

@@ -1,26 +1,36 @@
-// Implements load_dataset for the IDX datasets (MNIST, Fashion-MNIST).
+// Implements load_dataset: format dispatch, candidate pool, test split, normalization.
 #include "dataset.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
+#include "cifar.hpp"
 #include "common/errors.hpp"
+#include "csv_table.hpp"
 #include "idx.hpp"
 
 namespace lira {
+namespace fs = std::filesystem;
 namespace {
 
-// "<dir>/<stem>" or "<dir>/<stem>.gz", whichever exists.
-std::string find_file(const std::string& dir, const std::string& stem, const std::string& dataset) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  for (const auto& candidate : {fs::path(dir) / stem, fs::path(dir) / (stem + ".gz")})
-    if (fs::exists(candidate, ec)) return candidate.string();
-  std::string hint = dataset == "fashion-mnist" ? " (Debian: apt-get install dataset-fashion-mnist)" : "";
-  throw DataError("dataset " + dataset + ": neither '" + stem + "' nor '" + stem + ".gz' is in '" + dir +
-                  "'; set data.path to the directory that holds the IDX files" + hint);
+std::string package_hint(const std::string& dataset) {
+  return dataset == "fashion-mnist" ? " (Debian: apt-get install dataset-fashion-mnist)" : "";
 }
 
-ImageSet read_split(const std::string& images_path, const std::string& labels_path, int64_t classes, int64_t limit) {
+// "<dir>/<stem>" or "<dir>/<stem>.gz", whichever exists.
+std::string find_file(const std::string& dir, const std::string& stem, const std::string& dataset,
+                      bool allow_gz = true) {
+  std::error_code ec;
+  for (const auto& candidate : {fs::path(dir) / stem, fs::path(dir) / (stem + ".gz")}) {
+    if (fs::exists(candidate, ec)) return candidate.string();
+    if (!allow_gz) break;
+  }
+  throw DataError("dataset " + dataset + ": '" + stem + "'" + (allow_gz ? " (or .gz)" : "") + " is not in '" + dir +
+                  "'; set data.path to the directory that holds the dataset's files" + package_hint(dataset));
+}
+
+Split read_idx_split(const std::string& images_path, const std::string& labels_path, int64_t classes) {
   const IdxArray images = read_idx(images_path);
   const IdxArray labels = read_idx(labels_path);
   if (images.dims.size() != 3)
@@ -30,57 +40,152 @@ ImageSet read_split(const std::string& images_path, const std::string& labels_pa
   if (labels.dims[0] != images.dims[0])
     throw DataError("'" + labels_path + "' has " + std::to_string(labels.dims[0]) + " labels but '" + images_path +
                     "' has " + std::to_string(images.dims[0]) + " images");
-  ImageSet s;
-  s.count = std::min<int64_t>(images.dims[0], limit);
-  s.channels = 1;
-  s.height = images.dims[1];
-  s.width = images.dims[2];
-  const int64_t per = s.channels * s.height * s.width;
-  s.pixels.assign(images.data.begin(), images.data.begin() + s.count * per);
-  s.labels.resize(static_cast<size_t>(s.count));
-  for (int64_t i = 0; i < s.count; ++i) {
-    s.labels[i] = labels.data[i];
+  Split s;
+  s.count = images.dims[0];
+  s.example_shape = {1, images.dims[1], images.dims[2]};
+  s.pixels = std::move(images.data);
+  s.labels.assign(labels.data.begin(), labels.data.end());
+  for (int64_t i = 0; i < s.count; ++i)
     if (s.labels[i] >= classes)
       throw DataError("'" + labels_path + "': label " + std::to_string(s.labels[i]) + " of example " +
                       std::to_string(i) + " is outside [0, " + std::to_string(classes) + ")");
-  }
   return s;
+}
+
+struct Loaded {
+  Split train, test;
+  bool has_test = true;  // false: take the test split from the training rows outside the pool
+  int64_t classes = 0;
+  std::vector<double> mean, stddev;  // per channel, of pixels / 255 (images only)
+};
+
+Loaded load_files(const DataConfig& c) {
+  std::error_code ec;
+  if (!fs::is_directory(c.path, ec))
+    throw DataError("data.path '" + c.path + "' is not a directory" + package_hint(c.dataset));
+  Loaded l;
+  if (c.dataset == "fashion-mnist" || c.dataset == "mnist") {
+    l.classes = 10;
+    l.train = read_idx_split(find_file(c.path, "train-images-idx3-ubyte", c.dataset),
+                             find_file(c.path, "train-labels-idx1-ubyte", c.dataset), 10);
+    l.test = read_idx_split(find_file(c.path, "t10k-images-idx3-ubyte", c.dataset),
+                            find_file(c.path, "t10k-labels-idx1-ubyte", c.dataset), 10);
+    if (c.dataset == "fashion-mnist") {
+      l.mean = {0.2860}, l.stddev = {0.3530};
+    } else {
+      l.mean = {0.1307}, l.stddev = {0.3081};
+    }
+  } else if (c.dataset == "cifar10") {
+    std::vector<std::string> batches;
+    for (int i = 1; i <= 5; ++i) batches.push_back(find_file(c.path, "data_batch_" + std::to_string(i) + ".bin", c.dataset, false));
+    l.classes = 10;
+    l.train = read_cifar10(batches);
+    l.test = read_cifar10({find_file(c.path, "test_batch.bin", c.dataset, false)});
+    l.mean = {0.4914, 0.4822, 0.4465}, l.stddev = {0.2470, 0.2435, 0.2616};
+  } else if (c.dataset == "cifar100") {
+    const bool coarse = c.cifar100_labels == "coarse";
+    l.classes = coarse ? 20 : 100;
+    l.train = read_cifar100(find_file(c.path, "train.bin", c.dataset, false), coarse);
+    l.test = read_cifar100(find_file(c.path, "test.bin", c.dataset, false), coarse);
+    l.mean = {0.5071, 0.4865, 0.4409}, l.stddev = {0.2673, 0.2564, 0.2762};
+  } else if (c.dataset == "csv") {
+    const CsvFormat format{c.csv_label == "first", c.csv_header};
+    l.train = read_csv_table(find_file(c.path, "train.csv", c.dataset, false), format);
+    std::error_code e2;
+    l.has_test = fs::exists(fs::path(c.path) / "test.csv", e2);
+    if (l.has_test) {
+      l.test = read_csv_table((fs::path(c.path) / "test.csv").string(), format);
+      if (l.test.example_shape != l.train.example_shape)
+        throw DataError("test.csv and train.csv in '" + c.path + "' have different numbers of columns");
+    }
+    int64_t max_label = 0;
+    for (auto y : l.train.labels) max_label = std::max(max_label, y);
+    for (auto y : l.test.labels) max_label = std::max(max_label, y);
+    l.classes = max_label + 1;
+    if (l.classes < 2) throw DataError("'" + c.path + "/train.csv' has a single class: nothing to learn");
+  } else {
+    throw ConfigError("data.dataset: unknown dataset '" + c.dataset + "'");
+  }
+  return l;
+}
+
+// Per-feature mean and standard deviation over a table split.
+void table_moments(const Split& s, std::vector<double>& mean, std::vector<double>& sd) {
+  const int64_t f = s.example_size();
+  mean.assign(f, 0.0);
+  sd.assign(f, 0.0);
+  for (int64_t i = 0; i < s.count; ++i)
+    for (int64_t j = 0; j < f; ++j) mean[j] += s.features[i * f + j];
+  for (auto& m : mean) m /= static_cast<double>(std::max<int64_t>(1, s.count));
+  for (int64_t i = 0; i < s.count; ++i)
+    for (int64_t j = 0; j < f; ++j) sd[j] += std::pow(s.features[i * f + j] - mean[j], 2);
+  for (auto& v : sd) v = std::sqrt(v / static_cast<double>(std::max<int64_t>(1, s.count)));
 }
 
 }  // namespace
 
+Split Split::slice(int64_t first, int64_t n) const {
+  Split s;
+  s.count = n;
+  s.example_shape = example_shape;
+  const int64_t size = example_size();
+  if (!pixels.empty()) s.pixels.assign(pixels.begin() + first * size, pixels.begin() + (first + n) * size);
+  if (!features.empty()) s.features.assign(features.begin() + first * size, features.begin() + (first + n) * size);
+  s.labels.assign(labels.begin() + first, labels.begin() + first + n);
+  return s;
+}
+
 std::shared_ptr<const Dataset> load_dataset(const DataConfig& config) {
+  Loaded l = load_files(config);
   auto d = std::make_shared<Dataset>();
   d->name = config.dataset;
-  d->classes = 10;
-  if (config.dataset == "fashion-mnist") {
-    d->mean = {0.2860};
-    d->stddev = {0.3530};
-  } else if (config.dataset == "mnist") {
-    d->mean = {0.1307};
-    d->stddev = {0.3081};
-  } else {
-    throw ConfigError("data.dataset: unknown dataset '" + config.dataset + "'");
-  }
-  const auto& dir = config.path;
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec))
-    throw DataError("data.path '" + dir + "' is not a directory" +
-                    (config.dataset == "fashion-mnist" ? " (Debian: apt-get install dataset-fashion-mnist)" : ""));
-  // Reads (and so validates) the whole training split, keeps the first N examples.
-  d->candidates = read_split(find_file(dir, "train-images-idx3-ubyte", d->name),
-                             find_file(dir, "train-labels-idx1-ubyte", d->name), d->classes, config.candidates);
-  if (d->candidates.count < config.candidates)
-    throw DataError("data.candidates = " + std::to_string(config.candidates) + " but the training split of " +
-                    d->name + " in '" + dir + "' has only " + std::to_string(d->candidates.count) +
-                    " examples; lower data.candidates");
-  d->candidate_index.resize(static_cast<size_t>(d->candidates.count));
-  for (int64_t i = 0; i < d->candidates.count; ++i) d->candidate_index[i] = i;
+  d->classes = l.classes;
+
+  const int64_t first = config.candidate_offset, n = config.candidates;
+  if (first + n > l.train.count)
+    throw DataError("data.candidate_offset + data.candidates = " + std::to_string(first) + " + " + std::to_string(n) +
+                    " but the training split of " + config.dataset + " in '" + config.path + "' has only " +
+                    std::to_string(l.train.count) + " examples; lower data.candidates");
+  d->candidates = l.train.slice(first, n);
+  d->candidate_index.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) d->candidate_index[i] = first + i;
+
   const int64_t test_limit = config.test_examples > 0 ? config.test_examples : INT64_MAX;
-  d->test = read_split(find_file(dir, "t10k-images-idx3-ubyte", d->name),
-                       find_file(dir, "t10k-labels-idx1-ubyte", d->name), d->classes, test_limit);
-  if (d->test.height != d->candidates.height || d->test.width != d->candidates.width)
-    throw DataError("the test and training images of '" + dir + "' have different sizes");
+  if (l.has_test) {
+    d->test = l.test.slice(0, std::min(test_limit, l.test.count));
+  } else {
+    // A table without test.csv: the training rows after the pool (then before it).
+    Split rest = l.train.slice(first + n, l.train.count - first - n);
+    if (rest.count == 0) rest = l.train.slice(0, first);
+    if (rest.count == 0)
+      throw DataError("'" + config.path + "' has no test.csv and no training rows outside the candidate pool to test on");
+    d->test = rest.slice(0, std::min(test_limit, rest.count));
+  }
+
+  const int64_t channels = d->candidates.is_image() ? d->candidates.example_shape[0] : d->candidates.example_size();
+  d->scale.assign(channels, 1.0f);
+  d->shift.assign(channels, 0.0f);
+  if (d->candidates.is_image()) {
+    for (int64_t c = 0; c < channels; ++c) {
+      if (config.normalization == "standard") {
+        d->scale[c] = static_cast<float>(1.0 / (255.0 * l.stddev[c]));
+        d->shift[c] = static_cast<float>(-l.mean[c] / l.stddev[c]);
+      } else if (config.normalization == "symmetric") {  // x / 127.5 - 1, the official LiRA demo
+        d->scale[c] = static_cast<float>(1.0 / 127.5);
+        d->shift[c] = -1.0f;
+      } else {
+        d->scale[c] = static_cast<float>(1.0 / 255.0);
+      }
+    }
+  } else if (config.normalization == "standard") {
+    std::vector<double> mean, sd;
+    table_moments(d->candidates, mean, sd);
+    for (int64_t j = 0; j < channels; ++j) {
+      const double s = sd[j] > 0 ? sd[j] : 1.0;  // a constant column stays constant
+      d->scale[j] = static_cast<float>(1.0 / s);
+      d->shift[j] = static_cast<float>(-mean[j] / s);
+    }
+  }
   return d;
 }
 

@@ -1,5 +1,6 @@
-// The image datasets a run trains on, loaded once per process and shared by every job.
-// Torch-free: pixels stay uint8 here; the trainer normalizes them into tensors.
+// The datasets a run trains on, loaded once per process and shared by every job.
+// Torch-free: raw pixels stay uint8 and the normalization is a per-channel affine map
+// (scale, shift) that the trainer applies on the device, batch by batch.
 #pragma once
 
 #include <cstdint>
@@ -11,24 +12,36 @@
 
 namespace lira {
 
-struct ImageSet {
-  int64_t count = 0, channels = 0, height = 0, width = 0;
-  std::vector<uint8_t> pixels;  // [count, channels, height, width]
-  std::vector<int64_t> labels;  // [count], each in [0, classes)
+// One split: images (uint8 [count, C, H, W]) or table rows (float [count, F]).
+struct Split {
+  int64_t count = 0;
+  std::vector<int64_t> example_shape;  // [C, H, W] for images, [F] for tables
+  std::vector<uint8_t> pixels;         // images only
+  std::vector<float> features;         // tables only
+  std::vector<int64_t> labels;         // [count]
+  bool is_image() const { return example_shape.size() == 3; }
+  int64_t example_size() const {
+    int64_t n = 1;
+    for (auto d : example_shape) n *= d;
+    return n;
+  }
+  // The examples [first, first + n) as a new split.
+  Split slice(int64_t first, int64_t n) const;
 };
 
 struct Dataset {
   std::string name;
   int64_t classes = 0;
-  std::vector<double> mean, stddev;  // per channel, applied to pixels / 255
-  ImageSet candidates;               // the first data.candidates training examples
-  std::vector<int64_t> candidate_index;  // their indices in the training split
-  ImageSet test;                     // the test examples used for test accuracy
+  // Normalized value = raw * scale[c] + shift[c], per channel (images) or feature (tables).
+  std::vector<float> scale, shift;
+  Split candidates;                       // the candidate pool, N examples
+  std::vector<int64_t> candidate_index;   // their indices in the training split
+  Split test;                             // the held-out examples for test accuracy
 };
 
-// Loads the dataset named by config.data. Throws DataError naming the file and the
-// problem: a missing or corrupt file, labels out of range, or fewer training examples
-// than data.candidates.
+// Loads the dataset named by config (data.*). Throws DataError naming the file and the
+// problem: a missing or corrupt file, labels out of range, or a candidate range beyond
+// the training split.
 std::shared_ptr<const Dataset> load_dataset(const DataConfig& config);
 
 }  // namespace lira

@@ -1,41 +1,58 @@
-// Implements build_model: mlp and cnn.
-#include "models.hpp"
-
+// build_network: dispatch on model.arch, and the two small architectures (mlp, cnn).
 #include "common/errors.hpp"
+#include "network.hpp"
 
 namespace lira {
+namespace {
 
-torch::nn::Sequential build_model(const ModelConfig& config, int64_t channels, int64_t height, int64_t width,
-                                  int64_t classes) {
+std::unique_ptr<Network> build_mlp_or_cnn(const ModelConfig& config, const NetworkInputs& in) {
   namespace nn = torch::nn;
   nn::Sequential net;
-  int64_t features = channels * height * width;
+  int64_t features = 1;
+  for (auto d : in.example_shape) features *= d;
   if (config.arch == "cnn") {
-    int64_t in = channels, h = height, w = width;
+    if (in.example_shape.size() != 3) throw ConfigError("model.arch: cnn needs image data");
+    int64_t channels = in.example_shape[0], h = in.example_shape[1], w = in.example_shape[2];
     for (const int64_t out : config.channels) {
       if (h < 2 || w < 2)
-        throw ConfigError("model.channels: " + std::to_string(config.channels.size()) +
-                          " conv stages halve " + std::to_string(height) + "x" + std::to_string(width) +
+        throw ConfigError("model.channels: " + std::to_string(config.channels.size()) + " conv stages halve " +
+                          std::to_string(in.example_shape[1]) + "x" + std::to_string(in.example_shape[2]) +
                           " images below 1x1; use fewer stages");
-      net->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1)));
+      net->push_back(nn::Conv2d(nn::Conv2dOptions(channels, out, 3).padding(1)));
       net->push_back(nn::ReLU());
       net->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));
-      in = out;
+      channels = out;
       h /= 2;
       w /= 2;
     }
-    features = in * h * w;
-  } else if (config.arch != "mlp") {
-    throw ConfigError("model.arch: unknown architecture '" + config.arch + "'");
+    features = channels * h * w;
   }
   net->push_back(nn::Flatten());
-  for (const int64_t width_out : config.hidden) {
-    net->push_back(nn::Linear(features, width_out));
+  for (const int64_t width : config.hidden) {
+    net->push_back(nn::Linear(features, width));
     net->push_back(nn::ReLU());
-    features = width_out;
+    features = width;
   }
-  net->push_back(nn::Linear(features, classes));
-  return net;
+  net->push_back(nn::Linear(features, in.classes));
+  return std::make_unique<NativeNetwork<nn::Sequential>>(net);
+}
+
+void require_images(const ModelConfig& config, const NetworkInputs& in) {
+  if (in.example_shape.size() != 3) throw ConfigError("model.arch: " + config.arch + " needs image data");
+}
+
+}  // namespace
+
+std::unique_ptr<Network> build_network(const ModelConfig& config, const NetworkInputs& in) {
+  if (config.arch == "mlp" || config.arch == "cnn") return build_mlp_or_cnn(config, in);
+  if (config.arch == "torchscript") return load_torchscript(config.torchscript_path, config.torchscript_reinit, in);
+  require_images(config, in);
+  if (config.arch == "wrn-28-2") return build_wide_resnet(28, 2, config.dropout, in);
+  if (config.arch == "wrn-16-4") return build_wide_resnet(16, 4, config.dropout, in);
+  if (config.arch == "wrn") return build_wide_resnet(config.depth, config.width, config.dropout, in);
+  if (config.arch == "resnet18") return build_resnet18(in);
+  if (config.arch == "airbench") return build_airbench(config.airbench_widths, in);
+  throw ConfigError("model.arch: unknown architecture '" + config.arch + "'");
 }
 
 }  // namespace lira

@@ -3,6 +3,7 @@
 // any API that differs between them goes through this header.
 #pragma once
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -17,5 +18,35 @@ inline std::string torch_version() {
 
 // Whether this libtorch was built with CUDA (not whether a GPU is present).
 inline bool cuda_compiled() { return at::hasCUDA(); }
+
+// bf16 autocast for CUDA ops on this thread, while the guard lives. libtorch 1.x has
+// at::autocast::set_enabled / set_autocast_gpu_dtype; 2.x takes the device type.
+class CudaAutocast {
+ public:
+  explicit CudaAutocast(bool on) : on_(on) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR >= 2
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+#endif
+  }
+  ~CudaAutocast() {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR >= 2
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+    at::autocast::clear_cache();
+  }
+  CudaAutocast(const CudaAutocast&) = delete;
+  CudaAutocast& operator=(const CudaAutocast&) = delete;
+
+ private:
+  bool on_;
+};
 
 }  // namespace lira::compat

@@ -1,18 +1,21 @@
-// Implements the libtorch JobRunner: train one reference model on its IN candidates, then
-// compute every candidate's signals under every query.
+// Implements the libtorch JobRunner: train one reference model on its IN candidates with
+// the configured recipe, then compute every candidate's signals under every query.
 //
-// Determinism: each job seeds torch's default generator with its own seed before it
-// builds the model, and draws every batch order from it; one process runs one job at a
-// time. So a job's signals depend only on (config, seed, keep row, thread count), not on
-// which worker runs it or when.
+// Determinism: each job seeds torch's generators with its own seed before it builds the
+// model, and draws every batch order and augmentation from them; one process runs one
+// job at a time. So on CPU a job's signals depend only on (config, seed, keep row, thread
+// count), not on which worker runs it or when. (CUDA kernels are not bitwise
+// reproducible; see docs/determinism in docs/architecture.md.)
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cmath>
 
+#include "augment.hpp"
 #include "common/errors.hpp"
 #include "common/signal.hpp"
-#include "models.hpp"
+#include "network.hpp"
+#include "schedule.hpp"
 #include "torch_compat.hpp"
 #include "trainer.hpp"
 
@@ -20,38 +23,84 @@ namespace lira {
 namespace {
 
 constexpr int64_t kEvalBatch = 1024;
+constexpr int64_t kWhiteningSample = 5000;
 
-// uint8 pixels -> normalized float tensor [count, C, H, W].
-torch::Tensor to_tensor(const ImageSet& s, const Dataset& d) {
-  auto t = torch::from_blob(const_cast<uint8_t*>(s.pixels.data()), {s.count, s.channels, s.height, s.width},
-                            torch::kUInt8)
-               .to(torch::kFloat32)
-               .div_(255.0);
-  for (int64_t c = 0; c < s.channels; ++c) {
-    t.select(1, c).sub_(d.mean.at(c)).div_(d.stddev.at(c));
+torch::Device resolve_device(const std::string& wanted, int device_index) {
+  const bool have_gpu = torch::cuda::is_available();
+  if (wanted == "cuda" && !have_gpu)
+    throw ConfigError(std::string("training.device is cuda, but ") +
+                      (compat::cuda_compiled() ? "no GPU is visible to this process"
+                                               : "this libtorch was built without CUDA (see lira --version); "
+                                                 "build against a CUDA libtorch or use training.device: cpu"));
+  if (wanted == "cpu" || !have_gpu) return torch::kCPU;
+  const int count = static_cast<int>(torch::cuda::device_count());
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device_index % count));
+}
+
+// Raw split data as tensors on the device: uint8 images or float features.
+torch::Tensor raw_tensor(const Split& s, torch::Device device) {
+  std::vector<int64_t> shape{s.count};
+  shape.insert(shape.end(), s.example_shape.begin(), s.example_shape.end());
+  torch::Tensor t = s.is_image()
+                        ? torch::from_blob(const_cast<uint8_t*>(s.pixels.data()), shape, torch::kUInt8)
+                        : torch::from_blob(const_cast<float*>(s.features.data()), shape, torch::kFloat32);
+  return t.to(device).clone();  // own the memory (to() is a no-op on CPU)
+}
+
+torch::Tensor label_tensor(const Split& s, torch::Device device) {
+  return torch::from_blob(const_cast<int64_t*>(s.labels.data()), {s.count}, torch::kInt64).to(device).clone();
+}
+
+// Exponential moving average of parameters and floating-point buffers, debiased as
+// objax's ExponentialMovingAverage(debias=True) in the official LiRA code.
+class WeightAverage {
+ public:
+  WeightAverage(std::vector<torch::Tensor> live, double decay) : live_(std::move(live)), decay_(decay) {
+    torch::NoGradGuard no_grad;
+    for (auto& t : live_) shadow_.push_back(torch::zeros_like(t));
   }
-  return t.contiguous();
-}
+  void update() {
+    torch::NoGradGuard no_grad;
+    ++updates_;
+    for (size_t i = 0; i < live_.size(); ++i) shadow_[i].mul_(decay_).add_(live_[i].detach(), 1.0 - decay_);
+  }
+  // Replaces the live values by the debiased averages.
+  void apply() {
+    if (updates_ == 0) return;
+    torch::NoGradGuard no_grad;
+    const double debias = 1.0 - std::pow(decay_, static_cast<double>(updates_));
+    for (size_t i = 0; i < live_.size(); ++i) live_[i].copy_(shadow_[i] / debias);
+  }
 
-torch::Tensor to_labels(const ImageSet& s) {
-  return torch::from_blob(const_cast<int64_t*>(s.labels.data()), {s.count}, torch::kInt64).clone();
-}
-
-// The query transforms (test-time augmentations), in Config::query_names() order.
-torch::Tensor apply_query(const std::string& query, const torch::Tensor& x) {
-  if (query == "identity") return x;
-  if (query == "mirror") return x.flip({3});
-  throw Error("unknown query '" + query + "'");
-}
+ private:
+  std::vector<torch::Tensor> live_, shadow_;
+  double decay_;
+  int64_t updates_ = 0;
+};
 
 class TorchRunner final : public JobRunner {
  public:
-  TorchRunner(const Config& config, std::shared_ptr<const Dataset> dataset, int threads)
-      : config_(config), dataset_(std::move(dataset)), threads_(threads), queries_(config.query_names()) {
-    x_ = to_tensor(dataset_->candidates, *dataset_);
-    y_ = to_labels(dataset_->candidates);
-    x_test_ = to_tensor(dataset_->test, *dataset_);
-    y_test_ = to_labels(dataset_->test);
+  TorchRunner(const Config& config, std::shared_ptr<const Dataset> dataset, int threads, int device_index)
+      : config_(config),
+        dataset_(std::move(dataset)),
+        threads_(threads),
+        device_(resolve_device(config.training.device, device_index)),
+        queries_(config.query_specs()) {
+    const auto& d = *dataset_;
+    images_ = d.candidates.is_image();
+    x_ = raw_tensor(d.candidates, device_);
+    y_ = label_tensor(d.candidates, device_);
+    x_test_ = raw_tensor(d.test, device_);
+    y_test_ = label_tensor(d.test, device_);
+    const int64_t channels = static_cast<int64_t>(d.scale.size());
+    std::vector<int64_t> view{1, channels};
+    if (images_) view.insert(view.end(), {1, 1});
+    scale_ = torch::tensor(d.scale).view(view).to(device_);
+    shift_ = torch::tensor(d.shift).view(view).to(device_);
+    const bool cuda = device_.is_cuda();
+    bf16_ = cuda && config.training.bf16;
+    channels_last_ = cuda && config.training.channels_last && images_ && config.model.arch != "mlp";
+    spdlog::debug("trainer: device {}, bf16 {}, channels_last {}", device_.str(), bf16_, channels_last_);
   }
 
   ModelResult run(const JobAssignment& job) override {
@@ -64,14 +113,18 @@ class TorchRunner final : public JobRunner {
     torch::set_num_threads(threads_);
     torch::manual_seed(job.seed);
 
-    const auto& d = dataset_->candidates;
-    auto model = build_model(config_.model, d.channels, d.height, d.width, dataset_->classes);
-    train(*model, in_indices(job.keep_row), job.model);
+    const auto in_idx = in_indices(job.keep_row);
+    NetworkInputs inputs{dataset_->candidates.example_shape, dataset_->classes, {}};
+    if (config_.model.arch == "airbench")
+      inputs.init_sample = normalize(x_.index_select(0, in_idx.slice(0, 0, kWhiteningSample)));
+    auto net = build_network(config_.model, inputs);
+    net->to(device_, channels_last_);
+    train(*net, in_idx, job.model);
 
     ModelResult result;
     result.model = job.model;
     result.attempt = job.attempt;
-    evaluate(*model, job.keep_row, result);
+    evaluate(*net, job.keep_row, result);
     result.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return result;
   }
@@ -81,79 +134,131 @@ class TorchRunner final : public JobRunner {
     std::vector<int64_t> idx;
     for (int64_t i = 0; i < static_cast<int64_t>(keep.size()); ++i)
       if (keep[i]) idx.push_back(i);
-    return torch::tensor(idx, torch::kInt64);
+    return torch::tensor(idx, torch::kInt64).to(device_);
   }
 
-  std::unique_ptr<torch::optim::Optimizer> make_optimizer(torch::nn::Module& model) const {
+  torch::Tensor normalize(const torch::Tensor& raw) const {
+    auto x = raw.to(torch::kFloat32).mul_(scale_).add_(shift_);
+    return channels_last_ ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+  }
+
+  std::unique_ptr<torch::optim::Optimizer> make_optimizer(Network& net) const {
     const auto& t = config_.training;
+    // Weight decay on conv and linear weights only, unless training.decay_all.
+    std::vector<torch::Tensor> decay, no_decay;
+    for (auto& [name, p] : net.named_parameters()) (t.decay_all || p.dim() >= 2 ? decay : no_decay).push_back(p);
+    auto groups = [&](auto make_options) {
+      std::vector<torch::optim::OptimizerParamGroup> g;
+      if (!decay.empty()) g.emplace_back(decay, make_options(t.weight_decay));
+      if (!no_decay.empty()) g.emplace_back(no_decay, make_options(0.0));
+      return g;
+    };
     if (t.optimizer == "adam")
-      return std::make_unique<torch::optim::Adam>(model.parameters(),
-                                                  torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
-    return std::make_unique<torch::optim::SGD>(
-        model.parameters(),
-        torch::optim::SGDOptions(t.lr).momentum(t.momentum).nesterov(t.nesterov).weight_decay(t.weight_decay));
+      return std::make_unique<torch::optim::Adam>(
+          groups([&](double wd) { return std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(t.lr).weight_decay(wd)); }),
+          torch::optim::AdamOptions(t.lr));
+    if (t.optimizer == "adamw")
+      return std::make_unique<torch::optim::AdamW>(
+          groups([&](double wd) { return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(t.lr).weight_decay(wd)); }),
+          torch::optim::AdamWOptions(t.lr));
+    return std::make_unique<torch::optim::SGD>(groups([&](double wd) {
+                                                 return std::make_unique<torch::optim::SGDOptions>(
+                                                     torch::optim::SGDOptions(t.lr)
+                                                         .momentum(t.momentum)
+                                                         .nesterov(t.nesterov)
+                                                         .weight_decay(wd));
+                                               }),
+                                               torch::optim::SGDOptions(t.lr));
   }
 
-  void train(torch::nn::SequentialImpl& model, const torch::Tensor& in_idx, int64_t model_index) const {
+  void train(Network& net, const torch::Tensor& in_idx, int64_t model_index) const {
     const auto& t = config_.training;
-    auto optimizer = make_optimizer(model);
-    model.train();
+    auto optimizer = make_optimizer(net);
+    std::unique_ptr<WeightAverage> ema;
+    if (t.ema > 0) {
+      std::vector<torch::Tensor> state;
+      for (auto& [name, p] : net.named_parameters()) state.push_back(p);
+      for (auto& b : net.buffers())
+        if (b.is_floating_point()) state.push_back(b);
+      ema = std::make_unique<WeightAverage>(state, t.ema);
+    }
+    const auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(t.label_smoothing);
+    net.set_training(true);
     const int64_t n_in = in_idx.size(0);
+    const int64_t steps_per_epoch = (n_in + t.batch_size - 1) / t.batch_size;
+    const int64_t total_steps = t.epochs * steps_per_epoch;
+    int64_t step = 0;
     for (int64_t epoch = 0; epoch < t.epochs; ++epoch) {
-      const auto order = in_idx.index_select(0, torch::randperm(n_in, torch::kInt64));
-      auto epoch_loss = torch::zeros({}, torch::kFloat64);
-      for (int64_t start = 0; start < n_in; start += t.batch_size) {
+      const auto order = in_idx.index_select(0, torch::randperm(n_in, torch::kInt64).to(device_));
+      auto epoch_loss = torch::zeros({}, torch::TensorOptions(device_).dtype(torch::kFloat64));
+      for (int64_t start = 0; start < n_in; start += t.batch_size, ++step) {
         const auto batch = order.slice(0, start, std::min(start + t.batch_size, n_in));
-        const auto x = x_.index_select(0, batch);
+        auto x = normalize(x_.index_select(0, batch));
+        if (images_ && (t.augment_flip || t.augment_crop > 0)) x = augment_batch(x, t.augment_flip, t.augment_crop);
         const auto y = y_.index_select(0, batch);
+        const double lr = learning_rate(t, step, total_steps);
+        for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
         optimizer->zero_grad();
-        auto loss = torch::nn::functional::cross_entropy(model.forward(x), y);
+        torch::Tensor loss;
+        {
+          compat::CudaAutocast autocast(bf16_);
+          loss = torch::nn::functional::cross_entropy(net.forward(x).to(torch::kFloat32), y, loss_options);
+        }
         loss.backward();
         optimizer->step();
-        epoch_loss += loss.detach().to(torch::kFloat64) * batch.size(0);
+        if (ema) ema->update();
+        epoch_loss += loss.detach().to(torch::kFloat64) * static_cast<double>(batch.size(0));
       }
-      const double mean_loss = epoch_loss.item<double>() / static_cast<double>(n_in);
+      const double mean_loss = epoch_loss.item<double>() / static_cast<double>(n_in);  // one sync per epoch
       if (!std::isfinite(mean_loss))
         throw TrainError("model " + std::to_string(model_index) + ": training loss became " +
-                         std::to_string(mean_loss) + " in epoch " + std::to_string(epoch + 1) +
-                         "; lower training.lr");
+                         std::to_string(mean_loss) + " in epoch " + std::to_string(epoch + 1) + "; lower training.lr");
       spdlog::debug("model {} epoch {}/{}: loss {:.4f}", model_index, epoch + 1, t.epochs, mean_loss);
     }
+    if (ema) ema->apply();
   }
 
-  torch::Tensor logits(torch::nn::SequentialImpl& model, const torch::Tensor& x) const {
+  // Logits in fp32 on the CPU, batch by batch (no autocast: the signals need fp32).
+  torch::Tensor logits(Network& net, const torch::Tensor& raw, const QuerySpec* query) const {
     std::vector<torch::Tensor> parts;
-    for (int64_t s = 0; s < x.size(0); s += kEvalBatch)
-      parts.push_back(model.forward(x.slice(0, s, std::min(s + kEvalBatch, x.size(0)))));
-    return torch::cat(parts).to(torch::kFloat32).contiguous();
+    for (int64_t s = 0; s < raw.size(0); s += kEvalBatch) {
+      auto x = normalize(raw.slice(0, s, std::min(s + kEvalBatch, raw.size(0))));
+      if (query) x = apply_query(x, *query);
+      parts.push_back(net.forward(x).to(torch::kFloat32));
+    }
+    return torch::cat(parts).to(torch::kCPU).contiguous();
   }
 
-  void evaluate(torch::nn::SequentialImpl& model, const std::vector<uint8_t>& keep, ModelResult& result) const {
+  void evaluate(Network& net, const std::vector<uint8_t>& keep, ModelResult& result) const {
     torch::NoGradGuard no_grad;
-    model.eval();
+    net.set_training(config_.queries.batchnorm == "train");  // "train": the reference code's inference
     const int64_t n = x_.size(0);
     const int64_t a = static_cast<int64_t>(queries_.size());
     SignalArray conf{"logit_confidence", {n, a}, std::vector<float>(static_cast<size_t>(n * a))};
     SignalArray loss{"loss", {n, a}, std::vector<float>(static_cast<size_t>(n * a))};
     const int64_t classes = dataset_->classes;
+    const auto& labels = dataset_->candidates.labels;
     for (int64_t q = 0; q < a; ++q) {
-      const auto z = logits(model, apply_query(queries_[q], x_));
+      const auto z = logits(net, x_, images_ ? &queries_[q] : nullptr);
       const float* zp = z.data_ptr<float>();
       for (int64_t i = 0; i < n; ++i) {
-        const auto s = classifier_signal(std::span<const float>(zp + i * classes, classes), dataset_->candidates.labels[i]);
+        const auto s = classifier_signal(std::span<const float>(zp + i * classes, classes), labels[i]);
         conf.values[i * a + q] = static_cast<float>(s.logit_confidence);
         loss.values[i * a + q] = static_cast<float>(s.loss);
       }
       if (q == 0) {
-        // Training accuracy on the model's IN candidates, first query (identity if enabled).
-        const auto correct = z.argmax(1).eq(y_);
-        const auto in = torch::from_blob(const_cast<uint8_t*>(keep.data()), {n}, torch::kUInt8).to(torch::kBool);
-        result.train_accuracy =
-            correct.logical_and(in).sum().item<double>() / std::max<double>(1.0, in.sum().item<double>());
+        // Training accuracy on the model's IN candidates, under the first query.
+        int64_t correct = 0, in = 0;
+        const auto pred = z.argmax(1);
+        const int64_t* pp = pred.data_ptr<int64_t>();
+        for (int64_t i = 0; i < n; ++i)
+          if (keep[i]) ++in, correct += pp[i] == labels[i];
+        result.train_accuracy = in ? static_cast<double>(correct) / static_cast<double>(in) : 0.0;
       }
     }
-    const auto zt = logits(model, x_test_);
-    result.test_accuracy = zt.argmax(1).eq(y_test_).to(torch::kFloat64).mean().item<double>();
+    net.set_training(false);  // test accuracy always with running statistics
+    const auto zt = logits(net, x_test_, nullptr);
+    result.test_accuracy = zt.argmax(1).eq(y_test_.to(torch::kCPU)).to(torch::kFloat64).mean().item<double>();
     result.signals.push_back(std::move(conf));
     result.signals.push_back(std::move(loss));
   }
@@ -161,16 +266,18 @@ class TorchRunner final : public JobRunner {
   Config config_;
   std::shared_ptr<const Dataset> dataset_;
   int threads_;
-  std::vector<std::string> queries_;
-  torch::Tensor x_, y_, x_test_, y_test_;
+  torch::Device device_;
+  std::vector<QuerySpec> queries_;
+  bool images_ = true, bf16_ = false, channels_last_ = false;
+  torch::Tensor x_, y_, x_test_, y_test_, scale_, shift_;
 };
 
 }  // namespace
 
 std::unique_ptr<JobRunner> make_torch_runner(const Config& config, std::shared_ptr<const Dataset> dataset,
-                                             int threads) {
+                                             int threads, int device_index) {
   if (threads < 1) throw Error("make_torch_runner: threads must be >= 1");
-  return std::make_unique<TorchRunner>(config, std::move(dataset), threads);
+  return std::make_unique<TorchRunner>(config, std::move(dataset), threads, device_index);
 }
 
 TorchInfo torch_info() {
@@ -178,6 +285,7 @@ TorchInfo torch_info() {
   info.version = compat::torch_version();
   info.cuda_compiled = compat::cuda_compiled();
   info.cuda_available = info.cuda_compiled && torch::cuda::is_available();
+  info.gpus = info.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
   std::string p = at::get_parallel_info();
   for (auto& ch : p)
     if (ch == '\n') ch = ';';

@@ -53,7 +53,7 @@ std::vector<double> run(AttackId id, const Case& c) {
 
 }  // namespace
 
-TEST_CASE("online LiRA: log N(s; in) - log N(s; out) per candidate") {
+TEST_CASE("online LiRA: log N(s, in) - log N(s, out) per candidate") {
   const auto s = run(AttackId::kLiraOnline, Case{});
   CHECK(s[0] == doctest::Approx(4.5));  // 0 - (-9/2)
   CHECK(s[1] == doctest::Approx(1.5));  // (-1/2) - (-2), the log sd terms cancel

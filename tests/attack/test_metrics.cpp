@@ -67,7 +67,7 @@ TEST_CASE("TPR at a tiny FPR: one false positive allowed at 0.1% of 1000") {
   CHECK(tpr_at_fpr(roc, 1e-5) == 0.0);
 }
 
-TEST_CASE("infinite scores order correctly; NaN and one-class inputs are refused") {
+TEST_CASE("infinite scores order correctly, NaN and one-class inputs are refused") {
   const double inf = std::numeric_limits<double>::infinity();
   CHECK(auc(roc_curve(std::vector<double>{inf, -inf, 0}, std::vector<uint8_t>{1, 0, 1})) == doctest::Approx(1.0));
   CHECK_THROWS_AS(roc_curve(std::vector<double>{1, std::nan("")}, std::vector<uint8_t>{1, 0}), ScoreError);

@@ -109,7 +109,7 @@ TEST_CASE("every job is done exactly once and faster workers do more") {
   }
 }
 
-TEST_CASE("a failed job is retried, then marked failed; the run goes on") {
+TEST_CASE("a failed job is retried, then marked failed, and the run goes on") {
   const Plan plan(16, 10, 0);
   std::vector<std::unique_ptr<FakeRunner>> runners;
   for (int i = 0; i < 3; ++i) runners.push_back(std::make_unique<FakeRunner>(200us, std::set<int64_t>{2, 5}, std::set<int64_t>{7}));

@@ -58,7 +58,7 @@ std::unique_ptr<ResultsWriter> make_writer(const std::string& path, ResultsWrite
 
 }  // namespace
 
-TEST_CASE("written models read back exactly; unfinished ones are NaN and not done") {
+TEST_CASE("written models read back exactly, unfinished ones are NaN and not done") {
   TempDir dir;
   const auto path = (dir.path / "sub" / "r.h5").string();  // parent is created
   {

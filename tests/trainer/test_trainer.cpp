@@ -96,3 +96,56 @@ TEST_CASE("a keep row of the wrong length is a TrainError") {
   job.keep_row.pop_back();
   CHECK_THROWS_WITH_AS(runner->run(job), doctest::Contains("keep row of 199"), TrainError);
 }
+
+TEST_CASE("recipes: adamw, cosine with warmup, label smoothing, EMA, augmentation, all deterministic") {
+  Fixture f({"model.arch=cnn", "model.channels=[4]", "model.hidden=[16]", "training.optimizer=adamw",
+             "training.lr=0.01", "training.weight_decay=0.05", "training.schedule=cosine", "training.warmup=0.1",
+             "training.label_smoothing=0.1", "training.ema=0.9", "training.augment_flip=true",
+             "training.augment_crop=1", "training.epochs=15", "training.batch_size=32", "queries.shift=1"});
+  auto a = make_torch_runner(f.config, f.data, 1);
+  auto b = make_torch_runner(f.config, f.data, 1);
+  const auto ra = a->run(f.job(1));
+  const auto rb = b->run(f.job(1));
+  CHECK(signal(ra, "logit_confidence").shape == std::vector<int64_t>{200, 18});
+  CHECK(signal(ra, "logit_confidence").values == signal(rb, "logit_confidence").values);
+  for (float v : signal(ra, "loss").values) REQUIRE(std::isfinite(v));
+  CHECK(ra.test_accuracy > 0.3);
+}
+
+TEST_CASE("training.device: cuda without CUDA is a clear ConfigError") {
+  if (torch_info().cuda_available) return;  // only meaningful without a GPU
+  Fixture f({"training.device=cuda"});
+  CHECK_THROWS_WITH_AS(make_torch_runner(f.config, f.data, 1), doctest::Contains("training.device is cuda"),
+                       ConfigError);
+}
+
+#ifdef LIRA_TEST_MODELS_DIR
+TEST_CASE("torchscript models train from C++: scripted with BatchNorm, and traced") {
+  const std::string dir = LIRA_TEST_MODELS_DIR;
+  Fixture f({"model.arch=torchscript", "model.torchscript_path=" + dir + "/tiny_cnn.pt", "training.epochs=3"});
+  auto runner = make_torch_runner(f.config, f.data, 1);
+  const auto r = runner->run(f.job(0));
+  CHECK(r.train_accuracy > 0.5);
+  // Same job again: same signals (the saved weights are reloaded for every job).
+  CHECK(signal(runner->run(f.job(0)), "loss").values == signal(r, "loss").values);
+  // BatchNorm with batch statistics at inference (the reference code's mode) differs.
+  Fixture g({"model.arch=torchscript", "model.torchscript_path=" + dir + "/tiny_cnn.pt", "training.epochs=3",
+             "queries.batchnorm=train"});
+  CHECK(signal(make_torch_runner(g.config, g.data, 1)->run(g.job(0)), "loss").values != signal(r, "loss").values);
+  // Re-initialized per model seed: different models start differently.
+  Fixture h({"model.arch=torchscript", "model.torchscript_path=" + dir + "/tiny_mlp_traced.pt", "training.epochs=2",
+             "model.torchscript_reinit=true"});
+  auto traced = make_torch_runner(h.config, h.data, 1);
+  CHECK(traced->run(h.job(0)).signals.size() == 2);
+}
+
+TEST_CASE("a TorchScript file that is missing or has the wrong output is refused before training") {
+  const std::string dir = LIRA_TEST_MODELS_DIR;
+  Fixture f({"model.arch=torchscript", "model.torchscript_path=" + dir + "/wrong_classes.pt"});
+  CHECK_THROWS_WITH_AS(make_torch_runner(f.config, f.data, 1)->run(f.job(0)), doctest::Contains("expected [2, 10]"),
+                       DataError);
+  Fixture g({"model.arch=torchscript", "model.torchscript_path=" + dir + "/none.pt"});
+  CHECK_THROWS_WITH_AS(make_torch_runner(g.config, g.data, 1)->run(g.job(0)),
+                       doctest::Contains("cannot load the TorchScript model"), DataError);
+}
+#endif
