@@ -11,7 +11,7 @@ start=$(date +%s)
 "$mpiexec" -np 3 --oversubscribe "$lira" run "$src/configs/quickstart.yaml" --out "$work/q.h5" --log-level warn
 seconds=$(( $(date +%s) - start ))
 "$lira" score "$work/q.h5" --json "$work/q.json"
-/usr/bin/python3 - "$work/q.json" "$seconds" <<'PY'
+"${LIRA_PYTHON:-/usr/bin/python3}" - "$work/q.json" "$seconds" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 seconds = int(sys.argv[2])

@@ -58,6 +58,31 @@ inline void write_synthetic_split(const std::string& dir, const std::string& pre
   write_file(dir + "/" + prefix + "-labels-idx1-ubyte" + ext, idx_bytes({count}, labels), gzip);
 }
 
+// The same kind of data in the CIFAR-10 binary layout (data_batch_1..5.bin, test_batch.bin):
+// 3x32x32 images, class c a bright bar at row 2c+6 in channel c % 3, plus noise.
+inline void write_synthetic_cifar10(const std::string& dir, uint32_t train, uint32_t test) {
+  uint64_t s = 12345;
+  auto next = [&] {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    return s;
+  };
+  auto records = [&](uint32_t count) {
+    std::vector<uint8_t> b;
+    b.reserve(static_cast<size_t>(count) * 3073);
+    for (uint32_t i = 0; i < count; ++i) {
+      const uint8_t c = static_cast<uint8_t>(next() % 10);
+      b.push_back(c);
+      const size_t at = b.size();
+      for (int p = 0; p < 3072; ++p) b.push_back(static_cast<uint8_t>(next() % 96));
+      for (int x = 0; x < 32; ++x) b[at + (c % 3) * 1024 + (2 * c + 6) * 32 + x] = 255;
+    }
+    return b;
+  };
+  for (int k = 1; k <= 5; ++k)
+    write_file(dir + "/data_batch_" + std::to_string(k) + ".bin", records(train / 5 + (k == 5 ? train % 5 : 0)), false);
+  write_file(dir + "/test_batch.bin", records(test), false);
+}
+
 inline void write_synthetic_dataset(const std::string& dir, uint32_t train, uint32_t test, bool gzip = true) {
   write_synthetic_split(dir, "train", train, 1, gzip);
   write_synthetic_split(dir, "t10k", test, 2, gzip);

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds lira on a GPU machine against that machine's PyTorch (libtorch 2.x with CUDA),
+# runs the whole test suite there (the `gpu`-labelled tests included), then measures
+# training throughput on CIFAR-sized synthetic data. Writes logs to $OUT (or ./gpu-out).
+#
+# The machine needs PyTorch, CMake, a C++20 compiler and the CUDA toolkit. The other
+# libraries may come as Debian 12 .deb files in .device/debs (unpacked with dpkg -x into
+# /tmp/lira-deps, no root needed): see docs/gpu.md for the list and the command that
+# downloads them on a Debian machine.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-$PWD/gpu-out}
+mkdir -p "$out"
+deps=/tmp/lira-deps
+python=${LIRA_PYTHON:-$(command -v python3)}
+torch_prefix=$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+
+if compgen -G ".device/debs/*.deb" >/dev/null; then
+  rm -rf "$deps" && mkdir -p "$deps/lib"
+  for f in .device/debs/*.deb; do dpkg -x "$f" "$deps"; done
+  # Expose only the shared libraries this machine lacks, so its own stay in charge.
+  for so in "$deps"/usr/lib/x86_64-linux-gnu/*.so.* "$deps"/lib/x86_64-linux-gnu/*.so.* \
+            "$deps"/usr/lib/x86_64-linux-gnu/openmpi/lib/*.so.*; do
+    [ -e "$so" ] || continue
+    ldconfig -p | grep -q " $(basename "$so") " || ln -sf "$so" "$deps/lib/"
+  done
+  export LD_LIBRARY_PATH="$deps/lib:${LD_LIBRARY_PATH:-}"
+  export OPAL_PREFIX="$deps/usr"  # relocates Open MPI's wrappers, mpirun and plugins
+  export PATH="$deps/usr/bin:$PATH"
+  extra=(-DMPI_C_COMPILER="$deps/usr/bin/mpicc.openmpi" -DMPI_CXX_COMPILER="$deps/usr/bin/mpicxx.openmpi"
+         -DMPIEXEC_EXECUTABLE="$deps/usr/bin/mpirun.openmpi"
+         -DHDF5_ROOT="$deps/usr/lib/x86_64-linux-gnu/hdf5/serial" -DZLIB_ROOT="$deps/usr")
+  prefix="$torch_prefix;$deps/usr"
+else
+  extra=()
+  prefix="$torch_prefix"
+fi
+# NCCL from the nvidia-nccl wheel next to torch, when there is one.
+nccl=$("$python" -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__))' 2>/dev/null || true)
+[ -n "$nccl" ] && extra+=(-DNCCL_ROOT="$nccl")
+
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+  "$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
+    -DLIRA_PYTHON="$python" "${extra[@]}"
+  time cmake --build build-gpu -j "$(nproc)"
+  build-gpu/bin/lira --version
+} 2>&1 | tee "$out/build.log"
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+(cd build-gpu && ctest --output-on-failure -j 8 -LE slow 2>&1 | tee "$out/ctest.log") || true
+(cd build-gpu && ctest -V -L gpu 2>&1 | tee "$out/ctest-gpu.log") || true
+
+# Throughput on CIFAR-sized synthetic data (learnable bars plus noise: the accuracies are
+# not CIFAR-10's; the seconds are what a CIFAR-10 model costs).
+data=/tmp/lira-cifar-synth
+build-gpu/tests/make_test_dataset "$data" 50000 10000 cifar10
+measure() {  # name, then lira arguments
+  local name=$1
+  shift
+  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -lms 500 >"$out/util-$name.csv" &
+  local smi=$!
+  local start=$(date +%s.%N)
+  "$@" --set "data.path=$data" --out "/tmp/lira-$name.h5" --overwrite 2>&1 | grep -vE "^  |^[a-z]+:$" | tee "$out/run-$name.log" || true
+  local end=$(date +%s.%N)
+  kill $smi 2>/dev/null || true
+  echo "$name: wall $(echo "$end - $start" | bc) s; mean GPU utilization $(awk -F, '{u+=$1; n++} END {if (n) printf "%.0f%%", u/n}' "$out/util-$name.csv")" | tee -a "$out/summary.txt"
+}
+measure fast-1proc build-gpu/bin/lira run configs/cifar10-fast.yaml --set experiment.models=4
+measure fast-2proc mpirun -np 3 build-gpu/bin/lira run configs/cifar10-fast.yaml --set experiment.models=8
+measure wrn-1proc build-gpu/bin/lira run configs/cifar10-official-demo.yaml --set experiment.models=2 --set training.epochs=2
+build-gpu/bin/lira score /tmp/lira-fast-2proc.h5 2>&1 | tee -a "$out/summary.txt" || true
