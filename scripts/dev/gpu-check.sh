@@ -78,3 +78,14 @@ measure fast-1proc build-gpu/bin/lira run configs/cifar10-fast.yaml --set experi
 measure fast-2proc mpirun -np 3 build-gpu/bin/lira run configs/cifar10-fast.yaml --set experiment.models=8
 measure wrn-1proc build-gpu/bin/lira run configs/cifar10-official-demo.yaml --set experiment.models=2 --set training.epochs=2
 build-gpu/bin/lira score /tmp/lira-fast-2proc.h5 2>&1 | tee -a "$out/summary.txt" || true
+
+# Per-epoch cost of the official demo's WRN-28-2 recipe (10 epochs, one model).
+measure wrn-10epochs build-gpu/bin/lira run configs/cifar10-official-demo.yaml --set experiment.models=2 \
+  --set training.epochs=10
+# Training step on the GPU: C++ vs PyTorch from Python, and the data share of a step.
+BENCH_DEVICE=cuda LIRA_PYTHON="$python" bench/run build-gpu 2>&1 | tee "$out/bench-gpu.txt"
+for spec in "wrn-28-2 256" "resnet18 256" "airbench 1024"; do
+  set -- $spec
+  build-gpu/bench/train_step --arch "$1" --batch "$2" --image 3x32x32 --device cuda --augment --bf16 --steps 100 \
+    | tee -a "$out/bench-gpu.txt"
+done

@@ -1,8 +1,7 @@
 // GPU tests (CTest label `gpu`): training on CUDA with bf16 autocast and channels-last,
 // against the same job on the CPU. Exits with 77 (CTest: skipped) when no GPU is visible.
 #define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
-#include <torch/torch.h>
+#include "../torch_doctest.hpp"  // first: see there
 #include <unistd.h>
 
 #include <cmath>
@@ -79,9 +78,10 @@ TEST_CASE("a CNN trains on CUDA with bf16 autocast and channels-last, as well as
 TEST_CASE("airbench (data-dependent whitening) and a wide ResNet train on CUDA") {
   for (const char* arch : {"airbench", "wrn-16-4"}) {
     CAPTURE(arch);
-    Fixture f({std::string("model.arch=") + arch, "training.device=cuda", "training.epochs=3",
+    Fixture f({std::string("model.arch=") + arch, "training.device=cuda",
                "training.optimizer=sgd", "training.nesterov=true", "training.schedule=onecycle",
-               "training.warmup=0.2", "training.label_smoothing=0.2", "training.ema=0.99", "queries.shift=1"});
+               "training.warmup=0.2", "training.label_smoothing=0.2", "training.ema=0.9", "queries.shift=1",
+               "training.epochs=6"});
     const auto r = make_torch_runner(f.config, f.data, 4)->run(f.job(1));
     CHECK(values(r, "loss").size() == 1000 * 18);
     for (float v : values(r, "loss")) REQUIRE(std::isfinite(v));

@@ -1,5 +1,5 @@
 // Tests of the architectures, augmentations and queries on tiny tensors.
-#include <doctest/doctest.h>
+#include "../torch_doctest.hpp"  // first: see there
 
 #include "common/config.hpp"
 #include "common/errors.hpp"

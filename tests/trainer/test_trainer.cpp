@@ -1,6 +1,6 @@
 // Tests of the libtorch JobRunner on a small synthetic dataset: shapes, learning,
 // determinism across runner instances and job order, and failures.
-#include <doctest/doctest.h>
+#include "../torch_doctest.hpp"  // first: see there
 #include <unistd.h>
 
 #include <cmath>
