@@ -21,6 +21,13 @@ echo "== one process, no mpirun"
 "$check" "$work/local.h5" 6 300 2
 "$check" --same "$work/mpi.h5" "$work/local.h5"
 
+echo "== CIFAR-10 binary files, a CNN with augmentation, the paper's 18 queries"
+"$make_dataset" "$work/cifar" 500 100 cifar10
+"$lira" run "$config" --set "data.path=$work/cifar" --set data.dataset=cifar10 --set model.arch=cnn \
+  --set "model.channels=[8]" --set training.augment_flip=true --set training.augment_crop=2 \
+  --set queries.shift=1 --out "$work/cifar.h5"
+"$check" "$work/cifar.h5" 6 300 18
+
 echo "== score"
 "$lira" score "$work/mpi.h5" --targets 2 --json "$work/score.json" | tee "$work/score.txt"
 for attack in lira-online lira-offline lira-online-fixed-variance lira-offline-fixed-variance loss; do
