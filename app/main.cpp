@@ -8,15 +8,13 @@
 #include <fstream>
 #include <iostream>
 
-#include "attack/attacks.hpp"
-#include "attack/report.hpp"
-#include "attack/scorer.hpp"
 #include "common/config.hpp"
 #include "common/errors.hpp"
 #include "common/logging.hpp"
 #include "lira/build_info.hpp"
 #include "mpi/mpi_session.hpp"
 #include "run_command.hpp"
+#include "score_command.hpp"
 #include "storage/h5.hpp"
 #include "storage/results_file.hpp"
 #include "trainer/dataset.hpp"
@@ -36,12 +34,6 @@ std::string version_text() {
   return s;
 }
 
-void write_text_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out || !(out << text) || !out.flush())
-    throw lira::StorageError("cannot write '" + path + "'; check that its directory exists and is writable");
-}
-
 int validate_command(const std::string& config_path, const std::vector<std::string>& overrides,
                      const std::string& out) {
   auto ov = overrides;
@@ -59,14 +51,6 @@ int validate_command(const std::string& config_path, const std::vector<std::stri
     std::cout << "# note: " << config.experiment.output
               << " exists; `lira run` will refuse it unless given --overwrite or another --out\n";
   std::cout << "# " << config_path << " is valid\n";
-  return 0;
-}
-
-int score_command(const std::string& file, const lira::ScoreOptions& options, const std::string& json_path) {
-  lira::ResultsReader reader(file);
-  const auto report = lira::score_results(reader, options);
-  std::cout << lira::format_table(report);
-  if (!json_path.empty()) write_text_file(json_path, lira::to_json_text(report));
   return 0;
 }
 
@@ -94,23 +78,8 @@ int main(int argc, char** argv) {
   validate_cmd->add_option("--set", validate_overrides, "Override a config key (repeatable)");
   validate_cmd->add_option("--out", validate_out, "Results file (overrides experiment.output)");
 
-  std::string score_file, json_path;
-  std::vector<std::string> attacks;
-  lira::ScoreOptions score_options;
-  std::string attack_help = "Attacks to run, comma-separated (default: all the file supports):";
-  for (const auto& a : lira::attack_catalog()) attack_help += std::string("\n  ") + a.name + ": " + a.description;
-  auto* score_cmd = app.add_subcommand("score", "Run membership-inference attacks on a results file; print metrics");
-  score_cmd->add_option("file", score_file, "Results file (HDF5)")->required();
-  score_cmd->add_option("--attack", attacks, attack_help)->delimiter(',');
-  score_cmd->add_option("--targets", score_options.targets,
-                        "The last K finished models are targets, the others references")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 30));
-  score_cmd->add_option("--fpr", score_options.fpr, "FPRs at which to report the TPR, comma-separated")
-      ->delimiter(',')
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  score_cmd->add_option("--json", json_path, "Also write the report as JSON to this path");
+  const auto score = lira::add_score_command(app);
+  const auto audit = lira::add_audit_command(app);
 
   app.add_subcommand("keys", "Print every config key with its default, range and meaning (Markdown)");
 
@@ -127,10 +96,8 @@ int main(int argc, char** argv) {
     }
     lira::init_logging(-1, log_level);
     if (validate_cmd->parsed()) return validate_command(validate_path, validate_overrides, validate_out);
-    if (score_cmd->parsed()) {
-      score_options.attacks = attacks;
-      return score_command(score_file, score_options, json_path);
-    }
+    if (score.command->parsed()) return score.run();
+    if (audit.command->parsed()) return audit.run();
     if (app.got_subcommand("keys")) {
       std::cout << lira::keys_markdown();
       return 0;

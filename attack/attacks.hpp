@@ -1,24 +1,118 @@
-// The catalog of attacks `lira score` knows: name, the signal it reads, what it needs.
+// The attacks `lira score` knows, and the small interface they implement.
+//
+// Scoring streams the candidates in blocks (the signals of every model for a run of
+// candidates), so memory stays O(models x block) whatever N is. An attack group sees each
+// block once per pass: pass 1 (optional) gathers what needs every candidate first (pooled
+// variances, training samples), pass 2 writes one score per (target, candidate). Higher
+// score = more likely a member, for every attack.
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace lira {
 
-enum class AttackId { kLiraOnline, kLiraOffline, kLiraOnlineFixedVariance, kLiraOfflineFixedVariance, kLoss };
+enum class AttackId {
+  kLiraOnline,
+  kLiraOffline,
+  kLiraOnlineFixedVariance,
+  kLiraOfflineFixedVariance,
+  kGlobalThreshold,
+  kLoss,
+  kReference,
+  kRmia,
+  kShokri,
+};
 
 struct AttackInfo {
   AttackId id;
-  const char* name;         // as typed in --attack
-  const char* signal;       // the /signals/<name> it reads
-  bool fixed_variance;      // needs the pooled-variance pass over all candidates
-  const char* description;  // one line for --help and docs
+  const char* name;                   // as typed in --attack
+  std::vector<const char*> signals;   // the /signals/<name> it needs
+  const char* description;            // one line for --help and docs
 };
 
 const std::vector<AttackInfo>& attack_catalog();
-
-// Looks up a name; throws ScoreError with a suggestion for an unknown one.
+// Looks up a name; throws ScoreError listing the known ones for an unknown name.
 const AttackInfo& find_attack(const std::string& name);
+const AttackInfo& attack_info(AttackId id);
+
+// paper: the LiRA paper's definitions (docs/scoring.md). official-code: what
+// tensorflow/privacy research/mi_lira_2021/plot.py computes, quirks included.
+enum class Flavor { kPaper, kOfficialCode };
+
+struct RmiaOptions {
+  double a = 0.3;          // offline P(x) = (1 + a)/2 mean_OUT p(x) + (1 - a)/2
+  double gamma = 1.0;      // LR(x, z) >= gamma counts
+  int64_t population = 0;  // z: at most this many of the target's non-members; 0 = all
+};
+
+struct ShokriOptions {
+  int64_t samples = 1000000;  // (reference model, candidate) pairs to fit the classifier on
+};
+
+// Who is scored against whom, and how.
+struct ScoreSetup {
+  int64_t models = 0, candidates = 0, queries = 0;
+  std::span<const uint8_t> keep;  // [M, N]
+  std::vector<int64_t> targets;
+  // Reference models of every target. Leave-one-out: every finished model, and each
+  // target's own row is left out of its fits.
+  std::vector<int64_t> base;
+  bool leave_one_out = false;
+  Flavor flavor = Flavor::kPaper;
+  RmiaOptions rmia;
+  ShokriOptions shokri;
+  uint64_t seed = 0;  // for sampling (shokri, rmia population)
+  bool has(const std::string& signal) const;
+  std::vector<std::string> available;  // signals present in the file
+};
+
+// The signals of every model for candidates [n0, n0 + count): each [M, count, A] floats.
+struct SignalBlock {
+  int64_t n0 = 0, count = 0;
+  std::map<std::string, const float*> signals;
+  const float* get(const std::string& name) const;  // throws if absent
+};
+
+// One score per (target, candidate), NaN where the attack has none.
+class ScoreMatrix {
+ public:
+  ScoreMatrix(int64_t targets, int64_t candidates);
+  double& at(int64_t target_index, int64_t n) { return v_[target_index * n_ + n]; }
+  double at(int64_t target_index, int64_t n) const { return v_[target_index * n_ + n]; }
+  std::span<const double> row(int64_t target_index) const { return {v_.data() + target_index * n_, size_t(n_)}; }
+
+ private:
+  int64_t n_;
+  std::vector<double> v_;
+};
+
+// A set of attacks computed together (the LiRA variants share their per-example fits).
+class AttackGroup {
+ public:
+  virtual ~AttackGroup() = default;
+  virtual std::vector<AttackId> ids() const = 0;
+  virtual std::vector<std::string> signals() const = 0;
+  virtual bool needs_first_pass() const { return false; }
+  virtual void observe(const SignalBlock& /*block*/) {}
+  virtual void prepare() {}
+  // Writes scores of ids()[i] into *out[i].
+  virtual void score(const SignalBlock& block, const std::vector<ScoreMatrix*>& out) = 0;
+  virtual void finish(const std::vector<ScoreMatrix*>& /*out*/) {}
+  virtual std::vector<std::string> notes() const { return {}; }
+};
+
+// Groups for the requested attacks, in an order that keeps each attack's position.
+std::vector<std::unique_ptr<AttackGroup>> make_attack_groups(const std::vector<AttackId>& ids, const ScoreSetup& setup);
+
+// The individual groups (attack/*_group.cpp).
+std::unique_ptr<AttackGroup> make_lira_group(const std::vector<AttackId>& ids, const ScoreSetup& setup);
+std::unique_ptr<AttackGroup> make_simple_group(const std::vector<AttackId>& ids, const ScoreSetup& setup);
+std::unique_ptr<AttackGroup> make_rmia_group(const ScoreSetup& setup);
+std::unique_ptr<AttackGroup> make_shokri_group(const ScoreSetup& setup);
 
 }  // namespace lira

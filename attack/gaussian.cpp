@@ -1,6 +1,7 @@
 // Implements the Gaussian helpers.
 #include "gaussian.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -21,6 +22,20 @@ Moments moments(std::span<const double> values) {
   for (double v : values) ss += (v - m.mean) * (v - m.mean);
   m.sd = std::sqrt(ss / static_cast<double>(values.size()));
   return m;
+}
+
+double RunningMoments::sd() const {
+  return count ? std::sqrt(m2 / static_cast<double>(count)) : std::numeric_limits<double>::quiet_NaN();
+}
+
+double median(std::span<double> v) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  const size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + mid, v.end());
+  const double upper = v[mid];
+  if (v.size() % 2 == 1) return upper;
+  const double lower = *std::max_element(v.begin(), v.begin() + mid);
+  return (lower + upper) / 2.0;
 }
 
 double log_normal_pdf(double x, double mean, double sd) {

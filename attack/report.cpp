@@ -1,4 +1,4 @@
-// Implements the report formats.
+// Implements the table and the JSON report.
 #include "report.hpp"
 
 #include <cmath>
@@ -49,47 +49,53 @@ nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::js
 
 }  // namespace
 
-std::string format_percent(double fraction) {
-  std::string s = fmt("%.6g", fraction * 100.0);
-  return s + "%";
-}
+std::string format_percent(double fraction) { return fmt("%.6g", fraction * 100.0) + "%"; }
 
 std::string format_table(const ScoreReport& r) {
   std::ostringstream out;
-  out << r.file << ": " << r.models_done << "/" << r.models << " models done, " << r.candidates
-      << " candidates, " << r.queries.size() << " quer" << (r.queries.size() == 1 ? "y" : "ies") << " (";
-  for (size_t i = 0; i < r.queries.size(); ++i) out << (i ? ", " : "") << r.queries[i];
-  out << ")\n";
+  out << r.file << ": " << r.models_done << "/" << r.models << " models done, " << r.candidates << " candidates, "
+      << r.queries.size() << " quer" << (r.queries.size() == 1 ? "y" : "ies");
+  if (r.queries.size() <= 4) {
+    out << " (";
+    for (size_t i = 0; i < r.queries.size(); ++i) out << (i ? ", " : "") << r.queries[i];
+    out << ")";
+  }
+  out << "\n";
   if (std::isfinite(r.mean_train_accuracy))
     out << "reference models: mean train accuracy " << fmt("%.4f", r.mean_train_accuracy) << ", mean test accuracy "
         << fmt("%.4f", r.mean_test_accuracy) << "\n";
-  out << "targets: " << r.targets.size() << " (model" << (r.targets.size() == 1 ? " " : "s ")
-      << list_models(r.targets) << "), each scored against " << r.references.size() << " reference models\n";
+  out << "targets: " << r.targets.size() << " (model" << (r.targets.size() == 1 ? " " : "s ") << list_models(r.targets)
+      << "), each scored against " << (r.leave_one_out ? "every other finished model (leave-one-out, "
+                                                        : "")
+      << r.references.size() << " reference models" << (r.leave_one_out ? ")" : "") << "; flavor " << r.flavor << "\n";
   for (const auto& n : r.notes) out << "note: " << n << "\n";
   out << "\n";
 
   const bool several = r.targets.size() > 1;
+  if (several) out << "pooled over the " << r.targets.size() << " targets:\n";
   const size_t name_w = 30;
   out << pad("attack", name_w) << pad("AUC", 9) << pad("bal.acc", 9) << pad("adv.", 9);
-  const auto& fprs = r.attacks.empty() ? std::vector<double>{} : r.attacks.front().mean.fpr_targets;
-  for (double f : fprs) out << pad("TPR@" + format_percent(f) + "FPR", 15);
+  const auto& fprs = r.attacks.empty() ? std::vector<double>{} : r.attacks.front().pooled.fpr_targets;
+  for (double f : fprs) out << pad("TPR@" + format_percent(f) + "FPR", 17);
   out << "\n";
   for (const auto& a : r.attacks) {
-    out << pad(a.name, name_w) << pad(fmt("%.4f", a.mean.auc), 9) << pad(fmt("%.4f", a.mean.balanced_accuracy), 9)
-        << pad(fmt("%.4f", a.mean.advantage), 9);
-    for (double t : a.mean.tpr_at) out << pad(fmt("%.4f", t), 15);
+    out << pad(a.name, name_w) << pad(fmt("%.4f", a.pooled.auc), 9) << pad(fmt("%.4f", a.pooled.balanced_accuracy), 9)
+        << pad(fmt("%.4f", a.pooled.advantage), 9);
+    for (double t : a.pooled.tpr_at) out << pad(fmt("%.4f", t), 17);
     out << "\n";
   }
   if (several) {
-    out << "\n(means over " << r.targets.size() << " targets; AUC per target:)\n" << pad("target model", 14);
+    out << "\nAUC per target (and the mean over targets):\n" << pad("target model", 14);
     for (const auto& a : r.attacks) out << pad(a.name, std::max<size_t>(a.name.size() + 2, 9));
     out << "\n";
     for (size_t t = 0; t < r.targets.size(); ++t) {
       out << pad(std::to_string(r.targets[t]), 14);
-      for (const auto& a : r.attacks)
-        out << pad(fmt("%.4f", a.per_target[t].auc), std::max<size_t>(a.name.size() + 2, 9));
+      for (const auto& a : r.attacks) out << pad(fmt("%.4f", a.per_target[t].auc), std::max<size_t>(a.name.size() + 2, 9));
       out << "\n";
     }
+    out << pad("mean", 14);
+    for (const auto& a : r.attacks) out << pad(fmt("%.4f", a.mean.auc), std::max<size_t>(a.name.size() + 2, 9));
+    out << "\n";
   }
   out << "\nAUC 0.5 = chance. TPR@x%FPR: share of members detected while flagging only x% of non-members.\n";
   return out.str();
@@ -104,6 +110,8 @@ std::string to_json_text(const ScoreReport& r) {
   j["queries"] = r.queries;
   j["targets"] = r.targets;
   j["references"] = r.references;
+  j["leave_one_out"] = r.leave_one_out;
+  j["flavor"] = r.flavor;
   j["mean_train_accuracy"] = number_or_null(r.mean_train_accuracy);
   j["mean_test_accuracy"] = number_or_null(r.mean_test_accuracy);
   j["notes"] = r.notes;
@@ -111,6 +119,7 @@ std::string to_json_text(const ScoreReport& r) {
   for (const auto& a : r.attacks) {
     nlohmann::json ja;
     ja["name"] = a.name;
+    ja["pooled"] = metrics_json(a.pooled);
     ja["mean"] = metrics_json(a.mean);
     ja["per_target"] = nlohmann::json::array();
     for (size_t t = 0; t < a.per_target.size(); ++t) {

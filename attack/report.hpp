@@ -1,4 +1,5 @@
-// Presentation of a ScoreReport: the attack x metric table for people, JSON for tools.
+// Presentation of a score: the attack x metric table for people, JSON for tools, ROC
+// curves as CSV and as an SVG figure in the style of the LiRA paper (log-log axes).
 #pragma once
 
 #include <string>
@@ -9,6 +10,13 @@ namespace lira {
 
 std::string format_table(const ScoreReport& report);
 std::string to_json_text(const ScoreReport& report);
+
+// ROC curves (pooled over targets) of every attack: "attack,fpr,tpr,threshold" rows,
+// thinned on a log-FPR grid when an attack has more than 10,000 points.
+std::string roc_csv(const ScoreResult& result);
+// The same curves on log-log axes from 1e-5 to 1, one per attack, with a legend giving
+// each attack's AUC and TPR at 0.1% FPR.
+std::string roc_svg(const ScoreResult& result);
 
 // "0.1%" for 0.001, "0.001%" for 1e-5.
 std::string format_percent(double fraction);

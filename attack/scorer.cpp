@@ -1,11 +1,10 @@
-// Implements score_results: target selection, block streaming, metrics.
+// Implements score_results: attack and target selection, block streaming, metrics.
 #include "scorer.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "block_scorer.hpp"
 #include "common/errors.hpp"
 
 namespace lira {
@@ -21,14 +20,45 @@ double mean_over(const std::vector<double>& values, const std::vector<uint8_t>& 
   return n ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
 }
 
+std::vector<const AttackInfo*> choose_attacks(const ResultsReader& file, const ScoreOptions& options,
+                                              std::vector<std::string>& notes) {
+  std::vector<const AttackInfo*> chosen;
+  auto missing = [&](const AttackInfo& a) -> std::string {
+    for (const char* s : a.signals)
+      if (!file.has_signal(s)) return s;
+    return "";
+  };
+  if (options.attacks.empty()) {
+    for (const auto& a : attack_catalog()) {
+      if (const auto m = missing(a); m.empty()) {
+        chosen.push_back(&a);
+      } else {
+        notes.push_back(std::string("attack ") + a.name + " skipped: the file has no /signals/" + m);
+      }
+    }
+  } else {
+    for (const auto& name : options.attacks) {
+      const auto& a = find_attack(name);
+      if (const auto m = missing(a); !m.empty())
+        throw ScoreError("attack " + name + " needs /signals/" + m + ", which '" + file.path() + "' lacks");
+      if (std::find(chosen.begin(), chosen.end(), &a) == chosen.end()) chosen.push_back(&a);
+    }
+  }
+  if (chosen.empty()) throw ScoreError("no attack can run on '" + file.path() + "': it has no usable signals");
+  return chosen;
+}
+
 }  // namespace
 
-ScoreReport score_results(const ResultsReader& file, const ScoreOptions& options) {
-  ScoreReport report;
+ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options) {
+  ScoreResult result;
+  ScoreReport& report = result.report;
   report.file = file.path();
   report.models = file.models();
   report.candidates = file.candidates();
   report.queries = file.queries();
+  report.leave_one_out = options.leave_one_out;
+  report.flavor = options.flavor == Flavor::kPaper ? "paper" : "official-code";
   const auto done = file.done();
   std::vector<int64_t> done_models;
   for (int64_t m = 0; m < report.models; ++m)
@@ -36,122 +66,137 @@ ScoreReport score_results(const ResultsReader& file, const ScoreOptions& options
   report.models_done = static_cast<int64_t>(done_models.size());
   report.mean_train_accuracy = mean_over(file.model_values("train_accuracy"), done);
   report.mean_test_accuracy = mean_over(file.model_values("test_accuracy"), done);
-
-  // Which attacks.
-  std::vector<const AttackInfo*> attacks;
-  if (options.attacks.empty()) {
-    for (const auto& a : attack_catalog()) {
-      if (file.has_signal(a.signal)) {
-        attacks.push_back(&a);
-      } else {
-        report.notes.push_back(std::string("attack ") + a.name + " skipped: the file has no /signals/" + a.signal);
-      }
-    }
-  } else {
-    for (const auto& name : options.attacks) {
-      const auto& a = find_attack(name);
-      if (!file.has_signal(a.signal))
-        throw ScoreError("attack " + name + " needs /signals/" + a.signal + ", which '" + file.path() + "' lacks");
-      attacks.push_back(&a);
-    }
-  }
-  if (attacks.empty()) throw ScoreError("no attack can run on '" + file.path() + "': it has no signals");
-
-  // Targets and references.
-  const int64_t k = options.targets;
-  if (k < 1) throw ScoreError("--targets must be >= 1");
-  if (report.models_done < k + 1)
-    throw ScoreError("'" + file.path() + "' has " + std::to_string(report.models_done) + " finished models; " +
-                     std::to_string(k) + " target(s) need at least " + std::to_string(k + 1) +
-                     " (lower --targets or wait for the run)");
-  report.targets.assign(done_models.end() - k, done_models.end());
-  report.references.assign(done_models.begin(), done_models.end() - k);
   if (report.models_done < report.models)
     report.notes.push_back("only " + std::to_string(report.models_done) + " of " + std::to_string(report.models) +
                            " models are done; scoring those");
 
-  const bool need_conf = std::any_of(attacks.begin(), attacks.end(),
-                                     [](auto* a) { return std::string(a->signal) == "logit_confidence"; });
-  const bool need_loss = std::any_of(attacks.begin(), attacks.end(), [](auto* a) { return a->id == AttackId::kLoss; });
-  const std::string probe = need_conf ? "logit_confidence" : "loss";
-  const auto dims = file.signal_dims(probe);
-  const int64_t queries = dims.size() >= 3 ? dims[2] : 1;
-  if (dims.size() > 3) throw ScoreError("/signals/" + probe + " must be [models, candidates] or [models, candidates, queries]");
-  if (need_conf && need_loss && file.signal_dims("loss") != file.signal_dims("logit_confidence"))
-    throw ScoreError("/signals/loss and /signals/logit_confidence differ in shape");
-  if (static_cast<int64_t>(report.queries.size()) != queries) {
+  const auto attacks = choose_attacks(file, options, report.notes);
+
+  // Targets and references.
+  const int64_t k = options.targets;
+  if (k < 1) throw ScoreError("the number of targets must be >= 1");
+  if (report.models_done < k + 1)
+    throw ScoreError("'" + file.path() + "' has " + std::to_string(report.models_done) + " finished models; " +
+                     std::to_string(k) + " target(s) need at least " + std::to_string(k + 1) +
+                     " (use fewer targets, or wait for the run)");
+  ScoreSetup setup;
+  setup.models = report.models;
+  setup.candidates = report.candidates;
+  setup.targets.assign(done_models.end() - k, done_models.end());
+  setup.leave_one_out = options.leave_one_out;
+  setup.base = options.leave_one_out ? done_models : std::vector<int64_t>(done_models.begin(), done_models.end() - k);
+  setup.flavor = options.flavor;
+  setup.rmia = options.rmia;
+  setup.shokri = options.shokri;
+  setup.seed = options.seed;
+  for (const char* s : {"logit_confidence", "loss", "max_probability", "entropy"})
+    if (file.has_signal(s)) setup.available.push_back(s);
+  report.targets = setup.targets;
+  report.references = setup.base;
+  if (options.leave_one_out)
+    report.references.erase(std::find(report.references.begin(), report.references.end(), setup.targets.front()));
+
+  // Every signal the attacks read must have the same [M, N, A] shape.
+  std::vector<std::string> signals;
+  for (auto* a : attacks)
+    for (const char* s : a->signals)
+      if (std::find(signals.begin(), signals.end(), s) == signals.end()) signals.push_back(s);
+  const auto dims = file.signal_dims(signals.front());
+  if (dims.size() > 3)
+    throw ScoreError("/signals/" + signals.front() + " must be [models, candidates] or [models, candidates, queries]");
+  for (const auto& s : signals)
+    if (file.signal_dims(s) != dims)
+      throw ScoreError("/signals/" + s + " and /signals/" + signals.front() + " differ in shape");
+  setup.queries = dims.size() >= 3 ? dims[2] : 1;
+  if (static_cast<int64_t>(report.queries.size()) != setup.queries) {
     report.queries.clear();
-    for (int64_t a = 0; a < queries; ++a) report.queries.push_back("q" + std::to_string(a));
+    for (int64_t a = 0; a < setup.queries; ++a) report.queries.push_back("q" + std::to_string(a));
   }
 
-  const auto keep = file.keep();
+  result.keep = file.keep();
+  setup.keep = result.keep;
   std::vector<AttackId> ids;
   for (auto* a : attacks) ids.push_back(a->id);
-  BlockScorer scorer(ids, report.models, report.candidates, queries, keep, report.targets, report.references);
+  auto groups = make_attack_groups(ids, setup);
+  const int64_t T = static_cast<int64_t>(setup.targets.size());
+  for (size_t i = 0; i < ids.size(); ++i) result.scores.emplace_back(T, report.candidates);
+  // Each group's outputs, in the order of `ids`.
+  std::vector<std::vector<ScoreMatrix*>> outputs;
+  for (const auto& g : groups) {
+    std::vector<ScoreMatrix*> o;
+    for (auto id : g->ids()) o.push_back(&result.scores[std::find(ids.begin(), ids.end(), id) - ids.begin()]);
+    outputs.push_back(o);
+  }
 
   // Block length: a multiple of the storage chunk, within the memory budget.
   int64_t block = options.block_candidates;
   if (block <= 0) {
-    const int64_t per_candidate = report.models * queries * 4 * ((need_conf ? 1 : 0) + (need_loss ? 1 : 0));
+    const int64_t per_candidate = report.models * setup.queries * 4 * static_cast<int64_t>(signals.size());
     block = std::max<int64_t>(1, kBlockBudgetBytes / std::max<int64_t>(1, per_candidate));
-    const int64_t chunk = file.signal_chunk_candidates(probe);
+    const int64_t chunk = file.signal_chunk_candidates(signals.front());
     if (block > chunk) block -= block % chunk;
   }
-  std::vector<float> conf, loss;
+  std::vector<std::vector<float>> buffers(signals.size());
   auto for_each_block = [&](auto&& fn) {
     for (int64_t n0 = 0; n0 < report.candidates; n0 += block) {
       const int64_t n1 = std::min(report.candidates, n0 + block);
       SignalBlock b;
       b.n0 = n0;
       b.count = n1 - n0;
-      if (need_conf) {
-        file.read_signal("logit_confidence", n0, n1, conf);
-        b.logit_confidence = conf.data();
-      }
-      if (need_loss) {
-        file.read_signal("loss", n0, n1, loss);
-        b.loss = loss.data();
+      for (size_t i = 0; i < signals.size(); ++i) {
+        file.read_signal(signals[i], n0, n1, buffers[i]);
+        b.signals[signals[i]] = buffers[i].data();
       }
       fn(b);
     }
   };
-  if (scorer.needs_variance_pass()) for_each_block([&](const SignalBlock& b) { scorer.accumulate_variance(b); });
-  for_each_block([&](const SignalBlock& b) { scorer.score(b); });
+  const bool first_pass = std::any_of(groups.begin(), groups.end(), [](auto& g) { return g->needs_first_pass(); });
+  if (first_pass)
+    for_each_block([&](const SignalBlock& b) {
+      for (auto& g : groups)
+        if (g->needs_first_pass()) g->observe(b);
+    });
+  for (auto& g : groups) g->prepare();
+  for_each_block([&](const SignalBlock& b) {
+    for (size_t i = 0; i < groups.size(); ++i) groups[i]->score(b, outputs[i]);
+  });
+  for (size_t i = 0; i < groups.size(); ++i) {
+    groups[i]->finish(outputs[i]);
+    for (auto& n : groups[i]->notes()) report.notes.push_back(n);
+  }
 
-  if (need_conf && (scorer.min_in_references() < 2 || scorer.min_out_references() < 2))
-    report.notes.push_back("some candidates have only " +
-                           std::to_string(std::min(scorer.min_in_references(), scorer.min_out_references())) +
-                           " IN or OUT reference model(s): their per-example sd is 0 and per-example LiRA scores "
-                           "degenerate; train more models, use fewer --targets, or read the fixed-variance rows");
-
-  // Metrics per attack and target.
-  for (size_t ai = 0; ai < attacks.size(); ++ai) {
+  // Metrics per attack: each target, pooled, and the mean over targets.
+  const int64_t N = report.candidates;
+  for (size_t ai = 0; ai < ids.size(); ++ai) {
     AttackReport ar;
     ar.name = attacks[ai]->name;
-    for (size_t ti = 0; ti < report.targets.size(); ++ti) {
-      const auto& s = scorer.scores(ai, ti);
-      const int64_t t = report.targets[ti];
+    std::vector<double> all_scores;
+    std::vector<uint8_t> all_members;
+    for (int64_t ti = 0; ti < T; ++ti) {
+      const auto row = result.scores[ai].row(ti);
+      const int64_t t = setup.targets[ti];
       std::vector<double> kept;
       std::vector<uint8_t> member;
-      kept.reserve(s.size());
-      member.reserve(s.size());
-      for (int64_t n = 0; n < report.candidates; ++n) {
-        if (std::isnan(s[n])) {
+      kept.reserve(N), member.reserve(N);
+      for (int64_t n = 0; n < N; ++n) {
+        if (std::isnan(row[n])) {
           ++ar.undefined_scores;
           continue;
         }
-        kept.push_back(s[n]);
-        member.push_back(keep[t * report.candidates + n]);
+        kept.push_back(row[n]);
+        member.push_back(result.keep[t * N + n]);
       }
       ar.per_target.push_back(compute_metrics(kept, member, options.fpr));
+      if (T > 1) all_scores.insert(all_scores.end(), kept.begin(), kept.end()), all_members.insert(all_members.end(), member.begin(), member.end());
     }
     ar.mean = mean_metrics(ar.per_target);
+    ar.pooled = T > 1 ? compute_metrics(all_scores, all_members, options.fpr) : ar.per_target.front();
     if (ar.undefined_scores > 0)
       report.notes.push_back(ar.name + ": " + std::to_string(ar.undefined_scores) +
-                             " (target, candidate) pairs had no IN or no OUT reference model and were left out");
+                             " (target, candidate) pairs had no score (no IN or OUT reference) and were left out");
     report.attacks.push_back(std::move(ar));
   }
-  return report;
+  return result;
 }
 
 }  // namespace lira

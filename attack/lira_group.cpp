@@ -1,0 +1,297 @@
+// The four LiRA attacks, computed together from one set of per-example fits, in both
+// flavors (docs/scoring.md):
+//
+// paper: mean and ddof-0 sd of the IN (OUT) reference signals; fixed variance pools every
+//   reference signal's squared deviation from its own candidate's mean, per query and side;
+//   online = log N(s; in) - log N(s; out); offline = log Pr[Z < s], Z ~ N(out).
+// official-code: tensorflow/privacy mi_lira_2021 plot.py -- IN/OUT sets truncated to the
+//   smallest count (first models in order), median centering, two-sided offline
+//   -log N(s; out), fixed variance = one std over all truncated signals (not centered per
+//   example), and online fixed variance uses std(dat_in) for both sides.
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "attacks.hpp"
+#include "common/errors.hpp"
+#include "gaussian.hpp"
+
+namespace lira {
+namespace {
+
+constexpr double kSdEpsilon = 1e-30;  // added to every sd, as the reference code
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+bool is_fixed(AttackId id) {
+  return id == AttackId::kLiraOnlineFixedVariance || id == AttackId::kLiraOfflineFixedVariance;
+}
+
+// Sums of (x - pivot) and (x - pivot)^2 for one side (IN or OUT): mean and variance
+// without the cancellation of raw sums, and with O(1) removal of one value.
+struct Side {
+  double s1 = 0, s2 = 0;
+  int64_t n = 0;
+  void add(double d) { s1 += d, s2 += d * d, ++n; }
+  void remove(double d) { s1 -= d, s2 -= d * d, --n; }
+  double mean(double pivot) const { return n ? pivot + s1 / static_cast<double>(n) : kNaN; }
+  double ss() const { return n ? std::max(0.0, s2 - s1 * s1 / static_cast<double>(n)) : 0.0; }
+  double sd() const { return n ? std::sqrt(ss() / static_cast<double>(n)) : kNaN; }
+};
+
+class LiraGroup final : public AttackGroup {
+ public:
+  LiraGroup(std::vector<AttackId> ids, const ScoreSetup& setup) : ids_(std::move(ids)), s_(setup) {
+    for (auto id : ids_) fixed_ = fixed_ || is_fixed(id);
+    const int64_t A = s_.queries;
+    ss_in_.assign(A, 0.0), ss_out_.assign(A, 0.0), c_in_.assign(A, 0), c_out_.assign(A, 0);
+    if (s_.flavor == Flavor::kOfficialCode) {
+      if (s_.leave_one_out)
+        throw ScoreError("--flavor official-code reproduces plot.py, which has no leave-one-out: use --targets");
+      // plot.py truncates every candidate's IN (OUT) list to the smallest count.
+      in_size_ = out_size_ = INT64_MAX;
+      for (int64_t n = 0; n < s_.candidates; ++n) {
+        int64_t in = 0;
+        for (int64_t r : s_.base) in += s_.keep[r * s_.candidates + n];
+        in_size_ = std::min(in_size_, in);
+        out_size_ = std::min(out_size_, static_cast<int64_t>(s_.base.size()) - in);
+      }
+      if (out_size_ == 0 || (in_size_ == 0 && needs_in()))
+        throw ScoreError("--flavor official-code: some candidate has no " + std::string(out_size_ == 0 ? "OUT" : "IN") +
+                         " reference model; plot.py would fail too (train more models or use fewer --targets)");
+    }
+  }
+
+  std::vector<AttackId> ids() const override { return ids_; }
+  std::vector<std::string> signals() const override { return {"logit_confidence"}; }
+  bool needs_first_pass() const override { return fixed_; }
+
+  void observe(const SignalBlock& b) override {
+    const float* conf = b.get("logit_confidence");
+    const int64_t A = s_.queries;
+    std::vector<double> ss_in(A, 0.0), ss_out(A, 0.0);
+    std::vector<int64_t> c_in(A, 0), c_out(A, 0);
+    RunningMoments g_in, g_out;
+    double* si = ss_in.data();
+    double* so = ss_out.data();
+    int64_t* ci = c_in.data();
+    int64_t* co = c_out.data();
+    const bool official = s_.flavor == Flavor::kOfficialCode;
+#pragma omp parallel reduction(+ : si[:A], so[:A], ci[:A], co[:A])
+    {
+      RunningMoments local_in, local_out;
+      std::vector<uint8_t> keep(s_.base.size());
+      std::vector<double> in, out;
+#pragma omp for schedule(static)
+      for (int64_t j = 0; j < b.count; ++j) {
+        load_keep(b.n0 + j, keep);
+        for (int64_t a = 0; a < A; ++a) {
+          if (official) {
+            truncated(conf, b.count, j, a, keep, in, out);
+            for (double v : in) local_in.add(v);
+            for (double v : out) local_out.add(v);
+          } else {
+            Side sin, sout;
+            const double pivot = paper_sums(conf, b.count, j, a, keep, sin, sout);
+            (void)pivot;
+            si[a] += sin.ss(), so[a] += sout.ss(), ci[a] += sin.n, co[a] += sout.n;
+          }
+        }
+      }
+#pragma omp critical
+      {
+        g_in.merge(local_in);
+        g_out.merge(local_out);
+      }
+    }
+    for (int64_t a = 0; a < A; ++a) {
+      ss_in_[a] += ss_in[a], ss_out_[a] += ss_out[a], c_in_[a] += c_in[a], c_out_[a] += c_out[a];
+    }
+    global_in_.merge(g_in);
+    global_out_.merge(g_out);
+  }
+
+  void score(const SignalBlock& b, const std::vector<ScoreMatrix*>& out) override {
+    if (s_.flavor == Flavor::kOfficialCode) {
+      score_official(b, out);
+    } else {
+      score_paper(b, out);
+    }
+  }
+
+  std::vector<std::string> notes() const override {
+    std::vector<std::string> notes;
+    if (min_in_ < 2 || min_out_ < 2)
+      notes.push_back("some candidates have only " + std::to_string(std::min(min_in_, min_out_)) +
+                      " IN or OUT reference model(s): their per-example sd is 0 and per-example LiRA scores "
+                      "degenerate; train more models, use fewer --targets, or read the fixed-variance rows");
+    if (s_.flavor == Flavor::kOfficialCode)
+      notes.push_back("official-code flavor: IN/OUT sets truncated to " + std::to_string(in_size_) + "/" +
+                      std::to_string(out_size_) + " reference models per candidate, as plot.py");
+    return notes;
+  }
+
+ private:
+  bool needs_in() const {
+    for (auto id : ids_)
+      if (id == AttackId::kLiraOnline || id == AttackId::kLiraOnlineFixedVariance) return true;
+    return false;
+  }
+
+  void load_keep(int64_t n, std::vector<uint8_t>& keep) const {
+    for (size_t k = 0; k < s_.base.size(); ++k) keep[k] = s_.keep[s_.base[k] * s_.candidates + n];
+  }
+
+  double value(const float* conf, int64_t count, int64_t model, int64_t j, int64_t a) const {
+    return conf[(model * count + j) * s_.queries + a];
+  }
+
+  // Paper flavor: IN/OUT sums over the base references, around the first one's value.
+  double paper_sums(const float* conf, int64_t count, int64_t j, int64_t a, const std::vector<uint8_t>& keep, Side& in,
+                    Side& out) const {
+    if (s_.base.empty()) return kNaN;
+    const double pivot = value(conf, count, s_.base[0], j, a);
+    for (size_t k = 0; k < s_.base.size(); ++k) {
+      const double d = value(conf, count, s_.base[k], j, a) - pivot;
+      (keep[k] ? in : out).add(d);
+    }
+    return pivot;
+  }
+
+  // Official flavor: the first in_size IN and out_size OUT references, in model order.
+  void truncated(const float* conf, int64_t count, int64_t j, int64_t a, const std::vector<uint8_t>& keep,
+                 std::vector<double>& in, std::vector<double>& out) const {
+    in.clear(), out.clear();
+    for (size_t k = 0; k < s_.base.size(); ++k) {
+      auto& side = keep[k] ? in : out;
+      if (static_cast<int64_t>(side.size()) < (keep[k] ? in_size_ : out_size_))
+        side.push_back(value(conf, count, s_.base[k], j, a));
+    }
+  }
+
+  void score_paper(const SignalBlock& b, const std::vector<ScoreMatrix*>& out) {
+    const float* conf = b.get("logit_confidence");
+    const int64_t A = s_.queries, T = static_cast<int64_t>(s_.targets.size());
+    std::vector<double> sd_in_fixed(A), sd_out_fixed(A);
+    for (int64_t a = 0; a < A; ++a) {
+      sd_in_fixed[a] = c_in_[a] ? std::sqrt(ss_in_[a] / static_cast<double>(c_in_[a])) : kNaN;
+      sd_out_fixed[a] = c_out_[a] ? std::sqrt(ss_out_[a] / static_cast<double>(c_out_[a])) : kNaN;
+    }
+    int64_t min_in = min_in_, min_out = min_out_;
+#pragma omp parallel reduction(min : min_in, min_out)
+    {
+      std::vector<uint8_t> keep(s_.base.size());
+      std::vector<double> total(ids_.size() * T);
+#pragma omp for schedule(static)
+      for (int64_t j = 0; j < b.count; ++j) {
+        const int64_t n = b.n0 + j;
+        load_keep(n, keep);
+        std::fill(total.begin(), total.end(), 0.0);
+        for (int64_t a = 0; a < A; ++a) {
+          Side base_in, base_out;
+          const double pivot = paper_sums(conf, b.count, j, a, keep, base_in, base_out);
+          for (int64_t ti = 0; ti < T; ++ti) {
+            const int64_t t = s_.targets[ti];
+            const double s = value(conf, b.count, t, j, a);
+            Side in = base_in, out_side = base_out;
+            if (s_.leave_one_out) (s_.keep[t * s_.candidates + n] ? in : out_side).remove(s - pivot);
+            if (a == 0) min_in = std::min(min_in, in.n), min_out = std::min(min_out, out_side.n);
+            const double mu_in = in.mean(pivot), mu_out = out_side.mean(pivot);
+            for (size_t v = 0; v < ids_.size(); ++v) {
+              double x = kNaN;
+              switch (ids_[v]) {
+                case AttackId::kLiraOnline:
+                  if (in.n && out_side.n)
+                    x = log_normal_pdf(s, mu_in, in.sd() + kSdEpsilon) -
+                        log_normal_pdf(s, mu_out, out_side.sd() + kSdEpsilon);
+                  break;
+                case AttackId::kLiraOffline:
+                  if (out_side.n) x = log_normal_cdf((s - mu_out) / (out_side.sd() + kSdEpsilon));
+                  break;
+                case AttackId::kLiraOnlineFixedVariance:
+                  if (in.n && out_side.n)
+                    x = log_normal_pdf(s, mu_in, sd_in_fixed[a] + kSdEpsilon) -
+                        log_normal_pdf(s, mu_out, sd_out_fixed[a] + kSdEpsilon);
+                  break;
+                case AttackId::kLiraOfflineFixedVariance:
+                  if (out_side.n) x = log_normal_cdf((s - mu_out) / (sd_out_fixed[a] + kSdEpsilon));
+                  break;
+                default:
+                  break;
+              }
+              total[v * T + ti] += x;
+            }
+          }
+        }
+        for (size_t v = 0; v < ids_.size(); ++v)
+          for (int64_t ti = 0; ti < T; ++ti) out[v]->at(ti, n) = total[v * T + ti] / static_cast<double>(A);
+      }
+    }
+    min_in_ = min_in, min_out_ = min_out;
+  }
+
+  void score_official(const SignalBlock& b, const std::vector<ScoreMatrix*>& out) {
+    const float* conf = b.get("logit_confidence");
+    const int64_t A = s_.queries, T = static_cast<int64_t>(s_.targets.size());
+    const double std_in_global = global_in_.sd(), std_out_global = global_out_.sd();
+    min_in_ = in_size_, min_out_ = out_size_;
+#pragma omp parallel
+    {
+      std::vector<uint8_t> keep(s_.base.size());
+      std::vector<double> in, out_values, total(ids_.size() * T);
+#pragma omp for schedule(static)
+      for (int64_t j = 0; j < b.count; ++j) {
+        const int64_t n = b.n0 + j;
+        load_keep(n, keep);
+        std::fill(total.begin(), total.end(), 0.0);
+        for (int64_t a = 0; a < A; ++a) {
+          truncated(conf, b.count, j, a, keep, in, out_values);
+          const double sd_in = moments(in).sd, sd_out = moments(out_values).sd;
+          const double med_in = median(in), med_out = median(out_values);
+          for (int64_t ti = 0; ti < T; ++ti) {
+            const double s = value(conf, b.count, s_.targets[ti], j, a);
+            for (size_t v = 0; v < ids_.size(); ++v) {
+              double x = kNaN;
+              switch (ids_[v]) {
+                case AttackId::kLiraOnline:
+                  x = log_normal_pdf(s, med_in, sd_in + kSdEpsilon) - log_normal_pdf(s, med_out, sd_out + kSdEpsilon);
+                  break;
+                case AttackId::kLiraOnlineFixedVariance:  // plot.py: std_out = np.std(dat_in)
+                  x = log_normal_pdf(s, med_in, std_in_global + kSdEpsilon) -
+                      log_normal_pdf(s, med_out, std_in_global + kSdEpsilon);
+                  break;
+                case AttackId::kLiraOffline:
+                  x = -log_normal_pdf(s, med_out, sd_out + kSdEpsilon);
+                  break;
+                case AttackId::kLiraOfflineFixedVariance:
+                  x = -log_normal_pdf(s, med_out, std_out_global + kSdEpsilon);
+                  break;
+                default:
+                  break;
+              }
+              total[v * T + ti] += x;
+            }
+          }
+        }
+        for (size_t v = 0; v < ids_.size(); ++v)
+          for (int64_t ti = 0; ti < T; ++ti) out[v]->at(ti, n) = total[v * T + ti] / static_cast<double>(A);
+      }
+    }
+  }
+
+  std::vector<AttackId> ids_;
+  const ScoreSetup& s_;
+  bool fixed_ = false;
+  std::vector<double> ss_in_, ss_out_;
+  std::vector<int64_t> c_in_, c_out_;
+  RunningMoments global_in_, global_out_;
+  int64_t in_size_ = 0, out_size_ = 0;
+  int64_t min_in_ = INT64_MAX, min_out_ = INT64_MAX;
+};
+
+}  // namespace
+
+std::unique_ptr<AttackGroup> make_lira_group(const std::vector<AttackId>& ids, const ScoreSetup& setup) {
+  return std::make_unique<LiraGroup>(ids, setup);
+}
+
+}  // namespace lira

@@ -1,0 +1,154 @@
+// Implements the ROC outputs of report.hpp: CSV rows and a self-contained SVG figure
+// (no plotting library: the figure is a few hundred lines of SVG text).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "report.hpp"
+
+namespace lira {
+namespace {
+
+constexpr size_t kMaxPoints = 10000;
+constexpr double kAxisMin = 1e-5;
+
+// The ROC of one attack, all targets pooled, NaN scores left out.
+Roc pooled_roc(const ScoreResult& r, size_t attack) {
+  const int64_t N = r.report.candidates;
+  std::vector<double> scores;
+  std::vector<uint8_t> member;
+  for (size_t ti = 0; ti < r.report.targets.size(); ++ti) {
+    const auto row = r.scores[attack].row(static_cast<int64_t>(ti));
+    const int64_t t = r.report.targets[ti];
+    for (int64_t n = 0; n < N; ++n) {
+      if (std::isnan(row[n])) continue;
+      scores.push_back(row[n]);
+      member.push_back(r.keep[t * N + n]);
+    }
+  }
+  return roc_curve(scores, member);
+}
+
+// Indices of the points to keep: all of them when few; else, on a grid of 100 steps per
+// decade of FPR, the last (highest-TPR) point of each step, plus the end points.
+std::vector<size_t> thin(const Roc& roc) {
+  std::vector<size_t> keep;
+  const size_t n = roc.fpr.size();
+  if (n <= kMaxPoints) {
+    for (size_t i = 0; i < n; ++i) keep.push_back(i);
+    return keep;
+  }
+  auto bucket = [](double f) { return f <= 0 ? -1000 : static_cast<int>(std::floor(std::log10(f) * 100)); };
+  keep.push_back(0);
+  for (size_t i = 1; i < n; ++i)
+    if (i + 1 == n || bucket(roc.fpr[i + 1]) != bucket(roc.fpr[i])) keep.push_back(i);
+  return keep;
+}
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+std::string escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '<') o += "&lt;";
+    else if (c == '>') o += "&gt;";
+    else if (c == '&') o += "&amp;";
+    else o += c;
+  }
+  return o;
+}
+
+}  // namespace
+
+std::string roc_csv(const ScoreResult& r) {
+  std::ostringstream out;
+  out << "attack,fpr,tpr,threshold\n";
+  for (size_t a = 0; a < r.scores.size(); ++a) {
+    const Roc roc = pooled_roc(r, a);
+    for (size_t i : thin(roc))
+      out << r.report.attacks[a].name << "," << num(roc.fpr[i]) << "," << num(roc.tpr[i]) << ","
+          << num(roc.threshold[i]) << "\n";
+  }
+  return out.str();
+}
+
+std::string roc_svg(const ScoreResult& r) {
+  const double W = 640, H = 520, left = 70, right = 20, top = 20, bottom = 60;
+  const double pw = W - left - right, ph = H - top - bottom;
+  auto sx = [&](double f) { return left + pw * (std::log10(std::max(f, kAxisMin)) - std::log10(kAxisMin)) / 5.0; };
+  auto sy = [&](double t) { return top + ph - ph * (std::log10(std::max(t, kAxisMin)) - std::log10(kAxisMin)) / 5.0; };
+  static const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  std::ostringstream o;
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
+    << " " << H << "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\">\n";
+  o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  // Grid and ticks: decades from 1e-5 to 1.
+  for (int e = -5; e <= 0; ++e) {
+    const double v = std::pow(10.0, e);
+    const std::string label = e == 0 ? "1" : "10<tspan dy=\"-5\" font-size=\"9\">" + std::to_string(e) + "</tspan>";
+    o << "<line x1=\"" << sx(v) << "\" y1=\"" << top << "\" x2=\"" << sx(v) << "\" y2=\"" << top + ph
+      << "\" stroke=\"#e5e5e5\"/>\n";
+    o << "<line x1=\"" << left << "\" y1=\"" << sy(v) << "\" x2=\"" << left + pw << "\" y2=\"" << sy(v)
+      << "\" stroke=\"#e5e5e5\"/>\n";
+    o << "<text x=\"" << sx(v) << "\" y=\"" << top + ph + 18 << "\" text-anchor=\"middle\">" << label << "</text>\n";
+    o << "<text x=\"" << left - 8 << "\" y=\"" << sy(v) + 4 << "\" text-anchor=\"end\">" << label << "</text>\n";
+  }
+  o << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\"" << ph
+    << "\" fill=\"none\" stroke=\"black\"/>\n";
+  o << "<line x1=\"" << sx(kAxisMin) << "\" y1=\"" << sy(kAxisMin) << "\" x2=\"" << sx(1) << "\" y2=\"" << sy(1)
+    << "\" stroke=\"gray\" stroke-dasharray=\"5,4\"/>\n";
+  o << "<text x=\"" << left + pw / 2 << "\" y=\"" << H - 18 << "\" text-anchor=\"middle\" font-size=\"14\">False "
+       "Positive Rate</text>\n";
+  o << "<text transform=\"translate(18," << top + ph / 2
+    << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"14\">True Positive Rate</text>\n";
+  // Curves: a step function, clipped to the axes.
+  o << "<defs><clipPath id=\"plot\"><rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << pw << "\" height=\""
+    << ph << "\"/></clipPath></defs>\n";
+  std::vector<Roc> rocs;
+  for (size_t a = 0; a < r.scores.size(); ++a) rocs.push_back(pooled_roc(r, a));
+  for (size_t a = 0; a < rocs.size(); ++a) {
+    const Roc& roc = rocs[a];
+    o << "<polyline clip-path=\"url(#plot)\" fill=\"none\" stroke-width=\"1.6\" stroke=\"" << colors[a % 10]
+      << "\" points=\"";
+    double prev_tpr = 0;
+    for (size_t i : thin(roc)) {
+      o << num(sx(roc.fpr[i])) << "," << num(sy(prev_tpr)) << " " << num(sx(roc.fpr[i])) << "," << num(sy(roc.tpr[i]))
+        << " ";
+      prev_tpr = roc.tpr[i];
+    }
+    o << "\"/>\n";
+  }
+  // Legend, bottom right, as the paper's figures.
+  const auto& attacks = r.report.attacks;
+  std::vector<std::string> labels;
+  size_t longest = 0;
+  for (size_t a = 0; a < attacks.size(); ++a) {
+    char text[160];
+    std::snprintf(text, sizeof text, "%s, AUC %.3f, TPR@0.1%%FPR %.1f%%", attacks[a].name.c_str(),
+                  attacks[a].pooled.auc, 100 * tpr_at_fpr(rocs[a], 1e-3));
+    labels.push_back(text);
+    longest = std::max(longest, labels.back().size());
+  }
+  // About 6.6 px per character at 12 px: the box fits the longest label.
+  const double box_w = std::min(pw - 10, 40 + 6.6 * static_cast<double>(longest));
+  const double lx = left + pw - box_w - 2, ly = top + ph - 12 - 18.0 * static_cast<double>(attacks.size());
+  o << "<rect x=\"" << lx - 8 << "\" y=\"" << ly - 14 << "\" width=\"" << box_w << "\" height=\""
+    << 18.0 * static_cast<double>(attacks.size()) + 8 << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n";
+  for (size_t a = 0; a < attacks.size(); ++a) {
+    const double y = ly + 18.0 * static_cast<double>(a);
+    const std::string& text = labels[a];
+    o << "<line x1=\"" << lx << "\" y1=\"" << y - 4 << "\" x2=\"" << lx + 22 << "\" y2=\"" << y - 4 << "\" stroke=\""
+      << colors[a % 10] << "\" stroke-width=\"2\"/>\n";
+    o << "<text x=\"" << lx + 28 << "\" y=\"" << y << "\">" << escape(text) << "</text>\n";
+  }
+  o << "</svg>\n";
+  return o.str();
+}
+
+}  // namespace lira
