@@ -158,7 +158,7 @@ TEST_CASE("epsilon lower bound: a worked example and the trivial cases") {
   CHECK(epsilon_bound(500, 500, 1000, 1000, 1e-5, 0.05).epsilon == 0.0);
 }
 
-TEST_CASE("audit: threshold from one half, bound on the other; perfect separation gives a positive bound") {
+TEST_CASE("audit: threshold from one half, bound on the other, perfect separation gives a positive bound") {
   std::vector<double> s;
   std::vector<uint8_t> m;
   for (int i = 0; i < 2000; ++i) s.push_back(i < 1000 ? 10.0 + i * 1e-3 : -10.0 - i * 1e-3), m.push_back(i < 1000);
