@@ -18,14 +18,19 @@
 #include "storage/h5.hpp"
 #include "storage/results_file.hpp"
 #include "trainer/dataset.hpp"
-#include "trainer/trainer.hpp"
+#include "trainer_loader.hpp"
 
 namespace {
 
 std::string version_text() {
-  const auto torch = lira::torch_info();
   std::string s = std::string("lira ") + lira::build::kVersion + " (git " + lira::build::kGitRevision + ", " +
                   lira::build::kBuildType + ", " + lira::build::kCompiler + ")\n";
+  lira::TorchInfo torch;
+  try {
+    torch = lira::trainer().torch_info();
+  } catch (const std::exception& e) {
+    return s + "libtorch: not loadable -- " + e.what() + "\n";
+  }
   s += "libtorch " + torch.version + ", CUDA " + (torch.cuda_compiled ? "yes" : "no") +
        (torch.cuda_compiled ? (torch.cuda_available ? " (" + std::to_string(torch.gpus) + " GPU(s) visible)" : " (no GPU visible)") : "") + "\n";
   s += "NCCL no (this build has no NCCL backend; data-parallel gangs use MPI)\n";

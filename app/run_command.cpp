@@ -24,7 +24,8 @@
 #include "orchestrator/progress.hpp"
 #include "orchestrator/scheduler.hpp"
 #include "storage/results_file.hpp"
-#include "trainer/trainer.hpp"
+#include "trainer/dataset.hpp"
+#include "trainer_loader.hpp"
 #include "worker/worker_loop.hpp"
 
 namespace lira {
@@ -159,7 +160,7 @@ int run_in_process(const Config& config, bool overwrite) {
   log_start(config, 1, threads);
   auto data = load_dataset(config.data);
   const Plan plan(config.experiment.models, config.data.candidates, static_cast<uint64_t>(config.experiment.seed));
-  auto runner = make_torch_runner(config, data, threads, 0);
+  auto runner = trainer().make_runner(config, data, threads, 0);
   auto writer = create_results(config, plan, *data, overwrite);
   add_log_file(log_path_for(config.experiment.output));
 
@@ -217,7 +218,7 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
   std::unique_ptr<JobRunner> runner;
   try {
     data = load_dataset(config.data);
-    if (!coordinator) runner = make_torch_runner(config, data, threads, session.local_worker_index());
+    if (!coordinator) runner = trainer().make_runner(config, data, threads, session.local_worker_index());
   } catch (const std::exception& e) {
     failure = e.what();
     code = exit_code_of(e);

@@ -56,6 +56,17 @@ const float* SignalBlock::get(const std::string& name) const {
   return it->second;
 }
 
+void transpose_tile(const float* block, int64_t models, int64_t count, int64_t queries, int64_t j0, int64_t j1,
+                    std::vector<float>& tile) {
+  const int64_t width = j1 - j0;
+  tile.resize(static_cast<size_t>(width * models * queries));
+  for (int64_t m = 0; m < models; ++m) {
+    const float* src = block + (m * count + j0) * queries;  // contiguous: width x A values
+    for (int64_t j = 0; j < width; ++j)
+      for (int64_t a = 0; a < queries; ++a) tile[(j * models + m) * queries + a] = src[j * queries + a];
+  }
+}
+
 ScoreMatrix::ScoreMatrix(int64_t targets, int64_t candidates)
     : n_(candidates), v_(static_cast<size_t>(targets * candidates), std::numeric_limits<double>::quiet_NaN()) {}
 

@@ -78,6 +78,15 @@ struct SignalBlock {
   const float* get(const std::string& name) const;  // throws if absent
 };
 
+// Candidates per tile for the per-candidate loops (see transpose_tile).
+inline constexpr int64_t kTile = 32;
+
+// Copies candidates [j0, j1) of a block laid out [M, count, A] into tile, laid out
+// [j1 - j0, M, A]: a per-candidate loop over the models then reads contiguous memory
+// instead of M rows far apart (the difference between cache misses and L1 hits).
+void transpose_tile(const float* block, int64_t models, int64_t count, int64_t queries, int64_t j0, int64_t j1,
+                    std::vector<float>& tile);
+
 // One score per (target, candidate), NaN where the attack has none.
 class ScoreMatrix {
  public:

@@ -80,20 +80,28 @@ class LiraGroup final : public AttackGroup {
     {
       RunningMoments local_in, local_out;
       std::vector<uint8_t> keep(s_.base.size());
+      std::vector<int64_t> in_models, out_models;
       std::vector<double> in, out;
+      std::vector<float> tile;
 #pragma omp for schedule(static)
-      for (int64_t j = 0; j < b.count; ++j) {
-        load_keep(b.n0 + j, keep);
-        for (int64_t a = 0; a < A; ++a) {
-          if (official) {
-            truncated(conf, b.count, j, a, keep, in, out);
-            for (double v : in) local_in.add(v);
-            for (double v : out) local_out.add(v);
-          } else {
-            Side sin, sout;
-            const double pivot = paper_sums(conf, b.count, j, a, keep, sin, sout);
-            (void)pivot;
-            si[a] += sin.ss(), so[a] += sout.ss(), ci[a] += sin.n, co[a] += sout.n;
+      for (int64_t t0 = 0; t0 < b.count; t0 += kTile) {
+        const int64_t t1 = std::min(b.count, t0 + kTile);
+        transpose_tile(conf, s_.models, b.count, A, t0, t1, tile);
+        for (int64_t j = t0; j < t1; ++j) {
+          const float* row = tile.data() + (j - t0) * s_.models * A;
+          load_keep(b.n0 + j, keep);
+          if (official) truncated_models(keep, in_models, out_models);
+          for (int64_t a = 0; a < A; ++a) {
+            if (official) {
+              gather(row, a, in_models, in);
+              gather(row, a, out_models, out);
+              for (double v : in) local_in.add(v);
+              for (double v : out) local_out.add(v);
+            } else {
+              Side sin, sout;
+              paper_sums(row, a, keep, sin, sout);
+              si[a] += sin.ss(), so[a] += sout.ss(), ci[a] += sin.n, co[a] += sout.n;
+            }
           }
         }
       }
@@ -141,31 +149,40 @@ class LiraGroup final : public AttackGroup {
     for (size_t k = 0; k < s_.base.size(); ++k) keep[k] = s_.keep[s_.base[k] * s_.candidates + n];
   }
 
-  double value(const float* conf, int64_t count, int64_t model, int64_t j, int64_t a) const {
-    return conf[(model * count + j) * s_.queries + a];
-  }
+  // A signal of candidate `row` (a tile row: [M, A]) for one model and query.
+  double value(const float* row, int64_t model, int64_t a) const { return row[model * s_.queries + a]; }
 
   // Paper flavor: IN/OUT sums over the base references, around the first one's value.
-  double paper_sums(const float* conf, int64_t count, int64_t j, int64_t a, const std::vector<uint8_t>& keep, Side& in,
-                    Side& out) const {
+  double paper_sums(const float* row, int64_t a, const std::vector<uint8_t>& keep, Side& in, Side& out) const {
     if (s_.base.empty()) return kNaN;
-    const double pivot = value(conf, count, s_.base[0], j, a);
+    const double pivot = value(row, s_.base[0], a);
     for (size_t k = 0; k < s_.base.size(); ++k) {
-      const double d = value(conf, count, s_.base[k], j, a) - pivot;
+      const double d = value(row, s_.base[k], a) - pivot;
       (keep[k] ? in : out).add(d);
     }
     return pivot;
   }
 
-  // Official flavor: the first in_size IN and out_size OUT references, in model order.
-  void truncated(const float* conf, int64_t count, int64_t j, int64_t a, const std::vector<uint8_t>& keep,
-                 std::vector<double>& in, std::vector<double>& out) const {
-    in.clear(), out.clear();
-    for (size_t k = 0; k < s_.base.size(); ++k) {
-      auto& side = keep[k] ? in : out;
-      if (static_cast<int64_t>(side.size()) < (keep[k] ? in_size_ : out_size_))
-        side.push_back(value(conf, count, s_.base[k], j, a));
+  // Official flavor: the first in_size IN and out_size OUT references, in model order, as
+  // model indices (the same for every query of a candidate).
+  // Branch-free on the random keep pattern: each model is written to both lists, and only
+  // the list it belongs to advances.
+  void truncated_models(const std::vector<uint8_t>& keep, std::vector<int64_t>& in, std::vector<int64_t>& out) const {
+    const size_t refs = s_.base.size();
+    in.resize(refs + 1), out.resize(refs + 1);
+    size_t ni = 0, no = 0;
+    for (size_t k = 0; k < refs; ++k) {
+      const int64_t r = s_.base[k];
+      const bool is_in = keep[k] != 0;
+      in[ni] = r, out[no] = r;
+      ni += is_in & (static_cast<int64_t>(ni) < in_size_);
+      no += !is_in & (static_cast<int64_t>(no) < out_size_);
     }
+    in.resize(ni), out.resize(no);
+  }
+  void gather(const float* row, int64_t a, const std::vector<int64_t>& models, std::vector<double>& values) const {
+    values.resize(models.size());
+    for (size_t k = 0; k < models.size(); ++k) values[k] = value(row, models[k], a);
   }
 
   void score_paper(const SignalBlock& b, const std::vector<ScoreMatrix*>& out) {
@@ -181,17 +198,22 @@ class LiraGroup final : public AttackGroup {
     {
       std::vector<uint8_t> keep(s_.base.size());
       std::vector<double> total(ids_.size() * T);
+      std::vector<float> tile;
 #pragma omp for schedule(static)
-      for (int64_t j = 0; j < b.count; ++j) {
+      for (int64_t t0 = 0; t0 < b.count; t0 += kTile) {
+       const int64_t t1 = std::min(b.count, t0 + kTile);
+       transpose_tile(conf, s_.models, b.count, A, t0, t1, tile);
+       for (int64_t j = t0; j < t1; ++j) {
+        const float* row = tile.data() + (j - t0) * s_.models * A;
         const int64_t n = b.n0 + j;
         load_keep(n, keep);
         std::fill(total.begin(), total.end(), 0.0);
         for (int64_t a = 0; a < A; ++a) {
           Side base_in, base_out;
-          const double pivot = paper_sums(conf, b.count, j, a, keep, base_in, base_out);
+          const double pivot = paper_sums(row, a, keep, base_in, base_out);
           for (int64_t ti = 0; ti < T; ++ti) {
             const int64_t t = s_.targets[ti];
-            const double s = value(conf, b.count, t, j, a);
+            const double s = value(row, t, a);
             Side in = base_in, out_side = base_out;
             if (s_.leave_one_out) (s_.keep[t * s_.candidates + n] ? in : out_side).remove(s - pivot);
             if (a == 0) min_in = std::min(min_in, in.n), min_out = std::min(min_out, out_side.n);
@@ -224,6 +246,7 @@ class LiraGroup final : public AttackGroup {
         }
         for (size_t v = 0; v < ids_.size(); ++v)
           for (int64_t ti = 0; ti < T; ++ti) out[v]->at(ti, n) = total[v * T + ti] / static_cast<double>(A);
+       }
       }
     }
     min_in_ = min_in, min_out_ = min_out;
@@ -237,18 +260,26 @@ class LiraGroup final : public AttackGroup {
 #pragma omp parallel
     {
       std::vector<uint8_t> keep(s_.base.size());
+      std::vector<int64_t> in_models, out_models;
       std::vector<double> in, out_values, total(ids_.size() * T);
+      std::vector<float> tile;
 #pragma omp for schedule(static)
-      for (int64_t j = 0; j < b.count; ++j) {
+      for (int64_t t0 = 0; t0 < b.count; t0 += kTile) {
+       const int64_t t1 = std::min(b.count, t0 + kTile);
+       transpose_tile(conf, s_.models, b.count, A, t0, t1, tile);
+       for (int64_t j = t0; j < t1; ++j) {
+        const float* row = tile.data() + (j - t0) * s_.models * A;
         const int64_t n = b.n0 + j;
         load_keep(n, keep);
+        truncated_models(keep, in_models, out_models);
         std::fill(total.begin(), total.end(), 0.0);
         for (int64_t a = 0; a < A; ++a) {
-          truncated(conf, b.count, j, a, keep, in, out_values);
+          gather(row, a, in_models, in);
+          gather(row, a, out_models, out_values);
           const double sd_in = moments(in).sd, sd_out = moments(out_values).sd;
           const double med_in = median(in), med_out = median(out_values);
           for (int64_t ti = 0; ti < T; ++ti) {
-            const double s = value(conf, b.count, s_.targets[ti], j, a);
+            const double s = value(row, s_.targets[ti], a);
             for (size_t v = 0; v < ids_.size(); ++v) {
               double x = kNaN;
               switch (ids_[v]) {
@@ -274,6 +305,7 @@ class LiraGroup final : public AttackGroup {
         }
         for (size_t v = 0; v < ids_.size(); ++v)
           for (int64_t ti = 0; ti < T; ++ti) out[v]->at(ti, n) = total[v * T + ti] / static_cast<double>(A);
+       }
       }
     }
   }

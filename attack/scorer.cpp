@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <limits>
 
 #include "common/errors.hpp"
@@ -10,7 +11,8 @@
 namespace lira {
 namespace {
 
-constexpr int64_t kBlockBudgetBytes = 256ll << 20;  // signal bytes held per block
+// Signal bytes per block. Two blocks are held: one scored while the next is read.
+constexpr int64_t kBlockBudgetBytes = 128ll << 20;
 
 double mean_over(const std::vector<double>& values, const std::vector<uint8_t>& done) {
   double sum = 0;
@@ -136,18 +138,33 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
     const int64_t chunk = file.signal_chunk_candidates(signals.front());
     if (block > chunk) block -= block % chunk;
   }
-  std::vector<std::vector<float>> buffers(signals.size());
+  // Streams the blocks, reading block k + 1 on another thread while block k is scored.
+  // Only that thread calls HDF5 meanwhile (the HDF5 library here is not thread-safe).
+  using Buffers = std::vector<std::vector<float>>;
+  Buffers current(signals.size()), next(signals.size());
+  auto read = [&](int64_t n0, Buffers& into) {
+    const int64_t n1 = std::min(report.candidates, n0 + block);
+    for (size_t i = 0; i < signals.size(); ++i) file.read_signal(signals[i], n0, n1, into[i]);
+  };
   auto for_each_block = [&](auto&& fn) {
+    read(0, current);
     for (int64_t n0 = 0; n0 < report.candidates; n0 += block) {
-      const int64_t n1 = std::min(report.candidates, n0 + block);
+      std::future<void> reading;
+      if (n0 + block < report.candidates) reading = std::async(std::launch::async, read, n0 + block, std::ref(next));
       SignalBlock b;
       b.n0 = n0;
-      b.count = n1 - n0;
-      for (size_t i = 0; i < signals.size(); ++i) {
-        file.read_signal(signals[i], n0, n1, buffers[i]);
-        b.signals[signals[i]] = buffers[i].data();
+      b.count = std::min(report.candidates, n0 + block) - n0;
+      for (size_t i = 0; i < signals.size(); ++i) b.signals[signals[i]] = current[i].data();
+      try {
+        fn(b);
+      } catch (...) {
+        if (reading.valid()) reading.wait();  // never leave the reader running on unwind
+        throw;
       }
-      fn(b);
+      if (reading.valid()) {
+        reading.get();
+        std::swap(current, next);
+      }
     }
   };
   const bool first_pass = std::any_of(groups.begin(), groups.end(), [](auto& g) { return g->needs_first_pass(); });

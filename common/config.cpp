@@ -282,7 +282,13 @@ std::vector<QuerySpec> Config::query_specs() const {
     for (int64_t dy = -queries.shift; dy <= queries.shift; dy += queries.shift_stride)
       for (int64_t dx = -queries.shift; dx <= queries.shift; dx += queries.shift_stride) {
         QuerySpec s{mirror, dy, dx, base};
-        if (queries.shift > 0) s.name += "(" + std::to_string(dy) + "," + std::to_string(dx) + ")";
+        if (queries.shift > 0) {  // appended piece by piece: GCC 12 misreads "(" + to_string(...) (-Wrestrict)
+          s.name += '(';
+          s.name += std::to_string(dy);
+          s.name += ',';
+          s.name += std::to_string(dx);
+          s.name += ')';
+        }
         q.push_back(std::move(s));
       }
   }

@@ -11,8 +11,11 @@ namespace lira {
 namespace fs = std::filesystem;
 namespace {
 
-// Target bytes per chunk of a signal dataset: one model, a run of candidates.
+// Chunks of a signal dataset are one model by a run of candidates: at most 256 KiB, and
+// short enough that one chunk-column of every model (what the scorer reads per block)
+// stays within 256 MiB however many models there are.
 constexpr int64_t kChunkBytes = 256 * 1024;
+constexpr int64_t kChunkColumnBytes = 256ll << 20;
 
 h5::Id make_space(const std::vector<hsize_t>& dims, const std::string& what) {
   return h5::space_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), what);
@@ -158,7 +161,9 @@ ResultsWriter::ResultsWriter(const std::string& path, const ResultsLayout& layou
     int64_t inner = 1;
     for (size_t i = 2; i < dims.size(); ++i) inner *= static_cast<int64_t>(dims[i]);
     if (dims.size() >= 2) {
-      const int64_t per = std::max<int64_t>(1, kChunkBytes / (4 * std::max<int64_t>(1, inner)));
+      const int64_t row_bytes = 4 * std::max<int64_t>(1, inner);
+      const int64_t per = std::max<int64_t>(
+          1, std::min(kChunkBytes / row_bytes, kChunkColumnBytes / (row_bytes * static_cast<int64_t>(M))));
       chunk[1] = static_cast<hsize_t>(std::min<int64_t>(per, static_cast<int64_t>(dims[1])));
     }
     auto dcpl = h5::plist_id(H5Pcreate(H5P_DATASET_CREATE), "dataset creation list");

@@ -2,6 +2,7 @@
 // on hand-computed values, in both flavors and both target modes.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -234,5 +235,23 @@ TEST_CASE("scores do not depend on how the candidates are split into blocks") {
             CHECK(split[k].at(t, n) == doctest::Approx(whole[k].at(t, n)).epsilon(1e-12));
           }
     }
+  }
+}
+
+TEST_CASE("the branchless selection gives numpy's median, duplicates and all sizes") {
+  uint64_t s = 42;
+  auto next = [&] {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    return s;
+  };
+  for (int trial = 0; trial < 2000; ++trial) {
+    const size_t n = 1 + next() % 300;
+    const uint64_t range = trial % 3 == 0 ? 5 : 1000000;  // many duplicates in a third of the trials
+    std::vector<double> v(n);
+    for (auto& x : v) x = static_cast<double>(next() % range) * 0.25 - 3;
+    auto sorted = v;
+    std::sort(sorted.begin(), sorted.end());
+    const double expect = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
+    REQUIRE(median(v) == expect);
   }
 }

@@ -73,5 +73,27 @@ else
   echo "FAIL existing output: exit $rc"; failures=$((failures + 1))
 fi
 
+# Scoring bad input: each is refused with a message, exit != 0, and nothing crashes.
+good="$work/good.h5"
+"$lira" run "$config" --set "data.path=$work/data" --out "$good" >/dev/null 2>&1 || { echo "FAIL: could not make $good"; failures=$((failures + 1)); }
+score_expect() {
+  local name=$1 code=$2 message=$3
+  shift 3
+  "$lira" "$@" >"$work/log" 2>&1
+  local rc=$?
+  if [ "$rc" -eq "$code" ] && grep -qF -- "$message" "$work/log" && ! grep -qiE "segmentation|terminate called" "$work/log"; then
+    echo "ok   $name (exit $rc)"
+  else
+    echo "FAIL $name: exit $rc"; tail -3 "$work/log"; failures=$((failures + 1))
+  fi
+}
+score_expect "score: missing file" 3 "does not exist" score "$work/none.h5"
+score_expect "score: not HDF5" 3 "not an HDF5 file" score "$work/plainfile"
+score_expect "score: unknown attack" 2 "unknown attack 'lira-onlin'" score "$good" --attack lira-onlin
+score_expect "score: too many targets" 2 "target(s) need at least" score "$good" --targets 6
+score_expect "score: official-code has no leave-one-out" 2 "no leave-one-out" score "$good" --flavor official-code --leave-one-out 2
+score_expect "score: both target modes" 2 "excludes" score "$good" --targets 2 --leave-one-out 2
+score_expect "audit: unwritable JSON" 3 "cannot write" audit "$good" --json "$work/plainfile/a.json"
+
 echo "$failures failure(s)"
 [ $failures -eq 0 ]

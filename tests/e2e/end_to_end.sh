@@ -35,6 +35,29 @@ for attack in lira-online lira-offline lira-online-fixed-variance lira-offline-f
   grep -q "\"name\": \"$attack\"" "$work/score.json" || { echo "missing $attack in the JSON"; exit 1; }
 done
 
+echo "== score outputs: leave-one-out, scores file, ROC CSV, SVG plot; official-code flavor; audit"
+"$lira" score "$work/mpi.h5" --leave-one-out 3 --scores-out "$work/scores.h5" --roc "$work/roc.csv" \
+  --plot "$work/roc.svg" --json "$work/loo.json" > "$work/loo.txt"
+grep -q "leave-one-out" "$work/loo.txt"
+head -1 "$work/roc.csv" | grep -q "^attack,fpr,tpr,threshold$"
+grep -q "^lira-online,1,1," "$work/roc.csv"
+grep -q "<svg" "$work/roc.svg" && grep -q "lira-online, AUC" "$work/roc.svg"
+"${LIRA_PYTHON:-/usr/bin/python3}" - "$work/scores.h5" "$work/loo.json" <<'PY'
+import json, sys
+import h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f:
+    assert list(f["targets"][:]) == [3, 4, 5], f["targets"][:]
+    assert f["scores/lira-online"].shape == (3, 300)
+    assert f["keep_targets"].shape == (3, 300)
+    assert np.isfinite(f["scores/loss"][:]).all()
+report = json.load(open(sys.argv[2]))
+assert report["leave_one_out"] and len(report["attacks"][0]["per_target"]) == 3
+print("scores file and JSON OK")
+PY
+"$lira" score "$work/mpi.h5" --flavor official-code --targets 2 --attack lira-online,lira-offline | grep -q "flavor official-code"
+"$lira" audit "$work/mpi.h5" --targets 2 --json "$work/audit.json" | tee "$work/audit.txt"
+grep -q "^pooled" "$work/audit.txt"
+
 echo "== the h5py snippet of docs/results-format.md"
 "${LIRA_PYTHON:-/usr/bin/python3}" "$src/docs/examples/load_results.py" "$work/mpi.h5" | tee "$work/py.txt"
 grep -q "keep (6, 300)" "$work/py.txt"
