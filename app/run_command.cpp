@@ -64,7 +64,7 @@ std::unique_ptr<ResultsWriter> create_results(const Config& config, const Plan& 
   for (int64_t m = 0; m < plan.models(); ++m) seeds[m] = plan.model_seed(m);
   RunMetadata meta{to_yaml(config), std::string(build::kVersion) + " (" + build::kGitRevision + ")"};
   return std::make_unique<ResultsWriter>(
-      config.experiment.output, results_layout(config), meta, plan.keep(), data.candidates.labels,
+      config.experiment.output, results_layout(config, data.classes), meta, plan.keep(), data.candidates.labels,
       data.candidate_index, seeds, overwrite ? ResultsWriter::Mode::kOverwrite : ResultsWriter::Mode::kCreateNew);
 }
 

@@ -98,17 +98,11 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   if (options.leave_one_out)
     report.references.erase(std::find(report.references.begin(), report.references.end(), setup.targets.front()));
 
-  // Every signal the attacks read must have the same [M, N, A] shape.
-  std::vector<std::string> signals;
-  for (auto* a : attacks)
-    for (const char* s : a->signals)
-      if (std::find(signals.begin(), signals.end(), s) == signals.end()) signals.push_back(s);
-  const auto dims = file.signal_dims(signals.front());
+  // The queries: from the signals the chosen attacks require (all of the same shape).
+  const auto dims = file.signal_dims(attacks.front()->signals.front());
   if (dims.size() > 3)
-    throw ScoreError("/signals/" + signals.front() + " must be [models, candidates] or [models, candidates, queries]");
-  for (const auto& s : signals)
-    if (file.signal_dims(s) != dims)
-      throw ScoreError("/signals/" + s + " and /signals/" + signals.front() + " differ in shape");
+    throw ScoreError("/signals/" + std::string(attacks.front()->signals.front()) +
+                     " must be [models, candidates] or [models, candidates, queries]");
   setup.queries = dims.size() >= 3 ? dims[2] : 1;
   if (static_cast<int64_t>(report.queries.size()) != setup.queries) {
     report.queries.clear();
@@ -120,6 +114,16 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   std::vector<AttackId> ids;
   for (auto* a : attacks) ids.push_back(a->id);
   auto groups = make_attack_groups(ids, setup);
+  // Every signal the groups read (some read optional ones, such as shokri's max_probability)
+  // must have the same [M, N, A] shape.
+  std::vector<std::string> signals;
+  for (const auto& g : groups)
+    for (const auto& sig : g->signals())
+      if (std::find(signals.begin(), signals.end(), sig) == signals.end()) signals.push_back(sig);
+  for (const auto& sig : signals)
+    if (file.signal_dims(sig) != dims)
+      throw ScoreError("/signals/" + sig + " and /signals/" + std::string(attacks.front()->signals.front()) +
+                       " differ in shape");
   const int64_t T = static_cast<int64_t>(setup.targets.size());
   for (size_t i = 0; i < ids.size(); ++i) result.scores.emplace_back(T, report.candidates);
   // Each group's outputs, in the order of `ids`.

@@ -73,6 +73,13 @@ struct QueriesConfig {
   std::string batchnorm;     // eval | train
 };
 
+// Extra per-model signals to store (/signals/*), for attacks that need more than the
+// logit-scaled confidence and the loss.
+struct SignalsConfig {
+  bool probabilities = false;  // /signals/max_probability and /signals/entropy [N, A]
+  bool logits = false;         // /signals/logits [N, A, C]
+};
+
 // One test-time query: an optional horizontal mirror, then a translation by (dy, dx).
 struct QuerySpec {
   bool mirror = false;
@@ -86,6 +93,7 @@ struct Config {
   ModelConfig model;
   TrainingConfig training;
   QueriesConfig queries;
+  SignalsConfig signals;
 
   // The enabled queries (test-time augmentations) in storage order: the A axis. As the
   // reference code's inference.py: for each flip, for each row shift, each column shift.

@@ -16,6 +16,7 @@ const std::vector<Section>& sections() {
       {"model", "The architecture every reference model shares."},
       {"training", "The recipe each reference model is trained with."},
       {"queries", "Test-time augmentations at which every candidate is evaluated (the A axis)."},
+      {"signals", "Per-model signals stored besides logit_confidence and loss (docs/results-format.md)."},
   };
   return s;
 }
@@ -151,6 +152,11 @@ const std::vector<Key>& keys() {
        ChoiceKey{"eval", {"eval", "train"}, [](Config& c) -> std::string& { return c.queries.batchnorm; }},
        "Inference with BatchNorm running statistics (eval, correct) or batch statistics (train: what the "
        "reference code's inference.py does)."},
+      // ---------------------------------------------------------------- signals
+      {"signals", "probabilities", BoolKey{false, [](Config& c) -> bool& { return c.signals.probabilities; }},
+       "Store /signals/max_probability and /signals/entropy [M, N, A] (features of the shokri attack)."},
+      {"signals", "logits", BoolKey{false, [](Config& c) -> bool& { return c.signals.logits; }},
+       "Store the full logits /signals/logits [M, N, A, C] (C x the other signals' size)."},
   };
   return k;
 }

@@ -29,13 +29,19 @@ struct ResultsLayout {
   std::vector<SignalSpec> signals;
 };
 
-inline ResultsLayout results_layout(const Config& c) {
+// `classes` is the dataset's number of classes (the logits' last dimension).
+inline ResultsLayout results_layout(const Config& c, int64_t classes) {
   ResultsLayout l;
   l.models = c.experiment.models;
   l.candidates = c.data.candidates;
   l.queries = c.query_names();
   const int64_t a = static_cast<int64_t>(l.queries.size());
   l.signals = {{"logit_confidence", {l.candidates, a}}, {"loss", {l.candidates, a}}};
+  if (c.signals.probabilities) {
+    l.signals.push_back({"max_probability", {l.candidates, a}});
+    l.signals.push_back({"entropy", {l.candidates, a}});
+  }
+  if (c.signals.logits) l.signals.push_back({"logits", {l.candidates, a, classes}});
   return l;
 }
 

@@ -1,6 +1,7 @@
 // Implements classifier_signal (see signal.hpp for the formulas and why).
 #include "signal.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -53,6 +54,21 @@ ClassifierSignal classifier_signal(std::span<const float> logits, int64_t label)
 }
 ClassifierSignal classifier_signal(std::span<const double> logits, int64_t label) {
   return signal_impl(logits, label);
+}
+
+ProbabilityStats probability_stats(std::span<const float> logits) {
+  if (logits.empty()) throw Error("probability_stats: no logits");
+  double m = logits[0];
+  for (float z : logits) m = std::max(m, static_cast<double>(z));
+  double sum = 0, weighted = 0;  // sum e^(z - m) and sum e^(z - m) (z - m)
+  for (float z : logits) {
+    const double d = static_cast<double>(z) - m;
+    const double e = std::exp(d);
+    sum += e;
+    weighted += e * d;
+  }
+  // p_i = e_i / sum; entropy = -sum p_i log p_i = log(sum) - weighted / sum.
+  return {1.0 / sum, std::log(sum) - weighted / sum};
 }
 
 }  // namespace lira

@@ -22,4 +22,12 @@ struct ClassifierSignal {
 ClassifierSignal classifier_signal(std::span<const float> logits, int64_t label);
 ClassifierSignal classifier_signal(std::span<const double> logits, int64_t label);
 
+// The largest softmax probability and the entropy (nats) of the softmax distribution, in
+// float64 around the maximum logit: the shadow-model attack's extra features.
+struct ProbabilityStats {
+  double max_probability;
+  double entropy;
+};
+ProbabilityStats probability_stats(std::span<const float> logits);
+
 }  // namespace lira

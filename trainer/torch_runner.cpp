@@ -234,17 +234,29 @@ class TorchRunner final : public JobRunner {
     net.set_training(config_.queries.batchnorm == "train");  // "train": the reference code's inference
     const int64_t n = x_.size(0);
     const int64_t a = static_cast<int64_t>(queries_.size());
+    const int64_t classes = dataset_->classes;
     SignalArray conf{"logit_confidence", {n, a}, std::vector<float>(static_cast<size_t>(n * a))};
     SignalArray loss{"loss", {n, a}, std::vector<float>(static_cast<size_t>(n * a))};
-    const int64_t classes = dataset_->classes;
+    const bool probabilities = config_.signals.probabilities, keep_logits = config_.signals.logits;
+    SignalArray max_prob{"max_probability", {n, a}, {}}, entropy{"entropy", {n, a}, {}};
+    SignalArray all_logits{"logits", {n, a, classes}, {}};
+    if (probabilities) max_prob.values.resize(n * a), entropy.values.resize(n * a);
+    if (keep_logits) all_logits.values.resize(static_cast<size_t>(n * a * classes));
     const auto& labels = dataset_->candidates.labels;
     for (int64_t q = 0; q < a; ++q) {
       const auto z = logits(net, x_, images_ ? &queries_[q] : nullptr);
       const float* zp = z.data_ptr<float>();
       for (int64_t i = 0; i < n; ++i) {
-        const auto s = classifier_signal(std::span<const float>(zp + i * classes, classes), labels[i]);
+        const std::span<const float> zi(zp + i * classes, classes);
+        const auto s = classifier_signal(zi, labels[i]);
         conf.values[i * a + q] = static_cast<float>(s.logit_confidence);
         loss.values[i * a + q] = static_cast<float>(s.loss);
+        if (probabilities) {
+          const auto ps = probability_stats(zi);
+          max_prob.values[i * a + q] = static_cast<float>(ps.max_probability);
+          entropy.values[i * a + q] = static_cast<float>(ps.entropy);
+        }
+        if (keep_logits) std::copy(zi.begin(), zi.end(), all_logits.values.begin() + (i * a + q) * classes);
       }
       if (q == 0) {
         // Training accuracy on the model's IN candidates, under the first query.
@@ -261,6 +273,11 @@ class TorchRunner final : public JobRunner {
     result.test_accuracy = zt.argmax(1).eq(y_test_.to(torch::kCPU)).to(torch::kFloat64).mean().item<double>();
     result.signals.push_back(std::move(conf));
     result.signals.push_back(std::move(loss));
+    if (probabilities) {
+      result.signals.push_back(std::move(max_prob));
+      result.signals.push_back(std::move(entropy));
+    }
+    if (keep_logits) result.signals.push_back(std::move(all_logits));
   }
 
   Config config_;

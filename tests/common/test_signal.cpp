@@ -78,3 +78,20 @@ TEST_CASE("bad input is rejected") {
   CHECK_THROWS_AS(classifier_signal(std::span<const double>(two), 2), lira::Error);
   CHECK_THROWS_AS(classifier_signal(std::span<const double>(two), -1), lira::Error);
 }
+
+TEST_CASE("max probability and entropy of the softmax, stable for huge logits") {
+  const std::vector<float> even{3.0f, 3.0f};
+  const auto e = lira::probability_stats(even);
+  CHECK(e.max_probability == doctest::Approx(0.5));
+  CHECK(e.entropy == doctest::Approx(std::log(2.0)));
+  const std::vector<float> skewed{2.0f, 0.0f, -1.0f};
+  const double z = std::exp(2.0) + 1.0 + std::exp(-1.0);
+  const double p0 = std::exp(2.0) / z, p1 = 1.0 / z, p2 = std::exp(-1.0) / z;
+  const auto s = lira::probability_stats(skewed);
+  CHECK(s.max_probability == doctest::Approx(p0));
+  CHECK(s.entropy == doctest::Approx(-(p0 * std::log(p0) + p1 * std::log(p1) + p2 * std::log(p2))));
+  const std::vector<float> huge{1e4f, -1e4f, -1e4f};
+  const auto h = lira::probability_stats(huge);
+  CHECK(h.max_probability == 1.0);
+  CHECK(h.entropy == doctest::Approx(0.0));
+}

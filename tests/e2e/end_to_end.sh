@@ -25,8 +25,21 @@ echo "== CIFAR-10 binary files, a CNN with augmentation, the paper's 18 queries"
 "$make_dataset" "$work/cifar" 500 100 cifar10
 "$lira" run "$config" --set "data.path=$work/cifar" --set data.dataset=cifar10 --set model.arch=cnn \
   --set "model.channels=[8]" --set training.augment_flip=true --set training.augment_crop=2 \
-  --set queries.shift=1 --out "$work/cifar.h5"
+  --set queries.shift=1 --set signals.probabilities=true --set signals.logits=true --out "$work/cifar.h5"
 "$check" "$work/cifar.h5" 6 300 18
+"${LIRA_PYTHON:-/usr/bin/python3}" - "$work/cifar.h5" <<'PY'
+import sys
+import h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f:
+    logits = f["signals/logits"][:]
+    assert logits.shape == (6, 300, 18, 10), logits.shape
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    assert np.allclose(p.max(-1), f["signals/max_probability"][:], atol=1e-5)
+    assert np.allclose(-(p * np.log(np.maximum(p, 1e-300))).sum(-1), f["signals/entropy"][:], atol=1e-4)
+print("optional signals OK: logits, max_probability, entropy agree")
+PY
+"$lira" score "$work/cifar.h5" --attack shokri | grep -q "max_probability"
 
 echo "== score"
 "$lira" score "$work/mpi.h5" --targets 2 --json "$work/score.json" | tee "$work/score.txt"
