@@ -123,7 +123,7 @@ Subcommand add_score_command(CLI::App& app) {
       }
       s.targets = result.report.targets;
       const int64_t N = result.report.candidates;
-      for (int64_t t : s.targets) s.target_keep.insert(s.target_keep.end(), result.keep.begin() + t * N, result.keep.begin() + (t + 1) * N);
+      for (const auto& row : result.membership) s.target_keep.insert(s.target_keep.end(), row.begin(), row.end());
       s.candidates = N;
       s.source = common->file;
       s.flavor = result.report.flavor;
@@ -157,7 +157,6 @@ Subcommand add_audit_command(CLI::App& app) {
     o.attacks = {*attack};
     ResultsReader reader(common->file);
     const auto result = score_results(reader, o);
-    const int64_t N = result.report.candidates;
     nlohmann::json out = nlohmann::json::array();
     std::printf("%s: attack %s, delta %g, alpha %g; threshold chosen on one half of the candidates, bound on the other\n",
                 common->file.c_str(), attack->c_str(), *delta, *alpha);
@@ -180,7 +179,7 @@ Subcommand add_audit_command(CLI::App& app) {
       const auto row = result.scores[0].row(static_cast<int64_t>(ti));
       const int64_t t = result.report.targets[ti];
       std::vector<double> s(row.begin(), row.end());
-      std::vector<uint8_t> m(result.keep.begin() + t * N, result.keep.begin() + (t + 1) * N);
+      const std::vector<uint8_t>& m = result.membership[ti];
       pooled_scores.insert(pooled_scores.end(), s.begin(), s.end());
       pooled_member.insert(pooled_member.end(), m.begin(), m.end());
       report("model " + std::to_string(t), s, m);

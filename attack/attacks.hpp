@@ -57,13 +57,18 @@ struct ShokriOptions {
 // Who is scored against whom, and how.
 struct ScoreSetup {
   int64_t models = 0, candidates = 0, queries = 0;
-  std::span<const uint8_t> keep;  // [M, N]
   std::vector<int64_t> targets;
+  // Each target's membership row, [T][N] (the keep matrix itself is streamed with the
+  // signals: at 4,096 models x 1,000,000 candidates it is 4 GB).
+  std::vector<std::vector<uint8_t>> target_keep;
   // Reference models of every target. Leave-one-out: every finished model, and each
   // target's own row is left out of its fits.
   std::vector<int64_t> base;
   bool leave_one_out = false;
   Flavor flavor = Flavor::kPaper;
+  // official-code flavor: the smallest IN and OUT counts over all candidates (plot.py's
+  // in_size and out_size), computed by the scorer from /keep before any signal is read.
+  int64_t official_in_size = 0, official_out_size = 0;
   RmiaOptions rmia;
   ShokriOptions shokri;
   uint64_t seed = 0;  // for sampling (shokri, rmia population)
@@ -71,11 +76,14 @@ struct ScoreSetup {
   std::vector<std::string> available;  // signals present in the file
 };
 
-// The signals of every model for candidates [n0, n0 + count): each [M, count, A] floats.
+// The signals of every model for candidates [n0, n0 + count): each [M, count, A] floats,
+// and the same candidates' columns of the keep matrix, [M, count].
 struct SignalBlock {
   int64_t n0 = 0, count = 0;
   std::map<std::string, const float*> signals;
+  const uint8_t* keep = nullptr;
   const float* get(const std::string& name) const;  // throws if absent
+  bool in(int64_t model, int64_t j) const { return keep[model * count + j] != 0; }
 };
 
 // Candidates per tile for the per-candidate loops (see transpose_tile).

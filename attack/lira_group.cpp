@@ -48,13 +48,8 @@ class LiraGroup final : public AttackGroup {
       if (s_.leave_one_out)
         throw ScoreError("--flavor official-code reproduces plot.py, which has no leave-one-out: use --targets");
       // plot.py truncates every candidate's IN (OUT) list to the smallest count.
-      in_size_ = out_size_ = INT64_MAX;
-      for (int64_t n = 0; n < s_.candidates; ++n) {
-        int64_t in = 0;
-        for (int64_t r : s_.base) in += s_.keep[r * s_.candidates + n];
-        in_size_ = std::min(in_size_, in);
-        out_size_ = std::min(out_size_, static_cast<int64_t>(s_.base.size()) - in);
-      }
+      in_size_ = s_.official_in_size;
+      out_size_ = s_.official_out_size;
       if (out_size_ == 0 || (in_size_ == 0 && needs_in()))
         throw ScoreError("--flavor official-code: some candidate has no " + std::string(out_size_ == 0 ? "OUT" : "IN") +
                          " reference model; plot.py would fail too (train more models or use fewer --targets)");
@@ -89,7 +84,7 @@ class LiraGroup final : public AttackGroup {
         transpose_tile(conf, s_.models, b.count, A, t0, t1, tile);
         for (int64_t j = t0; j < t1; ++j) {
           const float* row = tile.data() + (j - t0) * s_.models * A;
-          load_keep(b.n0 + j, keep);
+          load_keep(b, j, keep);
           if (official) truncated_models(keep, in_models, out_models);
           for (int64_t a = 0; a < A; ++a) {
             if (official) {
@@ -145,8 +140,8 @@ class LiraGroup final : public AttackGroup {
     return false;
   }
 
-  void load_keep(int64_t n, std::vector<uint8_t>& keep) const {
-    for (size_t k = 0; k < s_.base.size(); ++k) keep[k] = s_.keep[s_.base[k] * s_.candidates + n];
+  void load_keep(const SignalBlock& b, int64_t j, std::vector<uint8_t>& keep) const {
+    for (size_t k = 0; k < s_.base.size(); ++k) keep[k] = b.in(s_.base[k], j);
   }
 
   // A signal of candidate `row` (a tile row: [M, A]) for one model and query.
@@ -206,7 +201,7 @@ class LiraGroup final : public AttackGroup {
        for (int64_t j = t0; j < t1; ++j) {
         const float* row = tile.data() + (j - t0) * s_.models * A;
         const int64_t n = b.n0 + j;
-        load_keep(n, keep);
+        load_keep(b, j, keep);
         std::fill(total.begin(), total.end(), 0.0);
         for (int64_t a = 0; a < A; ++a) {
           Side base_in, base_out;
@@ -215,7 +210,7 @@ class LiraGroup final : public AttackGroup {
             const int64_t t = s_.targets[ti];
             const double s = value(row, t, a);
             Side in = base_in, out_side = base_out;
-            if (s_.leave_one_out) (s_.keep[t * s_.candidates + n] ? in : out_side).remove(s - pivot);
+            if (s_.leave_one_out) (b.in(t, j) ? in : out_side).remove(s - pivot);
             if (a == 0) min_in = std::min(min_in, in.n), min_out = std::min(min_out, out_side.n);
             const double mu_in = in.mean(pivot), mu_out = out_side.mean(pivot);
             for (size_t v = 0; v < ids_.size(); ++v) {
@@ -270,7 +265,7 @@ class LiraGroup final : public AttackGroup {
        for (int64_t j = t0; j < t1; ++j) {
         const float* row = tile.data() + (j - t0) * s_.models * A;
         const int64_t n = b.n0 + j;
-        load_keep(n, keep);
+        load_keep(b, j, keep);
         truncated_models(keep, in_models, out_models);
         std::fill(total.begin(), total.end(), 0.0);
         for (int64_t a = 0; a < A; ++a) {

@@ -20,11 +20,10 @@ Roc pooled_roc(const ScoreResult& r, size_t attack) {
   std::vector<uint8_t> member;
   for (size_t ti = 0; ti < r.report.targets.size(); ++ti) {
     const auto row = r.scores[attack].row(static_cast<int64_t>(ti));
-    const int64_t t = r.report.targets[ti];
     for (int64_t n = 0; n < N; ++n) {
       if (std::isnan(row[n])) continue;
       scores.push_back(row[n]);
-      member.push_back(r.keep[t * N + n]);
+      member.push_back(r.membership[ti][n]);
     }
   }
   return roc_curve(scores, member);

@@ -44,12 +44,12 @@ class RmiaGroup final : public AttackGroup {
       double sum = 0;
       int64_t count = 0;
       for (int64_t r : s_.base)
-        if (!s_.keep[r * s_.candidates + n]) sum += prob(r, j), ++count;
+        if (!b.in(r, j)) sum += prob(r, j), ++count;
       for (int64_t ti = 0; ti < T; ++ti) {
         const int64_t t = s_.targets[ti];
         double out_sum = sum;
         int64_t out_count = count;
-        if (s_.leave_one_out && !s_.keep[t * s_.candidates + n]) out_sum -= prob(t, j), --out_count;
+        if (s_.leave_one_out && !b.in(t, j)) out_sum -= prob(t, j), --out_count;
         const double px = out_count ? (1 + a) / 2 * out_sum / static_cast<double>(out_count) + (1 - a) / 2 : kNaN;
         ratio_[ti][n] = prob(t, j) / px;
       }
@@ -62,7 +62,7 @@ class RmiaGroup final : public AttackGroup {
       const int64_t t = s_.targets[ti];
       std::vector<int64_t> population;
       for (int64_t n = 0; n < N; ++n)
-        if (!s_.keep[t * N + n] && !std::isnan(ratio_[ti][n])) population.push_back(n);
+        if (!s_.target_keep[ti][n] && !std::isnan(ratio_[ti][n])) population.push_back(n);
       if (s_.rmia.population > 0 && static_cast<int64_t>(population.size()) > s_.rmia.population) {
         Xoshiro256 rng(derive_seed(s_.seed, 3, static_cast<uint64_t>(t)));
         for (int64_t i = 0; i < s_.rmia.population; ++i) {  // partial Fisher-Yates

@@ -13,6 +13,7 @@ namespace {
 
 // Signal bytes per block. Two blocks are held: one scored while the next is read.
 constexpr int64_t kBlockBudgetBytes = 128ll << 20;
+constexpr int64_t kKeepBlock = 16384;  // candidates per block of the keep-only pass
 
 double mean_over(const std::vector<double>& values, const std::vector<uint8_t>& done) {
   double sum = 0;
@@ -109,10 +110,31 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
     for (int64_t a = 0; a < setup.queries; ++a) report.queries.push_back("q" + std::to_string(a));
   }
 
-  result.keep = file.keep();
-  setup.keep = result.keep;
+  // Memberships of the targets; the keep matrix itself is streamed block by block.
+  for (int64_t t : setup.targets) {
+    setup.target_keep.emplace_back();
+    file.read_keep_row(t, setup.target_keep.back());
+  }
+  result.membership = setup.target_keep;
   std::vector<AttackId> ids;
   for (auto* a : attacks) ids.push_back(a->id);
+  if (options.flavor == Flavor::kOfficialCode && !options.leave_one_out) {
+    // plot.py's in_size / out_size: the smallest IN and OUT counts among the references.
+    int64_t min_in = INT64_MAX, min_out = INT64_MAX;
+    std::vector<uint8_t> keep;
+    for (int64_t n0 = 0; n0 < report.candidates; n0 += kKeepBlock) {
+      const int64_t n1 = std::min(report.candidates, n0 + kKeepBlock);
+      file.read_keep(n0, n1, keep);
+      for (int64_t j = 0; j < n1 - n0; ++j) {
+        int64_t in = 0;
+        for (int64_t r : setup.base) in += keep[r * (n1 - n0) + j];
+        min_in = std::min(min_in, in);
+        min_out = std::min(min_out, static_cast<int64_t>(setup.base.size()) - in);
+      }
+    }
+    setup.official_in_size = min_in;
+    setup.official_out_size = min_out;
+  }
   auto groups = make_attack_groups(ids, setup);
   // Every signal the groups read (some read optional ones, such as shokri's max_probability)
   // must have the same [M, N, A] shape.
@@ -137,18 +159,22 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   // Block length: a multiple of the storage chunk, within the memory budget.
   int64_t block = options.block_candidates;
   if (block <= 0) {
-    const int64_t per_candidate = report.models * setup.queries * 4 * static_cast<int64_t>(signals.size());
+    const int64_t per_candidate = report.models * (setup.queries * 4 * static_cast<int64_t>(signals.size()) + 1);
     block = std::max<int64_t>(1, kBlockBudgetBytes / std::max<int64_t>(1, per_candidate));
     const int64_t chunk = file.signal_chunk_candidates(signals.front());
     if (block > chunk) block -= block % chunk;
   }
   // Streams the blocks, reading block k + 1 on another thread while block k is scored.
   // Only that thread calls HDF5 meanwhile (the HDF5 library here is not thread-safe).
-  using Buffers = std::vector<std::vector<float>>;
-  Buffers current(signals.size()), next(signals.size());
+  struct Buffers {
+    std::vector<std::vector<float>> signals;
+    std::vector<uint8_t> keep;
+  };
+  Buffers current{std::vector<std::vector<float>>(signals.size()), {}}, next = current;
   auto read = [&](int64_t n0, Buffers& into) {
     const int64_t n1 = std::min(report.candidates, n0 + block);
-    for (size_t i = 0; i < signals.size(); ++i) file.read_signal(signals[i], n0, n1, into[i]);
+    for (size_t i = 0; i < signals.size(); ++i) file.read_signal(signals[i], n0, n1, into.signals[i]);
+    file.read_keep(n0, n1, into.keep);
   };
   auto for_each_block = [&](auto&& fn) {
     read(0, current);
@@ -158,7 +184,8 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
       SignalBlock b;
       b.n0 = n0;
       b.count = std::min(report.candidates, n0 + block) - n0;
-      for (size_t i = 0; i < signals.size(); ++i) b.signals[signals[i]] = current[i].data();
+      for (size_t i = 0; i < signals.size(); ++i) b.signals[signals[i]] = current.signals[i].data();
+      b.keep = current.keep.data();
       try {
         fn(b);
       } catch (...) {
@@ -195,7 +222,6 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
     std::vector<uint8_t> all_members;
     for (int64_t ti = 0; ti < T; ++ti) {
       const auto row = result.scores[ai].row(ti);
-      const int64_t t = setup.targets[ti];
       std::vector<double> kept;
       std::vector<uint8_t> member;
       kept.reserve(N), member.reserve(N);
@@ -205,7 +231,7 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
           continue;
         }
         kept.push_back(row[n]);
-        member.push_back(result.keep[t * N + n]);
+        member.push_back(result.membership[ti][n]);
       }
       ar.per_target.push_back(compute_metrics(kept, member, options.fpr));
       if (T > 1) all_scores.insert(all_scores.end(), kept.begin(), kept.end()), all_members.insert(all_members.end(), member.begin(), member.end());

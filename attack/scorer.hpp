@@ -51,8 +51,8 @@ struct ScoreReport {
 // The scores behind a report, for --scores-out, --roc and --plot.
 struct ScoreResult {
   ScoreReport report;
-  std::vector<ScoreMatrix> scores;  // one per attack, [targets, N]
-  std::vector<uint8_t> keep;        // [M, N]
+  std::vector<ScoreMatrix> scores;                // one per attack, [targets, N]
+  std::vector<std::vector<uint8_t>> membership;   // [targets][N]: keep rows of the targets
 };
 
 ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options);

@@ -43,7 +43,7 @@ class ShokriGroup final : public AttackGroup {
         if (derive_seed(s_.seed, 4, static_cast<uint64_t>(m * s_.candidates + n)) > threshold) continue;
         features(ptrs, b.count, m, j, row);
         x_.insert(x_.end(), row.begin(), row.end());
-        y_.push_back(s_.keep[m * s_.candidates + n]);
+        y_.push_back(b.in(m, j));
       }
     }
   }

@@ -49,7 +49,7 @@ class SimpleGroup final : public AttackGroup {
                 double sum = 0;
                 int64_t count = 0;
                 for (int64_t r : s_.base) {
-                  if (r == t || s_.keep[r * s_.candidates + n]) continue;
+                  if (r == t || b.in(r, j)) continue;
                   sum += at(loss, r, j, a);
                   ++count;
                 }

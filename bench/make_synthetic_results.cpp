@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
     for (int64_t m = 0; m < models; ++m) {
       lira::ModelResult r;
       r.model = m;
-      r.train_accuracy = r.test_accuracy = r.train_seconds = 0;
+      r.train_accuracy = r.test_accuracy = std::nan("");  // synthetic: no model was trained
+      r.train_seconds = 0;
       lira::SignalArray conf{"logit_confidence", {candidates, queries}, std::vector<float>(candidates * queries)};
       lira::SignalArray loss{"loss", {candidates, queries}, {}};
       lira::Xoshiro256 noise(lira::derive_seed(seed, 9, m));

@@ -276,21 +276,43 @@ ResultsReader::ResultsReader(const std::string& path) : path_(path) {
   candidates_ = static_cast<int64_t>(dims[1]);
 }
 
-std::vector<uint8_t> ResultsReader::keep() const {
-  std::vector<uint8_t> keep(static_cast<size_t>(models_ * candidates_));
+void ResultsReader::read_keep_part(int64_t m0, int64_t rows, int64_t n0, int64_t cols, uint8_t* out) const {
+  if (rows == 0 || cols == 0) return;
   auto ds = h5::dataset_id(H5Dopen2(file_, "/keep", H5P_DEFAULT), "open /keep");
+  auto fspace = h5::space_id(H5Dget_space(ds), "space of /keep");
+  const hsize_t start[2] = {static_cast<hsize_t>(m0), static_cast<hsize_t>(n0)};
+  const hsize_t count[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(cols)};
+  h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, nullptr, count, nullptr), "select /keep");
+  auto mspace = h5::space_id(H5Screate_simple(2, count, nullptr), "memory space");
   auto ftype = h5::type_id(H5Dget_type(ds), "type of /keep");
   if (H5Tget_class(ftype) == H5T_ENUM) {
     // numpy bool arrays arrive from h5py as an 8-bit enum {FALSE = 0, TRUE = 1}; HDF5
     // does not convert enums to integers, so read the raw enum bytes.
     if (H5Tget_size(ftype) != 1) throw StorageError("/keep in '" + path_ + "' is an enum wider than one byte");
     auto mtype = h5::type_id(H5Tget_native_type(ftype, H5T_DIR_ASCEND), "memory type of /keep");
-    h5::check(H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, keep.data()), "read /keep in " + path_);
+    h5::check(H5Dread(ds, mtype, mspace, fspace, H5P_DEFAULT, out), "read /keep in " + path_);
   } else {
-    h5::check(H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, keep.data()), "read /keep in " + path_);
+    h5::check(H5Dread(ds, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, out), "read /keep in " + path_);
   }
-  for (auto& k : keep) k = k ? 1 : 0;
+  for (int64_t i = 0; i < rows * cols; ++i) out[i] = out[i] ? 1 : 0;
+}
+
+std::vector<uint8_t> ResultsReader::keep() const {
+  std::vector<uint8_t> keep(static_cast<size_t>(models_ * candidates_));
+  read_keep_part(0, models_, 0, candidates_, keep.data());
   return keep;
+}
+
+void ResultsReader::read_keep(int64_t n0, int64_t n1, std::vector<uint8_t>& out) const {
+  if (n0 < 0 || n1 > candidates_ || n0 > n1) throw StorageError("read_keep: candidates out of range");
+  out.resize(static_cast<size_t>(models_ * (n1 - n0)));
+  read_keep_part(0, models_, n0, n1 - n0, out.data());
+}
+
+void ResultsReader::read_keep_row(int64_t model, std::vector<uint8_t>& out) const {
+  if (model < 0 || model >= models_) throw StorageError("read_keep_row: model out of range");
+  out.resize(static_cast<size_t>(candidates_));
+  read_keep_part(model, 1, 0, candidates_, out.data());
 }
 
 std::vector<uint8_t> ResultsReader::done() const {

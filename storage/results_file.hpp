@@ -68,7 +68,11 @@ class ResultsReader {
   const std::string& path() const { return path_; }
   int64_t models() const { return models_; }
   int64_t candidates() const { return candidates_; }
-  std::vector<uint8_t> keep() const;  // [M, N]
+  std::vector<uint8_t> keep() const;  // [M, N]: M x N bytes, use the two below for big files
+  // Candidates [n0, n1) of every model: out = [M, n1 - n0], 1 = member.
+  void read_keep(int64_t n0, int64_t n1, std::vector<uint8_t>& out) const;
+  // One model's row: out = [N].
+  void read_keep_row(int64_t model, std::vector<uint8_t>& out) const;
   // /models/done, or all ones when the file has no /models/done (minimal layout).
   std::vector<uint8_t> done() const;
   std::vector<double> model_values(const std::string& name) const;  // /models/<name>, empty if absent
@@ -84,6 +88,8 @@ class ResultsReader {
   int64_t signal_chunk_candidates(const std::string& name) const;
 
  private:
+  // The [m0, m0 + rows) x [n0, n0 + cols) part of /keep into out (0/1 bytes).
+  void read_keep_part(int64_t m0, int64_t rows, int64_t n0, int64_t cols, uint8_t* out) const;
   std::string path_;
   h5::Id file_;
   int64_t models_ = 0, candidates_ = 0;

@@ -42,12 +42,14 @@ TEST_CASE("RMIA: the share of population samples z with LR(x, z) >= gamma, by ha
   for (const auto* p : {&p_ref0, &p_ref1, &p_target})
     for (double v : *p) loss.push_back(static_cast<float>(-std::log(v)));
   ScoreSetup s;
-  s.models = 3, s.candidates = 4, s.queries = 1, s.keep = keep, s.targets = {2}, s.base = {0, 1};
+  s.models = 3, s.candidates = 4, s.queries = 1, s.targets = {2}, s.base = {0, 1};
+  s.target_keep = {{keep.begin() + 8, keep.end()}};
   s.available = {"loss"};
   s.rmia.a = 0.5;
   SignalBlock b;
   b.count = 4;
   b.signals = {{"loss", loss.data()}};
+  b.keep = keep.data();
   const auto out = run_group(AttackId::kRmia, s, b);
   // OUT reference per candidate: n0 -> m1 (0.3), n1 -> m0 (0.4), n2 -> m1 (0.6), n3 -> m0 (0.2).
   // P(x) = 0.75 p_out + 0.25; ratio = p_target / P(x).
@@ -95,12 +97,14 @@ TEST_CASE("shokri: a classifier trained on reference members separates the targe
     conf[i] = static_cast<float>((keep[i] ? 2.0 : 0.5) + 2 * rng.uniform());
   }
   ScoreSetup s;
-  s.models = M, s.candidates = N, s.queries = 1, s.keep = keep, s.targets = {20};
+  s.models = M, s.candidates = N, s.queries = 1, s.targets = {20};
+  s.target_keep = {{keep.begin() + 20 * N, keep.end()}};
   for (int64_t m = 0; m < 20; ++m) s.base.push_back(m);
   s.available = {"loss", "logit_confidence"};
   SignalBlock b;
   b.count = N;
   b.signals = {{"loss", loss.data()}, {"logit_confidence", conf.data()}};
+  b.keep = keep.data();
   const auto out = run_group(AttackId::kShokri, s, b);
   double in = 0, outm = 0, n_in = 0, n_out = 0;
   for (int64_t n = 0; n < N; ++n) (keep[20 * N + n] ? (in += out.at(0, n), n_in++) : (outm += out.at(0, n), n_out++));

@@ -55,12 +55,13 @@ ScoreSetup setup_for(const Case& c, std::vector<int64_t> targets, std::vector<in
                      Flavor flavor = Flavor::kPaper) {
   ScoreSetup s;
   s.models = 5, s.candidates = 2, s.queries = 1;
-  s.keep = c.keep;
+  for (int64_t t : targets) s.target_keep.push_back({c.keep.begin() + t * 2, c.keep.begin() + t * 2 + 2});
   s.targets = std::move(targets);
   s.base = std::move(base);
   s.leave_one_out = loo;
   s.flavor = flavor;
   s.available = {"logit_confidence", "loss"};
+  if (flavor == Flavor::kOfficialCode) s.official_in_size = s.official_out_size = 1;
   return s;
 }
 
@@ -71,6 +72,7 @@ std::vector<double> run(AttackId id, const Case& c, const ScoreSetup& s, int64_t
   SignalBlock b;
   b.n0 = 0, b.count = 2;
   b.signals = {{"logit_confidence", c.conf.data()}, {"loss", c.loss.data()}};
+  b.keep = c.keep.data();
   for (auto& g : groups) {
     if (g->needs_first_pass()) g->observe(b);
     g->prepare();
@@ -141,6 +143,7 @@ TEST_CASE("several queries: the mean of the per-query scores") {
   SignalBlock b;
   b.count = 2;
   b.signals = {{"logit_confidence", conf2.data()}};
+  b.keep = c.keep.data();
   groups[0]->score(b, {&out});
   CHECK(out.at(0, 0) == doctest::Approx(4.5));
   CHECK(out.at(0, 1) == doctest::Approx(1.5));
@@ -156,6 +159,7 @@ TEST_CASE("a candidate without IN references has no online score, but an offline
   SignalBlock b;
   b.count = 2;
   b.signals = {{"logit_confidence", c.conf.data()}};
+  b.keep = c.keep.data();
   groups[0]->score(b, {&out});
   CHECK(!groups[0]->notes().empty());  // warns about degenerate fits
 }
@@ -186,8 +190,10 @@ TEST_CASE("scores do not depend on how the candidates are split into blocks") {
                                   AttackId::kShokri, AttackId::kReference};
   for (const Flavor flavor : {Flavor::kPaper, Flavor::kOfficialCode}) {
     ScoreSetup s;
-    s.models = M, s.candidates = N, s.queries = 2, s.keep = keep, s.targets = {7, 8}, s.base = {0, 1, 2, 3, 4, 5, 6};
+    s.models = M, s.candidates = N, s.queries = 2, s.targets = {7, 8}, s.base = {0, 1, 2, 3, 4, 5, 6};
+    for (int64_t t : s.targets) s.target_keep.push_back({keep.begin() + t * N, keep.begin() + (t + 1) * N});
     s.flavor = flavor;
+    s.official_in_size = s.official_out_size = 3;  // parity keep: 3 or 4 of the 7 references per side
     s.available = {"logit_confidence", "loss"};
     auto score_in_blocks = [&](int64_t block) {
       auto groups = make_attack_groups(ids, s);
@@ -206,13 +212,16 @@ TEST_CASE("scores do not depend on how the candidates are split into blocks") {
         for (int64_t n0 = 0; n0 < N; n0 += block) {
           const int64_t n1 = std::min(N, n0 + block);
           std::vector<float> pc, pl;
+          std::vector<uint8_t> pk;
           for (int64_t m = 0; m < M; ++m) {
             pc.insert(pc.end(), conf.begin() + (m * N + n0) * 2, conf.begin() + (m * N + n1) * 2);
             pl.insert(pl.end(), loss.begin() + (m * N + n0) * 2, loss.begin() + (m * N + n1) * 2);
+            pk.insert(pk.end(), keep.begin() + m * N + n0, keep.begin() + m * N + n1);
           }
           SignalBlock b;
           b.n0 = n0, b.count = n1 - n0;
           b.signals = {{"logit_confidence", pc.data()}, {"loss", pl.data()}};
+          b.keep = pk.data();
           for (size_t g = 0; g < groups.size(); ++g) {
             if (pass == 0 && groups[g]->needs_first_pass()) groups[g]->observe(b);
             if (pass == 1) groups[g]->score(b, per_group[g]);
