@@ -3,8 +3,9 @@
 // process (the coordinator plus one worker thread).
 //
 // Start-up is a sequence of collective agreements: configuration, then data on every
-// rank, then the results file. Any rank's failure stops every rank with the same exit
-// code before a results file exists, so bad input never leaves a file behind.
+// rank, then the results file (created, or resumed). Any rank's failure stops every rank
+// with the same exit code before the results file is touched, so bad input never leaves
+// a file behind. docs/reliability.md describes crashes, resume and signals.
 #include "run_command.hpp"
 
 #include <spdlog/spdlog.h>
@@ -16,27 +17,23 @@
 
 #include "common/errors.hpp"
 #include "common/logging.hpp"
-#include "common/results_layout.hpp"
+#include "common/run_lock.hpp"
+#include "common/stop_signals.hpp"
+#include "coordinator.hpp"
 #include "lira/build_info.hpp"
 #include "mpi/mpi_session.hpp"
 #include "mpi/mpi_transport.hpp"
 #include "orchestrator/in_process_transport.hpp"
-#include "orchestrator/progress.hpp"
-#include "orchestrator/scheduler.hpp"
-#include "storage/results_file.hpp"
-#include "trainer/dataset.hpp"
 #include "trainer_loader.hpp"
 #include "worker/worker_loop.hpp"
 
 namespace lira {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-std::string hostname() {
+WorkerIdentity identity() {
   char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown-host";
-  return buf;
+  if (gethostname(buf, sizeof buf - 1) != 0) return {"unknown-host", getpid()};
+  return {buf, getpid()};
 }
 
 Config resolve_config(const RunArgs& args) {
@@ -57,89 +54,6 @@ std::string log_path_for(const std::string& results) {
   return (has_ext ? results.substr(0, dot) : results) + ".log";
 }
 
-// Creates the results file for the plan: layout, keep matrix, labels, seeds, config.
-std::unique_ptr<ResultsWriter> create_results(const Config& config, const Plan& plan, const Dataset& data,
-                                              bool overwrite) {
-  std::vector<uint64_t> seeds(static_cast<size_t>(plan.models()));
-  for (int64_t m = 0; m < plan.models(); ++m) seeds[m] = plan.model_seed(m);
-  RunMetadata meta{to_yaml(config), std::string(build::kVersion) + " (" + build::kGitRevision + ")"};
-  return std::make_unique<ResultsWriter>(
-      config.experiment.output, results_layout(config, data.classes), meta, plan.keep(), data.candidates.labels,
-      data.candidate_index, seeds, overwrite ? ResultsWriter::Mode::kOverwrite : ResultsWriter::Mode::kCreateNew);
-}
-
-// The coordinator's reactions to scheduler events: store, count, tell the user.
-class CoordinatorObserver final : public SchedulerObserver {
- public:
-  CoordinatorObserver(ResultsWriter& writer, CoordinatorTransport& transport, int64_t total)
-      : writer_(writer), transport_(transport), progress_(total, 0), last_line_(Clock::now()) {}
-
-  void on_worker_ready(int worker, const WorkerReady& hello) override {
-    spdlog::debug("{} ready on {} (pid {})", transport_.worker_name(worker), hello.host, hello.pid);
-  }
-
-  void on_result(int worker, const ModelResult& r) override {
-    writer_.write_model(r, worker);
-    progress_.model_finished();
-    last_line_ = Clock::now();
-    spdlog::info("model {} done by {}: train acc {:.4f}, test acc {:.4f}, {:.1f} s | {}", r.model,
-                 transport_.worker_name(worker), r.train_accuracy, r.test_accuracy, r.train_seconds,
-                 progress_.summary());
-  }
-
-  void on_failure(int worker, const JobFailure& f, bool will_retry) override {
-    if (will_retry) {
-      spdlog::warn("model {} failed on {} (attempt {}), will retry: {}", f.model, transport_.worker_name(worker),
-                   f.attempt + 1, f.message);
-      return;
-    }
-    writer_.record_failure(f.model, f.attempt + 1);
-    progress_.model_failed();
-    failures_.push_back("model " + std::to_string(f.model) + ": " + f.message);
-    spdlog::error("model {} failed for good after {} attempt(s) on {}: {}", f.model, f.attempt + 1,
-                  transport_.worker_name(worker), f.message);
-  }
-
-  void on_tick() override {
-    if (Clock::now() - last_line_ < std::chrono::seconds(60)) return;
-    last_line_ = Clock::now();
-    spdlog::info("still running: {}", progress_.summary());
-  }
-
-  const std::vector<std::string>& failures() const { return failures_; }
-
- private:
-  ResultsWriter& writer_;
-  CoordinatorTransport& transport_;
-  Progress progress_;
-  Clock::time_point last_line_;
-  std::vector<std::string> failures_;
-};
-
-std::vector<int64_t> all_models(const Plan& plan) {
-  std::vector<int64_t> v(static_cast<size_t>(plan.models()));
-  for (int64_t m = 0; m < plan.models(); ++m) v[m] = m;
-  return v;
-}
-
-int finish(const Config& config, ResultsWriter& writer, const ScheduleSummary& summary,
-           const CoordinatorObserver& observer, Clock::time_point start) {
-  writer.close();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  spdlog::info("run finished in {}: {}/{} models done, {} failed; results in {}", format_duration(seconds),
-               summary.done.size(), config.experiment.models, summary.failed.size(), config.experiment.output);
-  std::string per_worker;
-  for (size_t w = 0; w < summary.jobs_per_worker.size(); ++w)
-    per_worker += (w ? ", " : "") + std::to_string(summary.jobs_per_worker[w]);
-  spdlog::info("jobs per worker: {}", per_worker);
-  if (!summary.failed.empty()) {
-    for (const auto& f : observer.failures()) spdlog::error("failed {}", f);
-    return static_cast<int>(ExitCode::kModelsFailed);
-  }
-  spdlog::info("next: lira score {}", config.experiment.output);
-  return 0;
-}
-
 void log_start(const Config& config, int workers, int threads_hint) {
   spdlog::info("lira {} ({}): experiment '{}', {} models x {} candidates, {} worker(s){}", build::kVersion,
                build::kGitRevision, config.experiment.name, config.experiment.models, config.data.candidates,
@@ -153,35 +67,45 @@ int auto_threads(const Config& config, int workers_on_node) {
   return std::max(1, cores / std::max(1, workers_on_node));
 }
 
+std::chrono::milliseconds heartbeat(const Config& config) {
+  return std::chrono::seconds(config.experiment.heartbeat_seconds);
+}
+
 // One process: the coordinator on this thread, one worker on another.
 int run_in_process(const Config& config, bool overwrite) {
-  const auto start = Clock::now();
   const int threads = auto_threads(config, 1);
   log_start(config, 1, threads);
   auto data = load_dataset(config.data);
   const Plan plan(config.experiment.models, config.data.candidates, static_cast<uint64_t>(config.experiment.seed));
   auto runner = trainer().make_runner(config, data, threads, 0);
-  auto writer = create_results(config, plan, *data, overwrite);
+  RunLock lock(config.experiment.output);
+  auto opened = open_results(config, plan, *data, overwrite);
   add_log_file(log_path_for(config.experiment.output));
 
   InProcessHub hub(1);
-  std::thread worker([&] { run_worker(hub.worker(0), *runner, hostname(), getpid()); });
-  CoordinatorObserver observer(*writer, hub.coordinator(), plan.models());
+  std::thread worker([&] { run_worker(hub.worker(0), *runner, identity(), heartbeat(config)); });
+  CoordinatorObserver observer(*opened.writer, hub.coordinator(), config, opened.already_done);
   ScheduleSummary summary;
   try {
-    summary = run_schedule(plan, all_models(plan), hub.coordinator(), observer,
-                           {config.experiment.max_retries, std::chrono::milliseconds(500)});
+    summary = run_schedule(plan, opened.pending, hub.coordinator(), observer, scheduler_options(config));
   } catch (...) {
     hub.coordinator().send(0, StopWorker{});  // let the worker thread end before unwinding
     worker.join();
     throw;
   }
+  bool must_abort = false;
+  const int code = observer.finish(summary, must_abort);
+  if (must_abort) {
+    // A model is still training on the worker thread, which cannot be interrupted: the
+    // results are durable, so leave without waiting for it.
+    spdlog::default_logger()->flush();
+    std::_Exit(code);
+  }
   worker.join();
-  return finish(config, *writer, summary, observer, start);
+  return code;
 }
 
 int run_distributed(mpi::Session& session, const RunArgs& args) {
-  const auto start = Clock::now();
   const bool coordinator = session.rank() == 0;
 
   // 1. Configuration: rank 0 reads and resolves it, everyone else gets the resolved text.
@@ -210,7 +134,7 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
     return run_in_process(config, args.overwrite);
   }
 
-  // 2. Data, on every rank (rank 0 needs the labels and validates N).
+  // 2. Data, on every rank (rank 0 needs the labels and the files' fingerprint).
   const int workers_here = session.local_size() - (session.coordinator_is_local() ? 1 : 0);
   const int threads = auto_threads(config, workers_here);
   if (coordinator) log_start(config, session.size() - 1, static_cast<int>(config.training.threads));
@@ -230,14 +154,16 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
     return agreed.exit_code;
   }
 
-  // 3. The results file, on rank 0 only.
-  std::unique_ptr<ResultsWriter> writer;
+  // 3. The results file, on rank 0 only: locked, then created or resumed.
+  std::unique_ptr<RunLock> lock;
   std::unique_ptr<Plan> plan;
+  OpenedResults opened;
   if (coordinator) {
     try {
       plan = std::make_unique<Plan>(config.experiment.models, config.data.candidates,
                                     static_cast<uint64_t>(config.experiment.seed));
-      writer = create_results(config, *plan, *data, args.overwrite);
+      lock = std::make_unique<RunLock>(config.experiment.output);
+      opened = open_results(config, *plan, *data, args.overwrite);
       add_log_file(log_path_for(config.experiment.output));
     } catch (const std::exception& e) {
       failure = e.what();
@@ -252,22 +178,29 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
 
   // 4. The run.
   if (coordinator) {
-    data.reset();  // the coordinator needed only the labels, now in the file
+    data.reset();  // the coordinator needed only the labels and fingerprint, now in the file
     mpi::CoordinatorEnd transport(session.world());
-    CoordinatorObserver observer(*writer, transport, plan->models());
-    const auto summary = run_schedule(*plan, all_models(*plan), transport, observer,
-                                      {config.experiment.max_retries, std::chrono::milliseconds(500)});
-    return finish(config, *writer, summary, observer, start);
+    CoordinatorObserver observer(*opened.writer, transport, config, opened.already_done);
+    const auto summary = run_schedule(*plan, opened.pending, transport, observer, scheduler_options(config));
+    bool must_abort = false;
+    const int result = observer.finish(summary, must_abort);
+    if (must_abort) {
+      // Workers still training an abandoned model, or silent: end them all.
+      spdlog::default_logger()->flush();
+      session.abort(result);
+    }
+    return result;
   }
   spdlog::debug("worker with {} thread(s)", threads);
   mpi::WorkerEnd transport(session.world());
-  run_worker(transport, *runner, hostname(), getpid());
+  run_worker(transport, *runner, identity(), heartbeat(config));
   return 0;
 }
 
 }  // namespace
 
 int run_command(const RunArgs& args) {
+  install_stop_handlers();
   if (!mpi::launched_by_mpi_launcher()) {
     init_logging(-1, args.log_level);
     return run_in_process(resolve_config(args), args.overwrite);

@@ -42,8 +42,8 @@ int main(int argc, char** argv) {
     for (int64_t n = 0; n < candidates; ++n) index[n] = n;
     std::vector<uint64_t> seeds(models);
     for (int64_t m = 0; m < models; ++m) seeds[m] = plan.model_seed(m);
-    lira::ResultsWriter writer(out, layout, {"# synthetic benchmark file\n", "bench"}, plan.keep(), labels, index, seeds,
-                               lira::ResultsWriter::Mode::kOverwrite);
+    auto writer = lira::ResultsWriter::create(out, layout, {"# synthetic benchmark file\n", "bench", "", ""}, plan.keep(),
+                                              labels, index, seeds, lira::ResultsWriter::Mode::kOverwrite);
     std::vector<float> difficulty(candidates), memorable(candidates);
     lira::Xoshiro256 rng(seed + 1);
     for (int64_t n = 0; n < candidates; ++n) {
@@ -72,9 +72,9 @@ int main(int argc, char** argv) {
         for (size_t i = 0; i < loss.values.size(); ++i) loss.values[i] = static_cast<float>(std::log1p(std::exp(-conf.values[i])));
         r.signals.push_back(std::move(loss));
       }
-      writer.write_model(r, 0);
+      writer->write_model(r, 0);
     }
-    writer.close();
+    writer->close();
     std::printf("wrote %s: %lld models x %lld candidates x %lld queries in %.1f s\n", out.c_str(),
                 static_cast<long long>(models), static_cast<long long>(candidates), static_cast<long long>(queries),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

@@ -410,13 +410,14 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   return parse_config(buf.str(), path, overrides);
 }
 
-std::string to_yaml(const Config& config_in) {
+namespace {
+std::string yaml_of(const Config& config_in, bool only_results) {
   Config config = config_in;  // the field accessors take non-const references
   std::ostringstream out;
   for (const auto& sec : schema::sections()) {
     out << sec.name << ":\n";
     for (const auto& key : schema::keys()) {
-      if (std::string(key.section) != sec.name) continue;
+      if (std::string(key.section) != sec.name || (only_results && !key.affects_results)) continue;
       out << "  " << key.name << ": ";
       std::visit(
           [&](const auto& k) {
@@ -441,6 +442,10 @@ std::string to_yaml(const Config& config_in) {
   }
   return out.str();
 }
+}  // namespace
+
+std::string to_yaml(const Config& config) { return yaml_of(config, false); }
+std::string results_yaml(const Config& config) { return yaml_of(config, true); }
 
 std::string keys_markdown() {
   std::ostringstream out;

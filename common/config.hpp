@@ -18,6 +18,9 @@ struct ExperimentConfig {
   int64_t models = 0;   // M
   std::string output;   // results file; resolved from the name when left empty
   int64_t max_retries = 0;
+  int64_t heartbeat_seconds = 0;
+  int64_t heartbeat_timeout = 0;
+  int64_t grace_seconds = 0;
 };
 
 struct DataConfig {
@@ -120,5 +123,9 @@ std::string to_yaml(const Config& config);
 
 // Markdown table of every key: name, type, default, range, meaning (docs/config.md).
 std::string keys_markdown();
+
+// The YAML of only the keys that determine the results (no names, paths or timing): two
+// runs with the same text, seed and data produce the same results file content.
+std::string results_yaml(const Config& config);
 
 }  // namespace lira

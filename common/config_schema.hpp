@@ -46,6 +46,9 @@ struct Key {
   const char* name;
   Kind kind;
   const char* meaning;
+  // false for keys that cannot change the results (names, paths, retry and timing
+  // policy): they are left out of the fingerprint that guards resuming a results file.
+  bool affects_results = true;
   std::string dotted() const { return std::string(section) + "." + name; }
 };
 

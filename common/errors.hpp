@@ -17,6 +17,8 @@ enum class ExitCode : int {
   kUsage = 2,          // bad command line, config or input data: fix the input and rerun
   kIo = 3,             // the results file or the dataset could not be read or written
   kModelsFailed = 4,   // the run finished but some models failed (see the log)
+  kInterrupted = 5,    // stopped by SIGTERM, SIGUSR1 or SIGINT: rerun the same command to resume
+  kWorkersLost = 6,    // some worker stopped answering; finished models are saved: rerun to resume
 };
 
 class Error : public std::runtime_error {

@@ -11,7 +11,7 @@ namespace {
 
 constexpr uint32_t kMagic = 0x4152494C;  // "LIRA"
 constexpr uint16_t kWireVersion = 1;
-enum class Tag : uint8_t { kJob = 1, kStop = 2, kReady = 3, kResult = 4, kFailure = 5 };
+enum class Tag : uint8_t { kJob = 1, kStop = 2, kReady = 3, kResult = 4, kFailure = 5, kHeartbeat = 6 };
 
 class Writer {
  public:
@@ -129,6 +129,12 @@ std::vector<std::byte> encode(const WorkerMessage& m) {
     }
     return w.take();
   }
+  if (const auto* h = std::get_if<Heartbeat>(&m)) {
+    Writer w(Tag::kHeartbeat);
+    w.put(h->model);
+    w.put(h->attempt);
+    return w.take();
+  }
   const auto& f = std::get<JobFailure>(m);
   Writer w(Tag::kFailure);
   w.put(f.model);
@@ -183,6 +189,13 @@ WorkerMessage decode_worker_message(const std::byte* data, size_t size) {
         s.values = r.get_vector<float>();
         m.signals.push_back(std::move(s));
       }
+      r.finish();
+      return m;
+    }
+    case Tag::kHeartbeat: {
+      Heartbeat m;
+      m.model = r.get<int64_t>();
+      m.attempt = r.get<int32_t>();
       r.finish();
       return m;
     }

@@ -50,6 +50,13 @@ struct ModelResult {
   std::vector<SignalArray> signals;
 };
 
+// Worker -> coordinator: still working on `model` (sent every heartbeat interval while a
+// job runs, so the coordinator can tell a slow job from a dead worker).
+struct Heartbeat {
+  int64_t model = -1;
+  int32_t attempt = 0;
+};
+
 // Worker -> coordinator: the job threw. Also means "ready for the next job".
 struct JobFailure {
   int64_t model = -1;
@@ -57,7 +64,7 @@ struct JobFailure {
   std::string message;
 };
 
-using WorkerMessage = std::variant<WorkerReady, ModelResult, JobFailure>;
+using WorkerMessage = std::variant<WorkerReady, ModelResult, JobFailure, Heartbeat>;
 
 std::vector<std::byte> encode(const CoordinatorMessage& m);
 std::vector<std::byte> encode(const WorkerMessage& m);

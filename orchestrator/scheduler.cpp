@@ -1,6 +1,7 @@
 // Implements run_schedule: the coordinator's event loop.
 #include "scheduler.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <string>
 
@@ -9,116 +10,209 @@
 namespace lira {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 struct WorkerState {
-  bool started = false;       // sent WorkerReady
-  int64_t model = -1;         // job in flight, or -1 when idle
+  bool started = false;  // sent WorkerReady
+  bool stopped = false;  // sent StopWorker
+  bool lost = false;     // silent past the heartbeat timeout; never used again
+  int64_t model = -1;    // job in flight, or -1 when idle
   int32_t attempt = 0;
-  bool stopped = false;
+  Clock::time_point last_heard;
+};
+
+struct Pending {
+  int64_t model;
+  int32_t attempt;
+};
+
+class Loop {
+ public:
+  Loop(const Plan& plan, const std::vector<int64_t>& pending, CoordinatorTransport& transport,
+       SchedulerObserver& observer, const SchedulerOptions& options)
+      : plan_(plan), transport_(transport), observer_(observer), options_(options) {
+    const int n = transport.worker_count();
+    if (n < 1) throw ConfigError("the run has no worker: start at least 2 MPI ranks, or run without mpirun");
+    for (int64_t m : pending) {
+      if (m < 0 || m >= plan.models()) throw Error("run_schedule: model " + std::to_string(m) + " not in the plan");
+      queue_.push_back({m, 0});
+    }
+    workers_.assign(n, WorkerState{});
+    const auto now = Clock::now();
+    for (auto& w : workers_) w.last_heard = now;  // a worker that never says hello is lost too
+    summary_.jobs_per_worker.assign(n, 0);
+  }
+
+  ScheduleSummary run() {
+    while (active() > 0) {
+      check_stop();
+      if (stopping_ && in_flight_ > 0 && Clock::now() >= deadline_) {
+        for (const auto& w : workers_)
+          if (!w.lost && w.model >= 0) summary_.abandoned.push_back(w.model);
+        return summary_;
+      }
+      auto incoming = transport_.receive(options_.poll_interval);
+      if (!incoming) {
+        check_heartbeats();
+        observer_.on_tick();
+        continue;
+      }
+      handle(*incoming);
+    }
+    return summary_;
+  }
+
+ private:
+  int active() const {
+    int n = 0;
+    for (const auto& w : workers_) n += !w.stopped && !w.lost;
+    return n;
+  }
+
+  void check_stop() {
+    if (stopping_ || !options_.stop_requested) return;
+    const int sig = options_.stop_requested();
+    if (sig == 0) return;
+    stopping_ = true;
+    summary_.stop_signal = sig;
+    deadline_ = Clock::now() + options_.grace;
+    observer_.on_stop_requested(sig);
+    for (int w = 0; w < static_cast<int>(workers_.size()); ++w)
+      if (workers_[w].started && !workers_[w].stopped && !workers_[w].lost && workers_[w].model < 0) stop(w);
+  }
+
+  void stop(int w) {
+    workers_[w].stopped = true;
+    transport_.send(w, StopWorker{});
+  }
+
+  void dispatch(int w) {
+    auto& st = workers_[w];
+    if (stopping_) {
+      stop(w);
+      return;
+    }
+    if (!queue_.empty()) {
+      const Pending p = queue_.front();
+      queue_.pop_front();
+      JobAssignment job;
+      job.model = p.model;
+      job.seed = plan_.model_seed(p.model);
+      job.attempt = p.attempt;
+      const auto row = plan_.keep_row(p.model);
+      job.keep_row.assign(row.begin(), row.end());
+      st.model = p.model;
+      st.attempt = p.attempt;
+      ++in_flight_;
+      transport_.send(w, job);
+      observer_.on_job_started(w, p.model, p.attempt);
+    } else if (in_flight_ == 0) {
+      stop(w);  // nothing left, and nothing that could fail and come back
+    }
+    // else: stay idle; a job in flight may still fail and need a retry.
+  }
+
+  // After any event: idle workers take queued retries, or stop when all is done.
+  void wake_idle() {
+    for (int v = 0; v < static_cast<int>(workers_.size()); ++v) {
+      const auto& st = workers_[v];
+      if (st.started && !st.stopped && !st.lost && st.model < 0 && (!queue_.empty() || in_flight_ == 0 || stopping_))
+        dispatch(v);
+    }
+  }
+
+  // The job of worker w ended without a result: retry it, or count it failed.
+  bool requeue_or_fail(int64_t model, int32_t attempt) {
+    const bool retry = attempt < options_.max_retries;
+    if (retry) {
+      queue_.push_front({model, attempt + 1});
+    } else {
+      summary_.failed.push_back(model);
+    }
+    return retry;
+  }
+
+  void finish_job(int w, int64_t model, int32_t attempt) {
+    auto& st = workers_[w];
+    if (st.model != model || st.attempt != attempt)
+      throw CommError("protocol violation: " + transport_.worker_name(w) + " reported model " + std::to_string(model) +
+                      " (attempt " + std::to_string(attempt) + ") but was given " +
+                      (st.model < 0 ? std::string("nothing") : "model " + std::to_string(st.model)));
+    st.model = -1;
+    --in_flight_;
+    ++summary_.jobs_per_worker[w];
+  }
+
+  void check_heartbeats() {
+    const auto now = Clock::now();
+    for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
+      auto& st = workers_[w];
+      if (st.lost || st.stopped || now - st.last_heard < options_.heartbeat_timeout) continue;
+      if (st.started && st.model < 0) continue;  // idle workers have nothing to say
+      st.lost = true;
+      summary_.lost_workers.push_back(w);
+      const int64_t model = st.model;
+      bool retry = false;
+      if (model >= 0) {
+        --in_flight_;
+        st.model = -1;
+        retry = requeue_or_fail(model, st.attempt);
+      }
+      observer_.on_worker_lost(w, model, retry);
+    }
+    wake_idle();
+  }
+
+  void handle(const Incoming& in) {
+    const int w = in.worker;
+    if (w < 0 || w >= static_cast<int>(workers_.size())) throw CommError("message from unknown worker " + std::to_string(w));
+    auto& st = workers_[w];
+    if (st.lost) return;  // a worker declared lost stays lost: its job went to another one
+    if (st.stopped) throw CommError("protocol violation: " + transport_.worker_name(w) + " spoke after StopWorker");
+    st.last_heard = Clock::now();
+
+    if (const auto* hello = std::get_if<WorkerReady>(&in.message)) {
+      if (st.started) throw CommError("protocol violation: " + transport_.worker_name(w) + " said hello twice");
+      st.started = true;
+      observer_.on_worker_ready(w, *hello);
+      dispatch(w);
+    } else if (const auto* beat = std::get_if<Heartbeat>(&in.message)) {
+      if (beat->model != st.model)
+        throw CommError("protocol violation: " + transport_.worker_name(w) + " is alive on model " +
+                        std::to_string(beat->model) + " but was given model " + std::to_string(st.model));
+      observer_.on_heartbeat(w, *beat);
+    } else if (const auto* result = std::get_if<ModelResult>(&in.message)) {
+      finish_job(w, result->model, result->attempt);
+      observer_.on_result(w, *result);
+      summary_.done.push_back(result->model);
+      dispatch(w);
+    } else {
+      const auto& failure = std::get<JobFailure>(in.message);
+      finish_job(w, failure.model, failure.attempt);
+      const bool retry = !stopping_ && requeue_or_fail(failure.model, failure.attempt);
+      observer_.on_failure(w, failure, retry);
+      dispatch(w);
+    }
+    wake_idle();
+  }
+
+  const Plan& plan_;
+  CoordinatorTransport& transport_;
+  SchedulerObserver& observer_;
+  const SchedulerOptions& options_;
+  std::deque<Pending> queue_;
+  std::vector<WorkerState> workers_;
+  int64_t in_flight_ = 0;
+  bool stopping_ = false;
+  Clock::time_point deadline_;
+  ScheduleSummary summary_;
 };
 
 }  // namespace
 
-ScheduleSummary run_schedule(const Plan& plan, const std::vector<int64_t>& pending_models,
-                             CoordinatorTransport& transport, SchedulerObserver& observer,
-                             const SchedulerOptions& options) {
-  const int nworkers = transport.worker_count();
-  if (nworkers < 1) throw ConfigError("the run has no worker: start at least 2 MPI ranks, or run without mpirun");
-
-  struct Pending {
-    int64_t model;
-    int32_t attempt;
-  };
-  std::deque<Pending> queue;
-  for (int64_t m : pending_models) {
-    if (m < 0 || m >= plan.models()) throw Error("run_schedule: model " + std::to_string(m) + " not in the plan");
-    queue.push_back({m, 0});
-  }
-
-  ScheduleSummary summary;
-  summary.jobs_per_worker.assign(nworkers, 0);
-  std::vector<WorkerState> workers(nworkers);
-  int64_t in_flight = 0;
-  int stopped = 0;
-
-  auto dispatch = [&](int w) {
-    auto& st = workers[w];
-    if (!queue.empty()) {
-      const Pending p = queue.front();
-      queue.pop_front();
-      JobAssignment job;
-      job.model = p.model;
-      job.seed = plan.model_seed(p.model);
-      job.attempt = p.attempt;
-      const auto row = plan.keep_row(p.model);
-      job.keep_row.assign(row.begin(), row.end());
-      st.model = p.model;
-      st.attempt = p.attempt;
-      ++in_flight;
-      transport.send(w, job);
-    } else if (in_flight == 0) {
-      // Nothing left and nothing that could fail and come back: this worker is done.
-      st.stopped = true;
-      ++stopped;
-      transport.send(w, StopWorker{});
-    }
-    // else: stay idle; a failing job in flight may still need a retry.
-  };
-
-  auto finish_job = [&](int w, int64_t model, int32_t attempt) {
-    auto& st = workers[w];
-    if (st.model != model || st.attempt != attempt)
-      throw CommError("protocol violation: " + transport.worker_name(w) + " reported model " +
-                      std::to_string(model) + " (attempt " + std::to_string(attempt) + ") but was given " +
-                      (st.model < 0 ? std::string("nothing") : "model " + std::to_string(st.model)));
-    st.model = -1;
-    --in_flight;
-    ++summary.jobs_per_worker[w];
-  };
-
-  auto release_idle = [&] {
-    // Once the queue is empty and nothing is in flight, every idle worker can stop.
-    if (!queue.empty() || in_flight != 0) return;
-    for (int w = 0; w < nworkers; ++w)
-      if (workers[w].started && !workers[w].stopped && workers[w].model < 0) dispatch(w);
-  };
-
-  while (stopped < nworkers) {
-    auto incoming = transport.receive(options.poll_interval);
-    if (!incoming) {
-      observer.on_tick();
-      continue;
-    }
-    const int w = incoming->worker;
-    if (w < 0 || w >= nworkers) throw CommError("message from unknown worker " + std::to_string(w));
-    auto& st = workers[w];
-    if (st.stopped) throw CommError("protocol violation: " + transport.worker_name(w) + " spoke after StopWorker");
-
-    if (const auto* hello = std::get_if<WorkerReady>(&incoming->message)) {
-      if (st.started) throw CommError("protocol violation: " + transport.worker_name(w) + " said hello twice");
-      st.started = true;
-      observer.on_worker_ready(w, *hello);
-    } else if (auto* result = std::get_if<ModelResult>(&incoming->message)) {
-      finish_job(w, result->model, result->attempt);
-      observer.on_result(w, *result);
-      summary.done.push_back(result->model);
-    } else {
-      const auto& failure = std::get<JobFailure>(incoming->message);
-      finish_job(w, failure.model, failure.attempt);
-      const bool retry = failure.attempt < options.max_retries;
-      observer.on_failure(w, failure, retry);
-      if (retry) {
-        queue.push_front({failure.model, failure.attempt + 1});
-      } else {
-        summary.failed.push_back(failure.model);
-      }
-    }
-    dispatch(w);
-    // A retry may have been queued while other workers sat idle: wake them.
-    for (int v = 0; v < nworkers && !queue.empty(); ++v)
-      if (workers[v].started && !workers[v].stopped && workers[v].model < 0) dispatch(v);
-    release_idle();
-  }
-  return summary;
+ScheduleSummary run_schedule(const Plan& plan, const std::vector<int64_t>& pending, CoordinatorTransport& transport,
+                             SchedulerObserver& observer, const SchedulerOptions& options) {
+  return Loop(plan, pending, transport, observer, options).run();
 }
 
 }  // namespace lira

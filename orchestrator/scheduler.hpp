@@ -1,11 +1,14 @@
 // Dynamic scheduling of training jobs onto workers: an idle worker gets the next pending
 // job, so faster workers do more. Failed jobs are retried (up to max_retries) before
-// they are marked failed; the run goes on. Plain C++: the transport is an interface, so
-// tests drive it in-process with fake workers.
+// they are marked failed; the run goes on. A busy worker that stays silent past the
+// heartbeat timeout is declared lost and its job handed to another worker. A stop request
+// (a signal) ends dispatching; running jobs get a grace period to finish. Plain C++: the
+// transport is an interface, so tests drive it in-process with fake workers.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "plan.hpp"
@@ -13,32 +16,46 @@
 
 namespace lira {
 
-// What the coordinator does with events; storage and progress logging live behind it.
+// What the coordinator does with events; storage, status and logging live behind it.
 class SchedulerObserver {
  public:
   virtual ~SchedulerObserver() = default;
   virtual void on_worker_ready(int /*worker*/, const WorkerReady& /*hello*/) {}
+  virtual void on_job_started(int /*worker*/, int64_t /*model*/, int32_t /*attempt*/) {}
   // Must make the result durable before returning: the model counts as done after it.
   virtual void on_result(int worker, const ModelResult& result) = 0;
   virtual void on_failure(int /*worker*/, const JobFailure& /*failure*/, bool /*will_retry*/) {}
-  // Called whenever receive() timed out, for periodic work (progress lines).
+  virtual void on_heartbeat(int /*worker*/, const Heartbeat& /*beat*/) {}
+  // A worker fell silent; `model` (or -1) was its job, requeued or failed as for a failure.
+  virtual void on_worker_lost(int /*worker*/, int64_t /*model*/, bool /*will_retry*/) {}
+  virtual void on_stop_requested(int /*signal*/) {}
+  // Called whenever receive() timed out, for periodic work (progress lines, status file).
   virtual void on_tick() {}
 };
 
 struct SchedulerOptions {
   int64_t max_retries = 1;
   std::chrono::milliseconds poll_interval{500};
+  std::chrono::milliseconds heartbeat_timeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds grace{std::chrono::minutes(1)};
+  // Polled every loop; a non-zero value (the signal) asks the run to stop.
+  std::function<int()> stop_requested;
 };
 
 struct ScheduleSummary {
   std::vector<int64_t> done;    // models finished, in completion order
   std::vector<int64_t> failed;  // models that failed max_retries + 1 times
   std::vector<int64_t> jobs_per_worker;
+  std::vector<int> lost_workers;
+  int stop_signal = 0;              // non-zero: the run was asked to stop
+  std::vector<int64_t> abandoned;   // still running when the grace period ended
+  bool complete() const { return stop_signal == 0; }
 };
 
 // Runs every model in `pending` (indices into the plan) to completion or failure, then
-// sends StopWorker to every worker and returns. Throws CommError on protocol violations
-// (a result for a job the worker was not given).
+// sends StopWorker to every live worker and returns; or, after a stop request, returns
+// once the running jobs finished or the grace period ended (their models in abandoned).
+// Throws CommError on protocol violations (a result for a job the worker was not given).
 ScheduleSummary run_schedule(const Plan& plan, const std::vector<int64_t>& pending, CoordinatorTransport& transport,
                              SchedulerObserver& observer, const SchedulerOptions& options = {});
 

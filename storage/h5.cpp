@@ -1,6 +1,9 @@
 // Implements the HDF5 error plumbing of h5.hpp.
 #include "h5.hpp"
 
+#include <cstdlib>
+#include <cstring>
+
 namespace lira::h5 {
 
 void silence_default_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
@@ -24,6 +27,121 @@ std::string library_version() {
   unsigned major = 0, minor = 0, release = 0;
   H5get_libversion(&major, &minor, &release);
   return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
+}
+
+Id make_space(const std::vector<hsize_t>& dims, const std::string& what) {
+  return space_id(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), what);
+}
+
+void write_dataset(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type, const std::vector<hsize_t>& dims,
+                   const void* data, const std::string& file) {
+  auto space = make_space(dims, "dataspace for " + name);
+  auto dcpl = plist_id(H5Pcreate(H5P_DATASET_CREATE), "dataset creation list");
+  check(H5Pset_layout(dcpl, H5D_CONTIGUOUS), "contiguous layout");
+  check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "early allocation");
+  check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "no fill");
+  auto ds = dataset_id(H5Dcreate2(loc, name.c_str(), file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                       "create dataset " + name + " in " + file);
+  if (data) check(H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "write " + name + " in " + file);
+}
+
+namespace {
+Id utf8_string_type() {
+  auto type = type_id(H5Tcopy(H5T_C_S1), "string type");
+  check(H5Tset_size(type, H5T_VARIABLE), "string type");
+  check(H5Tset_cset(type, H5T_CSET_UTF8), "string type");
+  return type;
+}
+}  // namespace
+
+void write_string_attr(hid_t loc, const char* name, const std::string& value) {
+  auto type = utf8_string_type();
+  auto space = space_id(H5Screate(H5S_SCALAR), "scalar space");
+  auto attr = attr_id(H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT), std::string("attribute ") + name);
+  const char* p = value.c_str();
+  check(H5Awrite(attr, type, &p), std::string("write attribute ") + name);
+}
+
+void write_string_array_attr(hid_t loc, const char* name, const std::vector<std::string>& values) {
+  auto type = utf8_string_type();
+  auto space = make_space({values.size()}, "attribute space");
+  auto attr = attr_id(H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT), std::string("attribute ") + name);
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  check(H5Awrite(attr, type, ptrs.data()), std::string("write attribute ") + name);
+}
+
+void write_int_attr(hid_t loc, const char* name, int64_t value) {
+  auto space = space_id(H5Screate(H5S_SCALAR), "scalar space");
+  auto attr = attr_id(H5Acreate2(loc, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT),
+                      std::string("attribute ") + name);
+  check(H5Awrite(attr, H5T_NATIVE_INT64, &value), std::string("write attribute ") + name);
+}
+
+bool attr_exists(hid_t loc, const char* name) { return H5Aexists(loc, name) > 0; }
+
+std::vector<std::string> read_string_attr(hid_t loc, const char* name) {
+  const std::string what = std::string("attribute ") + name;
+  auto attr = attr_id(H5Aopen(loc, name, H5P_DEFAULT), "open " + what);
+  auto ftype = type_id(H5Aget_type(attr), "type of " + what);
+  if (H5Tget_class(ftype) != H5T_STRING) throw StorageError(what + " is not a string");
+  auto space = space_id(H5Aget_space(attr), "space of " + what);
+  const auto n = static_cast<size_t>(check(H5Sget_simple_extent_npoints(space), "size of " + what));
+  auto mtype = type_id(H5Tget_native_type(ftype, H5T_DIR_ASCEND), "memory type of " + what);
+  std::vector<std::string> out;
+  if (H5Tis_variable_str(ftype) > 0) {
+    std::vector<char*> ptrs(n, nullptr);
+    check(H5Aread(attr, mtype, ptrs.data()), "read " + what);
+    for (auto* p : ptrs) out.emplace_back(p ? p : "");
+    H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, ptrs.data());
+  } else {
+    const size_t len = H5Tget_size(ftype);
+    std::vector<char> buf(n * len);
+    check(H5Aread(attr, mtype, buf.data()), "read " + what);
+    for (size_t i = 0; i < n; ++i) {
+      std::string v(buf.data() + i * len, len);
+      v.resize(std::strlen(v.c_str()));  // fixed-length strings are NUL-padded
+      out.push_back(std::move(v));
+    }
+  }
+  return out;
+}
+
+int64_t read_int_attr(hid_t loc, const char* name) {
+  auto attr = attr_id(H5Aopen(loc, name, H5P_DEFAULT), std::string("open attribute ") + name);
+  int64_t v = 0;
+  check(H5Aread(attr, H5T_NATIVE_INT64, &v), std::string("read attribute ") + name);
+  return v;
+}
+
+bool link_exists(hid_t loc, const std::string& path) {
+  // Check each component so that a missing group is "absent", not an error.
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    const size_t next = path.find('/', pos + 1);
+    const std::string prefix = path.substr(0, next);
+    if (!prefix.empty() && prefix != "/" && H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    pos = next;
+  }
+  return true;
+}
+
+std::vector<hsize_t> dataset_dims(hid_t ds, const std::string& what) {
+  auto space = space_id(H5Dget_space(ds), what);
+  const int rank = check(H5Sget_simple_extent_ndims(space), what);
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  check(H5Sget_simple_extent_dims(space, dims.data(), nullptr), what);
+  return dims;
+}
+
+Id file_access_without_locking() {
+  auto fapl = plist_id(H5Pcreate(H5P_FILE_ACCESS), "file access list");
+#if H5_VERSION_GE(1, 10, 7)
+  check(H5Pset_file_locking(fapl, false, true), "disable file locking");
+#else
+  setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0);  // read at every open by HDF5 1.10.1 to 1.10.6
+#endif
+  return fapl;
 }
 
 }  // namespace lira::h5

@@ -9,6 +9,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "common/errors.hpp"
 
@@ -71,5 +72,27 @@ inline Id attr_id(hid_t id, const std::string& what) { return Id(id, H5Aclose, w
 
 // The HDF5 library version, "1.10.8".
 std::string library_version();
+
+// ---- helpers shared by the results and scores files
+
+Id make_space(const std::vector<hsize_t>& dims, const std::string& what);
+// A contiguous dataset, its space allocated at creation (so later writes change raw data
+// only, never the file's metadata), written from `data` when not null.
+void write_dataset(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type, const std::vector<hsize_t>& dims,
+                   const void* data, const std::string& file);
+void write_string_attr(hid_t loc, const char* name, const std::string& value);
+void write_string_array_attr(hid_t loc, const char* name, const std::vector<std::string>& values);
+void write_int_attr(hid_t loc, const char* name, int64_t value);
+// A string attribute (scalar or 1-d; variable or fixed length; ASCII or UTF-8).
+std::vector<std::string> read_string_attr(hid_t loc, const char* name);
+int64_t read_int_attr(hid_t loc, const char* name);
+bool attr_exists(hid_t loc, const char* name);
+// Whether every component of an absolute path ("/models/done") exists.
+bool link_exists(hid_t loc, const std::string& path);
+std::vector<hsize_t> dataset_dims(hid_t dataset, const std::string& what);
+// File access without HDF5's file locks: the writer keeps its file open for the whole
+// run, and readers (lira score, h5py) must be able to open it meanwhile. Safe here because
+// nothing but raw data changes after the file is created (see results_file.hpp).
+Id file_access_without_locking();
 
 }  // namespace lira::h5

@@ -1,17 +1,23 @@
 // The results file: one HDF5 file per experiment, written by the coordinator only.
 //
 // Layout (docs/results-format.md): /keep uint8 [M,N], /labels int64 [N],
-// /candidate_index int64 [N], /signals/<name> float32 [M, ...], /models/{done, seed,
-// attempts, worker, train_accuracy, test_accuracy, train_seconds} [M], and root
-// attributes format_version, lira_version, config (resolved YAML), queries.
+// /candidate_index int64 [N], /signals/<name> float32 [M, ...], /models/{done, failed,
+// seed, attempts, worker, train_accuracy, test_accuracy, train_seconds, finished_at,
+// error} [M], and root attributes format_version, lira_version, config (resolved YAML),
+// queries, fingerprint_config and fingerprint_data.
 //
-// Crash behaviour: every dataset is created, at its final shape, when the file is
-// created; a finished model's rows are written and flushed before its done flag is set
-// and flushed again. So after a kill at any instant, each model marked done has all of
-// its data, and unfinished models read as NaN with done = 0.
+// Crash behaviour and concurrent readers: every dataset is created contiguous, at its
+// final size, with its space allocated at creation, so no later write changes the file's
+// metadata -- only raw data. A finished model's rows are written, flushed and fsync'd
+// before its done flag is set, flushed and fsync'd. So after a kill (or a power loss) at
+// any instant, each model marked done has all of its data; the file opens without repair;
+// and readers (lira score, lira status, h5py) can open it while the run goes on (the
+// writer takes no HDF5 file lock; runs exclude each other with a lock file, see
+// orchestrator-level run_lock). Unwritten signal rows read as zeros: check /models/done.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,37 +28,54 @@
 
 namespace lira {
 
-inline constexpr int kResultsFormatVersion = 1;
+inline constexpr int kResultsFormatVersion = 2;
+inline constexpr size_t kErrorMessageBytes = 256;  // /models/error: fixed-length strings
 
 struct RunMetadata {
-  std::string config_yaml;   // the resolved config
-  std::string lira_version;  // "0.1.0 (abc123)"
+  std::string config_yaml;         // the resolved config
+  std::string lira_version;        // "0.1.0 (abc123)"
+  std::string fingerprint_config;  // the config keys that determine the results (YAML)
+  std::string fingerprint_data;    // the data files read: name, size, hash (one per line)
+};
+
+// Resuming a file made for another experiment: what differs and how to start over.
+class ResumeMismatch : public StorageError {
+ public:
+  explicit ResumeMismatch(const std::string& m) : StorageError(m) {}
 };
 
 class ResultsWriter {
  public:
   enum class Mode { kCreateNew, kOverwrite };
-  // Creates the file with every dataset at its final shape. kCreateNew refuses an
-  // existing file (StorageError saying what to do). Creates missing parent directories.
-  ResultsWriter(const std::string& path, const ResultsLayout& layout, const RunMetadata& meta,
-                std::span<const uint8_t> keep, std::span<const int64_t> labels,
-                std::span<const int64_t> candidate_index, std::span<const uint64_t> model_seeds, Mode mode);
+  // A new file with every dataset at its final size. kCreateNew refuses an existing file.
+  // Creates missing parent directories.
+  static std::unique_ptr<ResultsWriter> create(const std::string& path, const ResultsLayout& layout,
+                                               const RunMetadata& meta, std::span<const uint8_t> keep,
+                                               std::span<const int64_t> labels,
+                                               std::span<const int64_t> candidate_index,
+                                               std::span<const uint64_t> model_seeds, Mode mode);
+  // The file of an interrupted run, to finish it. Throws ResumeMismatch when it was made
+  // for another experiment (config, data, layout or format), naming what differs.
+  static std::unique_ptr<ResultsWriter> resume(const std::string& path, const ResultsLayout& layout,
+                                               const RunMetadata& meta);
   ~ResultsWriter();
   ResultsWriter(const ResultsWriter&) = delete;
   ResultsWriter& operator=(const ResultsWriter&) = delete;
 
+  std::vector<uint8_t> done() const;
   // Stores one model's signals and scalars durably, then marks it done. Throws
   // StorageError if the arrays do not match the layout.
   void write_model(const ModelResult& result, int32_t worker);
-  // Records a model that failed for good (attempts, no done flag).
-  void record_failure(int64_t model, int32_t attempts);
+  // Records a model that failed for good: attempts, the failed flag and the message.
+  void record_failure(int64_t model, int32_t attempts, const std::string& message);
 
   const std::string& path() const { return path_; }
   void close();
 
  private:
+  ResultsWriter(std::string path, ResultsLayout layout, h5::Id file);
   void write_scalar(const char* dataset, int64_t model, hid_t mem_type, const void* value);
-  void flush();
+  void make_durable();  // H5Fflush, then fsync of the file
 
   std::string path_;
   ResultsLayout layout_;
@@ -76,9 +99,11 @@ class ResultsReader {
   // /models/done, or all ones when the file has no /models/done (minimal layout).
   std::vector<uint8_t> done() const;
   std::vector<double> model_values(const std::string& name) const;  // /models/<name>, empty if absent
+  std::vector<std::string> model_errors() const;                    // /models/error, empty if absent
   std::vector<int64_t> labels() const;                              // empty if absent
   std::vector<std::string> queries() const;  // attribute, or q0..q{A-1}
   std::string config_yaml() const;           // empty if absent
+  std::string attribute(const char* name) const;  // a string root attribute, empty if absent
   bool has_signal(const std::string& name) const;
   // Dimensions of /signals/<name>: [M, N, ...]. Throws if absent or not [M, N, ...].
   std::vector<int64_t> signal_dims(const std::string& name) const;

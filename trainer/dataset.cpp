@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "cifar.hpp"
 #include "common/errors.hpp"
@@ -53,6 +55,7 @@ Split read_idx_split(const std::string& images_path, const std::string& labels_p
 }
 
 struct Loaded {
+  std::vector<std::string> files;  // every file read, for the identity
   Split train, test;
   bool has_test = true;  // false: take the test split from the training rows outside the pool
   int64_t classes = 0;
@@ -64,12 +67,14 @@ Loaded load_files(const DataConfig& c) {
   if (!fs::is_directory(c.path, ec))
     throw DataError("data.path '" + c.path + "' is not a directory" + package_hint(c.dataset));
   Loaded l;
+  auto find = [&](const std::string& stem, bool allow_gz = true) {
+    l.files.push_back(find_file(c.path, stem, c.dataset, allow_gz));
+    return l.files.back();
+  };
   if (c.dataset == "fashion-mnist" || c.dataset == "mnist") {
     l.classes = 10;
-    l.train = read_idx_split(find_file(c.path, "train-images-idx3-ubyte", c.dataset),
-                             find_file(c.path, "train-labels-idx1-ubyte", c.dataset), 10);
-    l.test = read_idx_split(find_file(c.path, "t10k-images-idx3-ubyte", c.dataset),
-                            find_file(c.path, "t10k-labels-idx1-ubyte", c.dataset), 10);
+    l.train = read_idx_split(find("train-images-idx3-ubyte"), find("train-labels-idx1-ubyte"), 10);
+    l.test = read_idx_split(find("t10k-images-idx3-ubyte"), find("t10k-labels-idx1-ubyte"), 10);
     if (c.dataset == "fashion-mnist") {
       l.mean = {0.2860}, l.stddev = {0.3530};
     } else {
@@ -77,24 +82,24 @@ Loaded load_files(const DataConfig& c) {
     }
   } else if (c.dataset == "cifar10") {
     std::vector<std::string> batches;
-    for (int i = 1; i <= 5; ++i) batches.push_back(find_file(c.path, "data_batch_" + std::to_string(i) + ".bin", c.dataset, false));
+    for (int i = 1; i <= 5; ++i) batches.push_back(find("data_batch_" + std::to_string(i) + ".bin", false));
     l.classes = 10;
     l.train = read_cifar10(batches);
-    l.test = read_cifar10({find_file(c.path, "test_batch.bin", c.dataset, false)});
+    l.test = read_cifar10({find("test_batch.bin", false)});
     l.mean = {0.4914, 0.4822, 0.4465}, l.stddev = {0.2470, 0.2435, 0.2616};
   } else if (c.dataset == "cifar100") {
     const bool coarse = c.cifar100_labels == "coarse";
     l.classes = coarse ? 20 : 100;
-    l.train = read_cifar100(find_file(c.path, "train.bin", c.dataset, false), coarse);
-    l.test = read_cifar100(find_file(c.path, "test.bin", c.dataset, false), coarse);
+    l.train = read_cifar100(find("train.bin", false), coarse);
+    l.test = read_cifar100(find("test.bin", false), coarse);
     l.mean = {0.5071, 0.4865, 0.4409}, l.stddev = {0.2673, 0.2564, 0.2762};
   } else if (c.dataset == "csv") {
     const CsvFormat format{c.csv_label == "first", c.csv_header};
-    l.train = read_csv_table(find_file(c.path, "train.csv", c.dataset, false), format);
+    l.train = read_csv_table(find("train.csv", false), format);
     std::error_code e2;
     l.has_test = fs::exists(fs::path(c.path) / "test.csv", e2);
     if (l.has_test) {
-      l.test = read_csv_table((fs::path(c.path) / "test.csv").string(), format);
+      l.test = read_csv_table(find("test.csv", false), format);
       if (l.test.example_shape != l.train.example_shape)
         throw DataError("test.csv and train.csv in '" + c.path + "' have different numbers of columns");
     }
@@ -124,6 +129,24 @@ void table_moments(const Split& s, std::vector<double>& mean, std::vector<double
 
 }  // namespace
 
+std::string file_identity(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError("cannot read '" + path + "' to fingerprint it");
+  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a, 64 bit
+  uint64_t size = 0;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto got = static_cast<size_t>(in.gcount());
+    for (size_t i = 0; i < got; ++i) hash = (hash ^ static_cast<uint8_t>(buf[i])) * 0x100000001b3ull;
+    size += got;
+  }
+  char line[512];
+  std::snprintf(line, sizeof line, "%s %llu bytes fnv1a64 %016llx", fs::path(path).filename().c_str(),
+                static_cast<unsigned long long>(size), static_cast<unsigned long long>(hash));
+  return line;
+}
+
 Split Split::slice(int64_t first, int64_t n) const {
   Split s;
   s.count = n;
@@ -140,6 +163,10 @@ std::shared_ptr<const Dataset> load_dataset(const DataConfig& config) {
   auto d = std::make_shared<Dataset>();
   d->name = config.dataset;
   d->classes = l.classes;
+  std::vector<std::string> ids;
+  for (const auto& f : l.files) ids.push_back(file_identity(f));
+  std::sort(ids.begin(), ids.end());  // independent of the order the readers ran in
+  for (const auto& id : ids) d->identity += id + "\n";
 
   const int64_t first = config.candidate_offset, n = config.candidates;
   if (first + n > l.train.count)

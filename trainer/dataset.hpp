@@ -37,7 +37,13 @@ struct Dataset {
   Split candidates;                       // the candidate pool, N examples
   std::vector<int64_t> candidate_index;   // their indices in the training split
   Split test;                             // the held-out examples for test accuracy
+  // The files read, one line each: "name size bytes fnv1a64 hash". Part of the results
+  // file's fingerprint: resuming with other data is refused.
+  std::string identity;
 };
+
+// "name size bytes fnv1a64 0123abcd..." for one file (its raw bytes).
+std::string file_identity(const std::string& path);
 
 // Loads the dataset named by config (data.*). Throws DataError naming the file and the
 // problem: a missing or corrupt file, labels out of range, or a candidate range beyond

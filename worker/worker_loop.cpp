@@ -4,11 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <exception>
+#include <future>
 
 namespace lira {
 
-int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const std::string& host, int64_t pid) {
-  transport.send(WorkerReady{host, pid});
+int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerIdentity& me,
+                   std::chrono::milliseconds heartbeat) {
+  transport.send(WorkerReady{me.host, me.pid});
   int64_t jobs = 0;
   for (;;) {
     CoordinatorMessage message = transport.receive();
@@ -16,9 +18,11 @@ int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const std::str
     const auto& job = std::get<JobAssignment>(message);
     ++jobs;
     spdlog::debug("model {}: starting (attempt {})", job.model, job.attempt);
+    auto running = std::async(std::launch::async, [&] { return runner.run(job); });
+    while (running.wait_for(heartbeat) == std::future_status::timeout) transport.send(Heartbeat{job.model, job.attempt});
     WorkerMessage reply;
     try {
-      ModelResult result = runner.run(job);
+      ModelResult result = running.get();
       result.model = job.model;
       result.attempt = job.attempt;
       reply = std::move(result);

@@ -1,6 +1,8 @@
-// The worker's side of the protocol: say hello, then run jobs until told to stop.
+// The worker's side of the protocol: say hello, then run jobs until told to stop,
+// sending a heartbeat every `heartbeat` while a job runs.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -9,9 +11,17 @@
 
 namespace lira {
 
-// Returns the number of jobs run (successful or not). An exception from the runner is
-// caught, logged and reported as JobFailure; the worker then takes the next job.
-// Transport errors propagate (the run cannot continue without its coordinator).
-int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const std::string& host, int64_t pid);
+struct WorkerIdentity {
+  std::string host;
+  int64_t pid = 0;
+};
+
+// Returns the number of jobs run (successful or not). A job runs on its own thread while
+// this one (the only one that talks to the transport, as MPI_THREAD_FUNNELED requires)
+// sends heartbeats. An exception from the runner is caught, logged and reported as
+// JobFailure; the worker then takes the next job. Transport errors propagate (the run
+// cannot continue without its coordinator).
+int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerIdentity& me,
+                   std::chrono::milliseconds heartbeat = std::chrono::seconds(30));
 
 }  // namespace lira

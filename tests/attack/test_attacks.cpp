@@ -114,13 +114,12 @@ TEST_CASE("shokri: a classifier trained on reference members separates the targe
 #ifdef LIRA_TEST_DATA_DIR
 TEST_CASE("official-code flavor equals plot.py's numbers (numpy fixture)") {
   const std::string path = std::string(LIRA_TEST_DATA_DIR) + "/official_code_fixture.h5";
-  ResultsReader reader(path);
   ScoreOptions o;
   o.targets = 2;
   o.flavor = Flavor::kOfficialCode;
   o.attacks = {"lira-online", "lira-online-fixed-variance", "lira-offline", "lira-offline-fixed-variance",
                "global-threshold"};
-  const auto result = score_results(reader, o);
+  const auto result = score_results(ResultsReader(path), o);  // closed before the raw HDF5 open below
   CHECK(result.report.targets == std::vector<int64_t>{10, 11});
   const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   REQUIRE(file >= 0);

@@ -63,11 +63,12 @@ expect_unwritable() {
 expect_unwritable "$lira" run "$config" --set "data.path=$work/data" --out "$work/plainfile/r.h5"
 expect_unwritable "$mpiexec" -np 3 --oversubscribe "$lira" run "$config" --set "data.path=$work/data" --out "$work/plainfile/r.h5"
 
-# An existing results file is refused and left untouched.
+# An existing file that is not this experiment's results is refused and left untouched.
 echo "precious" > "$work/existing.h5"
 "$lira" run "$config" --set "data.path=$work/data" --out "$work/existing.h5" >"$work/log" 2>&1
 rc=$?
-if [ $rc -eq 3 ] && grep -qF "already exists" "$work/log" && [ "$(cat "$work/existing.h5")" = precious ]; then
+if [ $rc -eq 3 ] && grep -qF "cannot resume it" "$work/log" && grep -qF -- "--overwrite" "$work/log" &&
+   [ "$(cat "$work/existing.h5")" = precious ]; then
   echo "ok   existing output refused (exit $rc)"
 else
   echo "FAIL existing output: exit $rc"; failures=$((failures + 1))

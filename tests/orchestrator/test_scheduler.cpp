@@ -59,6 +59,14 @@ class RecordingObserver final : public SchedulerObserver {
   std::vector<std::pair<int64_t, bool>> failures;
 };
 
+SchedulerOptions options(int64_t max_retries, std::chrono::milliseconds heartbeat_timeout = 2000ms) {
+  SchedulerOptions o;
+  o.max_retries = max_retries;
+  o.poll_interval = 5ms;
+  o.heartbeat_timeout = heartbeat_timeout;
+  return o;
+}
+
 std::vector<int64_t> range(int64_t n) {
   std::vector<int64_t> v(n);
   for (int64_t i = 0; i < n; ++i) v[i] = i;
@@ -72,10 +80,10 @@ ScheduleSummary run_with(const Plan& plan, const std::vector<int64_t>& models,
   InProcessHub hub(static_cast<int>(runners.size()));
   std::vector<std::thread> threads;
   for (size_t i = 0; i < runners.size(); ++i)
-    threads.emplace_back([&, i] { run_worker(hub.worker(static_cast<int>(i)), *runners[i], "test", 0); });
+    threads.emplace_back([&, i] { run_worker(hub.worker(static_cast<int>(i)), *runners[i], {"test", 0}, 20ms); });
   ScheduleSummary s;
   try {
-    s = run_schedule(plan, models, hub.coordinator(), obs, {max_retries, 5ms});
+    s = run_schedule(plan, models, hub.coordinator(), obs, options(max_retries));
   } catch (...) {
     for (size_t i = 0; i < runners.size(); ++i) hub.coordinator().send(static_cast<int>(i), StopWorker{});
     for (auto& t : threads) t.join();
@@ -170,7 +178,7 @@ TEST_CASE("a result for a job the worker was not given is a protocol error") {
     r.model = 1;  // claims another model
     hub.worker(0).send(r);
   });
-  CHECK_THROWS_WITH_AS(run_schedule(plan, {0, 1}, hub.coordinator(), obs, {1, 5ms}),
+  CHECK_THROWS_WITH_AS(run_schedule(plan, {0, 1}, hub.coordinator(), obs, options(1)),
                        doctest::Contains("protocol violation"), CommError);
   rogue.join();
 }

@@ -1,6 +1,7 @@
 // Tests of the results file: round trip, unfinished models, refusals, minimal layout.
 #include <doctest/doctest.h>
 #include <hdf5.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -48,17 +49,20 @@ ModelResult result_for(int64_t m) {
   return r;
 }
 
+RunMetadata meta(const std::string& config = "training:\n  epochs: 3\n", const std::string& data = "a 1 bytes\n") {
+  return {"experiment:\n  models: 4\n", "test", config, data};
+}
+
 std::unique_ptr<ResultsWriter> make_writer(const std::string& path, ResultsWriter::Mode mode = ResultsWriter::Mode::kCreateNew) {
   const std::vector<uint8_t> keep{1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 0, 0, 1, 0, 1};
   const std::vector<int64_t> labels{0, 1, 2, 3, 4}, index{10, 11, 12, 13, 14};
   const std::vector<uint64_t> seeds{7, 8, 9, 10};
-  return std::make_unique<ResultsWriter>(path, small_layout(), RunMetadata{"experiment:\n  models: 4\n", "test"}, keep,
-                                         labels, index, seeds, mode);
+  return ResultsWriter::create(path, small_layout(), meta(), keep, labels, index, seeds, mode);
 }
 
 }  // namespace
 
-TEST_CASE("written models read back exactly, unfinished ones are NaN and not done") {
+TEST_CASE("written models read back exactly, unfinished ones are not done") {
   TempDir dir;
   const auto path = (dir.path / "sub" / "r.h5").string();  // parent is created
   {
@@ -85,7 +89,6 @@ TEST_CASE("written models read back exactly, unfinished ones are NaN and not don
   REQUIRE(block.size() == 24);
   CHECK(block[0] == 2.f);           // model 0, candidate 1, query 0 = 0*100 + 1*2 + 0
   CHECK(block[2 * 6 + 5] == 207.f);  // model 2, candidate 3, query 1 = 200 + 3*2 + 1
-  CHECK(std::isnan(block[1 * 6]));   // model 1 unfinished
   r.read_signal("loss", 0, 5, block);
   CHECK(block[2 * 10 + 9] == -209.f);
 }
@@ -171,4 +174,77 @@ TEST_CASE("files that are not results files are refused clearly") {
   const auto empty = (dir.path / "empty.h5").string();
   H5Fclose(H5Fcreate(empty.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
   CHECK_THROWS_WITH_AS(ResultsReader{empty}, doctest::Contains("no /keep"), StorageError);
+}
+
+TEST_CASE("resuming: the same experiment continues, another one is refused with what differs") {
+  TempDir dir;
+  const auto path = (dir.path / "r.h5").string();
+  {
+    auto w = make_writer(path);
+    w->write_model(result_for(1), 0);
+    w->record_failure(3, 2, "loss became nan");
+    w->close();
+  }
+  {
+    auto w = ResultsWriter::resume(path, small_layout(), meta());
+    CHECK(w->done() == std::vector<uint8_t>{0, 1, 0, 0});
+    w->write_model(result_for(3), 1);  // a failed model done on resume loses its failed flag
+    w->close();
+  }
+  {
+    ResultsReader r(path);  // (HDF5 refuses a read-write open while this process holds a read-only one)
+    CHECK(r.done() == std::vector<uint8_t>{0, 1, 0, 1});
+    CHECK(r.model_values("failed")[3] == 0.0);
+    CHECK(r.model_errors()[3] == "loss became nan");  // the last failure's message stays for the record
+    CHECK(r.model_values("attempts")[3] == 1.0);
+  }
+
+  CHECK_THROWS_WITH_AS(ResultsWriter::resume(path, small_layout(), meta("training:\n  epochs: 4\n")),
+                       doctest::Contains("training.epochs: 3 in the file, training.epochs: 4 now"), ResumeMismatch);
+  CHECK_THROWS_WITH_AS(ResultsWriter::resume(path, small_layout(), meta("training:\n  epochs: 3\n", "b 2 bytes\n")),
+                       doctest::Contains("the data differs"), ResumeMismatch);
+  CHECK_THROWS_WITH_AS(ResultsWriter::resume(path, small_layout(), meta("training:\n  epochs: 4\n")),
+                       doctest::Contains("--overwrite"), ResumeMismatch);
+}
+
+TEST_CASE("a reader can open the file while the writer holds it open") {
+  TempDir dir;
+  const auto path = (dir.path / "r.h5").string();
+  auto w = make_writer(path);
+  w->write_model(result_for(2), 0);
+  {
+    ResultsReader r(path);  // no lock conflict, and the finished model is visible
+    CHECK(r.done() == std::vector<uint8_t>{0, 0, 1, 0});
+    std::vector<float> block;
+    r.read_signal("loss", 0, 5, block);
+    CHECK(block[2 * 10] == -200.f);
+  }
+  w->write_model(result_for(0), 0);
+  CHECK(ResultsReader(path).done() == std::vector<uint8_t>{1, 0, 1, 0});
+  w->close();
+}
+
+TEST_CASE("a writer killed without closing leaves a readable file with every finished model") {
+  TempDir dir;
+  const auto path = (dir.path / "r.h5").string();
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto w = make_writer(path);
+    w->write_model(result_for(0), 0);
+    w->write_model(result_for(3), 0);
+    _exit(0);  // as kill -9 would: no close, no destructors
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  {
+    ResultsReader r(path);
+    CHECK(r.done() == std::vector<uint8_t>{1, 0, 0, 1});
+    std::vector<float> block;
+    r.read_signal("logit_confidence", 0, 5, block);
+    CHECK(block[3 * 10 + 9] == 309.f);
+  }
+  auto resumed = ResultsWriter::resume(path, small_layout(), meta());
+  CHECK(resumed->done() == std::vector<uint8_t>{1, 0, 0, 1});
 }

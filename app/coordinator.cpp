@@ -1,0 +1,198 @@
+// Implements the coordinator's side of `lira run` (see coordinator.hpp).
+#include "coordinator.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "common/errors.hpp"
+#include "common/logging.hpp"
+#include "common/results_layout.hpp"
+#include "common/stop_signals.hpp"
+#include "lira/build_info.hpp"
+
+namespace lira {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> worker_names(const CoordinatorTransport& t) {
+  std::vector<std::string> names;
+  for (int w = 0; w < t.worker_count(); ++w) names.push_back(t.worker_name(w));
+  return names;
+}
+
+}  // namespace
+
+OpenedResults open_results(const Config& config, const Plan& plan, const Dataset& data, bool overwrite) {
+  const std::string& path = config.experiment.output;
+  const auto layout = results_layout(config, data.classes);
+  RunMetadata meta{to_yaml(config), std::string(build::kVersion) + " (" + build::kGitRevision + ")",
+                   results_yaml(config), data.identity};
+  OpenedResults opened;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !overwrite) {
+    opened.writer = ResultsWriter::resume(path, layout, meta);
+    const auto done = opened.writer->done();
+    for (int64_t m = 0; m < plan.models(); ++m) {
+      if (done[m]) {
+        ++opened.already_done;
+      } else {
+        opened.pending.push_back(m);
+      }
+    }
+    spdlog::info("resuming {}: {} of {} models are done; {} to train", path, opened.already_done, plan.models(),
+                 opened.pending.size());
+    return opened;
+  }
+  if (overwrite && std::filesystem::exists(path, ec)) spdlog::warn("--overwrite: replacing {}", path);
+  std::vector<uint64_t> seeds(static_cast<size_t>(plan.models()));
+  for (int64_t m = 0; m < plan.models(); ++m) seeds[m] = plan.model_seed(m);
+  opened.writer = ResultsWriter::create(path, layout, meta, plan.keep(), data.candidates.labels, data.candidate_index,
+                                        seeds, overwrite ? ResultsWriter::Mode::kOverwrite : ResultsWriter::Mode::kCreateNew);
+  for (int64_t m = 0; m < plan.models(); ++m) opened.pending.push_back(m);
+  return opened;
+}
+
+SchedulerOptions scheduler_options(const Config& config) {
+  SchedulerOptions o;
+  o.max_retries = config.experiment.max_retries;
+  o.poll_interval = std::chrono::milliseconds(200);
+  o.heartbeat_timeout = std::chrono::seconds(config.experiment.heartbeat_timeout);
+  o.grace = std::chrono::seconds(config.experiment.grace_seconds);
+  o.stop_requested = [] { return stop_signal(); };
+  return o;
+}
+
+CoordinatorObserver::CoordinatorObserver(ResultsWriter& writer, CoordinatorTransport& transport, const Config& config,
+                                         int64_t already_done)
+    : writer_(writer),
+      transport_(transport),
+      config_(config),
+      progress_(config.experiment.models, already_done),
+      status_(config.experiment.output, config.experiment.models, worker_names(transport)),
+      start_(Clock::now()),
+      last_line_(Clock::now()) {
+  update_progress();
+  status_.write(true);
+}
+
+void CoordinatorObserver::update_progress() {
+  status_.set_progress(progress_.done(), progress_.failed(), progress_.models_per_minute(), progress_.eta_seconds());
+}
+
+void CoordinatorObserver::on_worker_ready(int worker, const WorkerReady& hello) {
+  spdlog::debug("{} ready on {} (pid {})", transport_.worker_name(worker), hello.host, hello.pid);
+  status_.worker_ready(worker, hello.host, hello.pid);
+  status_.write();
+}
+
+void CoordinatorObserver::on_job_started(int worker, int64_t model, int32_t attempt) {
+  status_.job_started(worker, model, attempt);
+  status_.write();
+}
+
+void CoordinatorObserver::on_result(int worker, const ModelResult& r) {
+  writer_.write_model(r, worker);
+  progress_.model_finished();
+  last_line_ = Clock::now();
+  spdlog::info("model {} done by {}: train acc {:.4f}, test acc {:.4f}, {:.1f} s | {}", r.model,
+               transport_.worker_name(worker), r.train_accuracy, r.test_accuracy, r.train_seconds, progress_.summary());
+  char word[160];
+  std::snprintf(word, sizeof word, "model %lld done: test acc %.4f in %.1f s", static_cast<long long>(r.model),
+                r.test_accuracy, r.train_seconds);
+  status_.job_ended(worker, word);
+  update_progress();
+  status_.write();
+}
+
+void CoordinatorObserver::on_failure(int worker, const JobFailure& f, bool will_retry) {
+  status_.job_ended(worker, "model " + std::to_string(f.model) + " failed: " + f.message);
+  if (will_retry) {
+    spdlog::warn("model {} failed on {} (attempt {}), will retry: {}", f.model, transport_.worker_name(worker),
+                 f.attempt + 1, f.message);
+  } else if (stop_signal() == 0) {
+    writer_.record_failure(f.model, f.attempt + 1, f.message);
+    progress_.model_failed();
+    failures_.push_back("model " + std::to_string(f.model) + ": " + f.message);
+    spdlog::error("model {} failed for good after {} attempt(s) on {}: {}", f.model, f.attempt + 1,
+                  transport_.worker_name(worker), f.message);
+  }
+  update_progress();
+  status_.write();
+}
+
+void CoordinatorObserver::on_heartbeat(int worker, const Heartbeat&) {
+  status_.heartbeat(worker);
+  status_.write();
+}
+
+void CoordinatorObserver::on_worker_lost(int worker, int64_t model, bool will_retry) {
+  const auto silent = config_.experiment.heartbeat_timeout;
+  spdlog::error("{} has been silent for {} s: declared lost{}", transport_.worker_name(worker), silent,
+                model >= 0 ? "; its model " + std::to_string(model) +
+                                 (will_retry ? " goes to another worker" : " has no retries left and fails")
+                           : "");
+  status_.worker_lost(worker, "silent for " + std::to_string(silent) + " s");
+  if (model >= 0 && !will_retry) {
+    writer_.record_failure(model, static_cast<int32_t>(config_.experiment.max_retries + 1), "worker lost");
+    progress_.model_failed();
+    failures_.push_back("model " + std::to_string(model) + ": its worker stopped answering");
+  }
+  update_progress();
+  status_.write(true);
+}
+
+void CoordinatorObserver::on_stop_requested(int signal) {
+  spdlog::warn("{} received: no new models; running ones may finish within {} s (experiment.grace_seconds), then "
+               "the run stops and can be resumed by running the same command again",
+               signal_name(signal), config_.experiment.grace_seconds);
+  status_.set_state("stopping");
+  status_.write(true);
+}
+
+void CoordinatorObserver::on_tick() {
+  status_.write();
+  if (Clock::now() - last_line_ < std::chrono::seconds(60)) return;
+  last_line_ = Clock::now();
+  spdlog::info("still running: {}", progress_.summary());
+}
+
+int CoordinatorObserver::finish(const ScheduleSummary& summary, bool& must_abort) {
+  writer_.close();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+  const auto& path = config_.experiment.output;
+  must_abort = !summary.abandoned.empty() || !summary.lost_workers.empty();
+  int code = 0;
+  if (summary.stop_signal != 0) {
+    std::string abandoned;
+    for (auto m : summary.abandoned) abandoned += (abandoned.empty() ? "" : ", ") + std::to_string(m);
+    spdlog::warn("stopped by {} after {}: {}/{} models done{}; everything finished is in {}. Run the same command "
+                 "again to resume.",
+                 signal_name(summary.stop_signal), format_duration(seconds), progress_.done(),
+                 config_.experiment.models, abandoned.empty() ? "" : " (abandoned, to redo: " + abandoned + ")", path);
+    status_.set_state("interrupted");
+    code = static_cast<int>(ExitCode::kInterrupted);
+  } else {
+    spdlog::info("run finished in {}: {}/{} models done, {} failed; results in {}", format_duration(seconds),
+                 progress_.done(), config_.experiment.models, summary.failed.size(), path);
+    std::string per_worker;
+    for (size_t w = 0; w < summary.jobs_per_worker.size(); ++w)
+      per_worker += (w ? ", " : "") + std::to_string(summary.jobs_per_worker[w]);
+    spdlog::info("jobs per worker: {}", per_worker);
+    for (const auto& f : failures_) spdlog::error("failed {}", f);
+    status_.set_state(summary.failed.empty() ? "finished" : "finished with failures");
+    if (!summary.failed.empty()) code = static_cast<int>(ExitCode::kModelsFailed);
+    if (!summary.lost_workers.empty()) {
+      spdlog::error("{} worker(s) stopped answering during the run; every finished model is in {}",
+                    summary.lost_workers.size(), path);
+      code = static_cast<int>(ExitCode::kWorkersLost);
+    }
+    if (code == 0) spdlog::info("next: lira score {}", path);
+  }
+  update_progress();
+  status_.write(true);
+  return code;
+}
+
+}  // namespace lira

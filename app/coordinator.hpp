@@ -1,0 +1,65 @@
+// The coordinator's side of `lira run`: opening (or resuming) the results file, reacting
+// to scheduler events (store, count, log, status file), and turning the outcome into an
+// exit code. Shared by the MPI and the single-process runs.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config.hpp"
+#include "orchestrator/plan.hpp"
+#include "orchestrator/progress.hpp"
+#include "orchestrator/run_status.hpp"
+#include "orchestrator/scheduler.hpp"
+#include "storage/results_file.hpp"
+#include "trainer/dataset.hpp"
+
+namespace lira {
+
+// The results file of this run and the models it still has to train.
+struct OpenedResults {
+  std::unique_ptr<ResultsWriter> writer;
+  std::vector<int64_t> pending;
+  int64_t already_done = 0;
+};
+
+// New file; or, when the path exists, the interrupted run's file to resume (refused with
+// ResumeMismatch if it belongs to another experiment); or, with overwrite, a new file in
+// its place. Failed models of an earlier run are pending again.
+OpenedResults open_results(const Config& config, const Plan& plan, const Dataset& data, bool overwrite);
+
+SchedulerOptions scheduler_options(const Config& config);
+
+class CoordinatorObserver final : public SchedulerObserver {
+ public:
+  CoordinatorObserver(ResultsWriter& writer, CoordinatorTransport& transport, const Config& config,
+                      int64_t already_done);
+
+  void on_worker_ready(int worker, const WorkerReady& hello) override;
+  void on_job_started(int worker, int64_t model, int32_t attempt) override;
+  void on_result(int worker, const ModelResult& r) override;
+  void on_failure(int worker, const JobFailure& f, bool will_retry) override;
+  void on_heartbeat(int worker, const Heartbeat& beat) override;
+  void on_worker_lost(int worker, int64_t model, bool will_retry) override;
+  void on_stop_requested(int signal) override;
+  void on_tick() override;
+
+  // Logs the outcome, closes the results file and writes the final status. Returns the
+  // exit code (common/errors.hpp); `must_abort` is set when some worker may still be
+  // running (abandoned jobs, lost workers): the caller must then end them by force.
+  int finish(const ScheduleSummary& summary, bool& must_abort);
+
+ private:
+  void update_progress();
+
+  ResultsWriter& writer_;
+  CoordinatorTransport& transport_;
+  const Config& config_;
+  Progress progress_;
+  RunStatus status_;
+  std::chrono::steady_clock::time_point start_, last_line_;
+  std::vector<std::string> failures_;
+};
+
+}  // namespace lira

@@ -1,0 +1,27 @@
+// One run per results file: an exclusive flock on "<results>.lock", held for the whole
+// run. The kernel drops it when the process dies, however it dies, so a crashed run never
+// leaves a stale lock behind; the file holds the holder's pid and host for messages.
+#pragma once
+
+#include <string>
+
+namespace lira {
+
+class RunLock {
+ public:
+  // Takes the lock or throws StorageError naming the running holder.
+  explicit RunLock(const std::string& results_path);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+  // Whether some process holds the lock of this results file now, and who ("pid 123 on
+  // node7"), without taking it.
+  static bool held(const std::string& results_path, std::string* holder = nullptr);
+  static std::string lock_path(const std::string& results_path) { return results_path + ".lock"; }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace lira

@@ -1,0 +1,181 @@
+// Implements ResultsReader.
+#include <cstring>
+#include <filesystem>
+
+#include "results_file.hpp"
+
+namespace lira {
+namespace fs = std::filesystem;
+
+
+ResultsReader::ResultsReader(const std::string& path) : path_(path) {
+  h5::silence_default_errors();
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw StorageError("results file '" + path + "' does not exist");
+  if (H5Fis_hdf5(path.c_str()) <= 0) throw StorageError("'" + path + "' is not an HDF5 file");
+  auto fapl = h5::file_access_without_locking();  // a run may be writing it right now
+  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
+  if (fid < 0) throw StorageError("cannot open results file '" + path + "' (HDF5: " + h5::error_stack() + ")");
+  file_ = h5::file_id(fid, "open " + path);
+  if (!h5::link_exists(file_, "/keep"))
+    throw StorageError("'" + path + "' has no /keep dataset: not a lira results file (docs/results-format.md)");
+  auto ds = h5::dataset_id(H5Dopen2(file_, "/keep", H5P_DEFAULT), "open /keep in " + path);
+  const auto dims = h5::dataset_dims(ds, "/keep");
+  if (dims.size() != 2) throw StorageError("/keep in '" + path + "' must be 2-dimensional [models, candidates]");
+  models_ = static_cast<int64_t>(dims[0]);
+  candidates_ = static_cast<int64_t>(dims[1]);
+}
+
+void ResultsReader::read_keep_part(int64_t m0, int64_t rows, int64_t n0, int64_t cols, uint8_t* out) const {
+  if (rows == 0 || cols == 0) return;
+  auto ds = h5::dataset_id(H5Dopen2(file_, "/keep", H5P_DEFAULT), "open /keep");
+  auto fspace = h5::space_id(H5Dget_space(ds), "space of /keep");
+  const hsize_t start[2] = {static_cast<hsize_t>(m0), static_cast<hsize_t>(n0)};
+  const hsize_t count[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(cols)};
+  h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, nullptr, count, nullptr), "select /keep");
+  auto mspace = h5::space_id(H5Screate_simple(2, count, nullptr), "memory space");
+  auto ftype = h5::type_id(H5Dget_type(ds), "type of /keep");
+  if (H5Tget_class(ftype) == H5T_ENUM) {
+    // numpy bool arrays arrive from h5py as an 8-bit enum {FALSE = 0, TRUE = 1}; HDF5
+    // does not convert enums to integers, so read the raw enum bytes.
+    if (H5Tget_size(ftype) != 1) throw StorageError("/keep in '" + path_ + "' is an enum wider than one byte");
+    auto mtype = h5::type_id(H5Tget_native_type(ftype, H5T_DIR_ASCEND), "memory type of /keep");
+    h5::check(H5Dread(ds, mtype, mspace, fspace, H5P_DEFAULT, out), "read /keep in " + path_);
+  } else {
+    h5::check(H5Dread(ds, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, out), "read /keep in " + path_);
+  }
+  for (int64_t i = 0; i < rows * cols; ++i) out[i] = out[i] ? 1 : 0;
+}
+
+std::vector<uint8_t> ResultsReader::keep() const {
+  std::vector<uint8_t> keep(static_cast<size_t>(models_ * candidates_));
+  read_keep_part(0, models_, 0, candidates_, keep.data());
+  return keep;
+}
+
+void ResultsReader::read_keep(int64_t n0, int64_t n1, std::vector<uint8_t>& out) const {
+  if (n0 < 0 || n1 > candidates_ || n0 > n1) throw StorageError("read_keep: candidates out of range");
+  out.resize(static_cast<size_t>(models_ * (n1 - n0)));
+  read_keep_part(0, models_, n0, n1 - n0, out.data());
+}
+
+void ResultsReader::read_keep_row(int64_t model, std::vector<uint8_t>& out) const {
+  if (model < 0 || model >= models_) throw StorageError("read_keep_row: model out of range");
+  out.resize(static_cast<size_t>(candidates_));
+  read_keep_part(model, 1, 0, candidates_, out.data());
+}
+
+std::vector<uint8_t> ResultsReader::done() const {
+  if (!h5::link_exists(file_, "/models/done")) return std::vector<uint8_t>(static_cast<size_t>(models_), 1);
+  std::vector<uint8_t> done(static_cast<size_t>(models_));
+  auto ds = h5::dataset_id(H5Dopen2(file_, "/models/done", H5P_DEFAULT), "open /models/done");
+  h5::check(H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, done.data()), "read /models/done");
+  return done;
+}
+
+std::vector<double> ResultsReader::model_values(const std::string& name) const {
+  const std::string p = "/models/" + name;
+  if (!h5::link_exists(file_, p)) return {};
+  std::vector<double> v(static_cast<size_t>(models_));
+  auto ds = h5::dataset_id(H5Dopen2(file_, p.c_str(), H5P_DEFAULT), "open " + p);
+  h5::check(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "read " + p);
+  return v;
+}
+
+std::vector<int64_t> ResultsReader::labels() const {
+  if (!h5::link_exists(file_, "/labels")) return {};
+  std::vector<int64_t> v(static_cast<size_t>(candidates_));
+  auto ds = h5::dataset_id(H5Dopen2(file_, "/labels", H5P_DEFAULT), "open /labels");
+  h5::check(H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "read /labels");
+  return v;
+}
+
+std::vector<std::string> ResultsReader::queries() const {
+  std::vector<std::string> out;
+  if (H5Aexists(file_, "queries") > 0) {
+    out = h5::read_string_attr(file_, "queries");
+    return out;
+  }
+  if (has_signal("logit_confidence")) {
+    const auto dims = signal_dims("logit_confidence");
+    const int64_t a = dims.size() >= 3 ? static_cast<int64_t>(dims[2]) : 1;
+    for (int64_t i = 0; i < a; ++i) {
+      std::string name = "q";
+      name += std::to_string(i);
+      out.push_back(std::move(name));
+    }
+  }
+  return out;
+}
+
+std::string ResultsReader::config_yaml() const {
+  if (H5Aexists(file_, "config") <= 0) return "";
+  const auto v = h5::read_string_attr(file_, "config");
+  return v.empty() ? "" : v.front();
+}
+
+std::string ResultsReader::attribute(const char* name) const {
+  if (!h5::attr_exists(file_, name)) return "";
+  const auto v = h5::read_string_attr(file_, name);
+  return v.empty() ? "" : v.front();
+}
+
+std::vector<std::string> ResultsReader::model_errors() const {
+  if (!h5::link_exists(file_, "/models/error")) return {};
+  auto ds = h5::dataset_id(H5Dopen2(file_, "/models/error", H5P_DEFAULT), "open /models/error");
+  auto type = h5::type_id(H5Dget_type(ds), "type of /models/error");
+  const size_t len = H5Tget_size(type);
+  std::vector<char> buf(static_cast<size_t>(models_) * len);
+  h5::check(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), "read /models/error");
+  std::vector<std::string> out;
+  for (int64_t m = 0; m < models_; ++m) {
+    std::string v(buf.data() + m * len, len);
+    v.resize(std::strlen(v.c_str()));
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+bool ResultsReader::has_signal(const std::string& name) const { return h5::link_exists(file_, "/signals/" + name); }
+
+std::vector<int64_t> ResultsReader::signal_dims(const std::string& name) const {
+  const std::string p = "/signals/" + name;
+  if (!has_signal(name)) throw StorageError("'" + path_ + "' has no " + p);
+  auto ds = h5::dataset_id(H5Dopen2(file_, p.c_str(), H5P_DEFAULT), "open " + p);
+  const auto d = h5::dataset_dims(ds, p);
+  if (d.size() < 2 || static_cast<int64_t>(d[0]) != models_ || static_cast<int64_t>(d[1]) != candidates_)
+    throw StorageError(p + " in '" + path_ + "' must have shape [" + std::to_string(models_) + ", " +
+                       std::to_string(candidates_) + ", ...] to match /keep");
+  return std::vector<int64_t>(d.begin(), d.end());
+}
+
+int64_t ResultsReader::signal_chunk_candidates(const std::string& name) const {
+  const std::string p = "/signals/" + name;
+  auto ds = h5::dataset_id(H5Dopen2(file_, p.c_str(), H5P_DEFAULT), "open " + p);
+  auto dcpl = h5::plist_id(H5Dget_create_plist(ds), "creation list of " + p);
+  if (H5Pget_layout(dcpl) != H5D_CHUNKED) return 1;
+  hsize_t chunk[H5S_MAX_RANK];
+  const int rank = h5::check(H5Pget_chunk(dcpl, H5S_MAX_RANK, chunk), "chunk of " + p);
+  return rank >= 2 ? static_cast<int64_t>(chunk[1]) : 1;
+}
+
+void ResultsReader::read_signal(const std::string& name, int64_t n0, int64_t n1, std::vector<float>& out) const {
+  const auto dims = signal_dims(name);
+  if (n0 < 0 || n1 > candidates_ || n0 > n1)
+    throw StorageError("read_signal: candidates [" + std::to_string(n0) + ", " + std::to_string(n1) + ") out of range");
+  const std::string p = "/signals/" + name;
+  auto ds = h5::dataset_id(H5Dopen2(file_, p.c_str(), H5P_DEFAULT), "open " + p);
+  auto fspace = h5::space_id(H5Dget_space(ds), "space of " + p);
+  std::vector<hsize_t> start(dims.size(), 0), count(dims.begin(), dims.end());
+  start[1] = static_cast<hsize_t>(n0);
+  count[1] = static_cast<hsize_t>(n1 - n0);
+  size_t total = 1;
+  for (auto c : count) total *= c;
+  out.resize(total);
+  if (total == 0) return;
+  h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "select " + p);
+  auto mspace = h5::make_space(count, "memory space");
+  h5::check(H5Dread(ds, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, out.data()), "read " + p + " in " + path_);
+}
+
+}  // namespace lira

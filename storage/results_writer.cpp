@@ -1,0 +1,277 @@
+// Implements ResultsWriter: create, resume, durable per-model writes.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <sstream>
+
+#include "results_file.hpp"
+
+namespace lira {
+namespace fs = std::filesystem;
+namespace {
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// "- `training.epochs: 30` in the file, `training.epochs: 20` now" for each differing line
+// of two YAML texts of the same keys ("section:" lines give the section names).
+std::string describe_config_difference(const std::string& before, const std::string& now) {
+  auto keyed = [](const std::string& text) {
+    std::vector<std::pair<std::string, std::string>> kv;
+    std::string section;
+    for (const auto& line : lines(text)) {
+      if (!line.empty() && line[0] != ' ') {
+        section = line.substr(0, line.find(':'));
+        continue;
+      }
+      const auto colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      const auto first = line.find_first_not_of(' ');
+      kv.emplace_back(section + "." + line.substr(first, colon - first), line.substr(colon + 1));
+    }
+    return kv;
+  };
+  const auto a = keyed(before), b = keyed(now);
+  std::string out;
+  for (const auto& [key, value] : b) {
+    auto it = std::find_if(a.begin(), a.end(), [&](const auto& p) { return p.first == key; });
+    const std::string old = it == a.end() ? " (absent)" : it->second;
+    if (old != value) out += "\n  - " + key + ":" + old + " in the file, " + key + ":" + value + " now";
+  }
+  for (const auto& [key, value] : a)
+    if (std::none_of(b.begin(), b.end(), [&](const auto& p) { return p.first == key; }))
+      out += "\n  - " + key + ":" + value + " in the file, absent now";
+  return out;
+}
+
+std::string describe_line_difference(const std::string& before, const std::string& now) {
+  const auto a = lines(before), b = lines(now);
+  std::string out;
+  for (const auto& l : a)
+    if (std::find(b.begin(), b.end(), l) == b.end()) out += "\n  - the file was made with: " + l;
+  for (const auto& l : b)
+    if (std::find(a.begin(), a.end(), l) == a.end()) out += "\n  - this run reads:          " + l;
+  return out;
+}
+
+}  // namespace
+
+ResultsWriter::ResultsWriter(std::string path, ResultsLayout layout, h5::Id file)
+    : path_(std::move(path)), layout_(std::move(layout)), file_(std::move(file)) {}
+
+std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, const ResultsLayout& layout,
+                                                     const RunMetadata& meta, std::span<const uint8_t> keep,
+                                                     std::span<const int64_t> labels,
+                                                     std::span<const int64_t> candidate_index,
+                                                     std::span<const uint64_t> model_seeds, Mode mode) {
+  h5::silence_default_errors();
+  const auto M = static_cast<hsize_t>(layout.models);
+  const auto N = static_cast<hsize_t>(layout.candidates);
+  if (keep.size() != M * N || labels.size() != N || candidate_index.size() != N || model_seeds.size() != M)
+    throw Error("ResultsWriter: keep/labels/index/seed sizes do not match the layout");
+
+  std::error_code ec;
+  if (mode == Mode::kCreateNew && fs::exists(path, ec))
+    throw StorageError("results file '" + path +
+                       "' already exists; choose another path with --out PATH, or pass --overwrite to replace it");
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty() && !fs::exists(parent, ec)) {
+    fs::create_directories(parent, ec);
+    if (ec) throw StorageError("cannot create directory '" + parent.string() + "' for the results file: " + ec.message());
+  }
+  auto fapl = h5::file_access_without_locking();
+  const unsigned flags = mode == Mode::kCreateNew ? H5F_ACC_EXCL : H5F_ACC_TRUNC;
+  const hid_t fid = H5Fcreate(path.c_str(), flags, H5P_DEFAULT, fapl);
+  if (fid < 0)
+    throw StorageError("cannot create results file '" + path + "' (HDF5: " + h5::error_stack() +
+                       "); check that the directory is writable, or choose another path with --out");
+  auto file = h5::file_id(fid, "create " + path);
+
+  h5::write_int_attr(file, "format_version", kResultsFormatVersion);
+  h5::write_string_attr(file, "lira_version", meta.lira_version);
+  h5::write_string_attr(file, "config", meta.config_yaml);
+  h5::write_string_attr(file, "fingerprint_config", meta.fingerprint_config);
+  h5::write_string_attr(file, "fingerprint_data", meta.fingerprint_data);
+  h5::write_string_array_attr(file, "queries", layout.queries);
+
+  h5::write_dataset(file, "keep", H5T_STD_U8LE, H5T_NATIVE_UINT8, {M, N}, keep.data(), path);
+  h5::write_dataset(file, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, {N}, labels.data(), path);
+  h5::write_dataset(file, "candidate_index", H5T_STD_I64LE, H5T_NATIVE_INT64, {N}, candidate_index.data(), path);
+
+  // Signals: contiguous [M, ...], allocated now and never filled (a sparse file on Linux:
+  // creating 16 GB of rows costs nothing until they are written).
+  auto signals = h5::group_id(H5Gcreate2(file, "signals", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "group /signals");
+  for (const auto& spec : layout.signals) {
+    std::vector<hsize_t> dims{M};
+    for (auto d : spec.shape) dims.push_back(static_cast<hsize_t>(d));
+    h5::write_dataset(signals, spec.name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, dims, nullptr, path);
+  }
+
+  auto models = h5::group_id(H5Gcreate2(file, "models", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "group /models");
+  const std::vector<uint8_t> zeros_u8(M, 0);
+  const std::vector<int32_t> zeros_i32(M, 0), no_worker(M, -1);
+  const std::vector<double> nans(M, std::numeric_limits<double>::quiet_NaN());
+  h5::write_dataset(models, "done", H5T_STD_U8LE, H5T_NATIVE_UINT8, {M}, zeros_u8.data(), path);
+  h5::write_dataset(models, "failed", H5T_STD_U8LE, H5T_NATIVE_UINT8, {M}, zeros_u8.data(), path);
+  h5::write_dataset(models, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, {M}, model_seeds.data(), path);
+  h5::write_dataset(models, "attempts", H5T_STD_I32LE, H5T_NATIVE_INT32, {M}, zeros_i32.data(), path);
+  h5::write_dataset(models, "worker", H5T_STD_I32LE, H5T_NATIVE_INT32, {M}, no_worker.data(), path);
+  for (const char* name : {"train_accuracy", "test_accuracy", "train_seconds", "finished_at"})
+    h5::write_dataset(models, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {M}, nans.data(), path);
+  auto text = h5::type_id(H5Tcopy(H5T_C_S1), "error string type");
+  h5::check(H5Tset_size(text, kErrorMessageBytes), "error string type");
+  const std::vector<char> empty(M * kErrorMessageBytes, '\0');
+  h5::write_dataset(models, "error", text, text, {M}, empty.data(), path);
+
+  std::unique_ptr<ResultsWriter> w(new ResultsWriter(path, layout, std::move(file)));
+  w->make_durable();
+  return w;
+}
+
+std::unique_ptr<ResultsWriter> ResultsWriter::resume(const std::string& path, const ResultsLayout& layout,
+                                                     const RunMetadata& meta) {
+  h5::silence_default_errors();
+  const std::string start_over =
+      "\nTo start over instead: pass another --out PATH, or --overwrite to replace '" + path + "'.";
+  if (H5Fis_hdf5(path.c_str()) <= 0)
+    throw ResumeMismatch("'" + path + "' exists but is not an HDF5 file, so this run cannot resume it." + start_over);
+  auto fapl = h5::file_access_without_locking();
+  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
+  if (fid < 0)
+    throw StorageError("cannot open '" + path + "' to resume it (HDF5: " + h5::error_stack() +
+                       "); check that it is writable");
+  auto file = h5::file_id(fid, "open " + path);
+  if (!h5::attr_exists(file, "format_version") || !h5::attr_exists(file, "fingerprint_config"))
+    throw ResumeMismatch("'" + path + "' was not written by a lira run of this version (no fingerprint); it cannot "
+                         "be resumed." + start_over);
+  const int64_t format = h5::read_int_attr(file, "format_version");
+  if (format != kResultsFormatVersion)
+    throw ResumeMismatch("'" + path + "' has results format " + std::to_string(format) + ", this lira writes " +
+                         std::to_string(kResultsFormatVersion) + "; it cannot be resumed." + start_over);
+  const auto old_config = h5::read_string_attr(file, "fingerprint_config").front();
+  const auto old_data = h5::read_string_attr(file, "fingerprint_data").front();
+  std::string differences;
+  if (old_config != meta.fingerprint_config)
+    differences += "\nthe configuration differs:" + describe_config_difference(old_config, meta.fingerprint_config);
+  if (old_data != meta.fingerprint_data)
+    differences += "\nthe data differs:" + describe_line_difference(old_data, meta.fingerprint_data);
+  if (!differences.empty())
+    throw ResumeMismatch("'" + path + "' holds the results of another experiment, so this run will not add to it." +
+                         differences + start_over);
+  // Same fingerprint means the same layout; check anyway, it costs nothing.
+  for (const auto& spec : layout.signals) {
+    const std::string name = "/signals/" + spec.name;
+    if (!h5::link_exists(file, name))
+      throw ResumeMismatch("'" + path + "' has no " + name + "; it cannot be resumed." + start_over);
+    auto ds = h5::dataset_id(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "open " + name);
+    auto dims = h5::dataset_dims(ds, name);
+    std::vector<hsize_t> want{static_cast<hsize_t>(layout.models)};
+    for (auto d : spec.shape) want.push_back(static_cast<hsize_t>(d));
+    if (dims != want) throw ResumeMismatch(name + " in '" + path + "' has another shape." + start_over);
+  }
+  return std::unique_ptr<ResultsWriter>(new ResultsWriter(path, layout, std::move(file)));
+}
+
+ResultsWriter::~ResultsWriter() {
+  // Close without throwing; the data of finished models is durable already.
+  file_.reset();
+}
+
+std::vector<uint8_t> ResultsWriter::done() const {
+  std::vector<uint8_t> done(static_cast<size_t>(layout_.models));
+  auto ds = h5::dataset_id(H5Dopen2(file_, "/models/done", H5P_DEFAULT), "open /models/done");
+  h5::check(H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, done.data()), "read /models/done");
+  return done;
+}
+
+void ResultsWriter::make_durable() {
+  h5::check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + path_);
+  // A flush hands the data to the kernel; fsync makes it survive a power loss too.
+  void* handle = nullptr;
+  auto fapl = h5::plist_id(H5Fget_access_plist(file_), "access list of " + path_);
+  if (H5Fget_vfd_handle(file_, fapl, &handle) >= 0 && handle) {
+    if (::fsync(*static_cast<int*>(handle)) != 0)
+      throw StorageError("fsync of '" + path_ + "' failed: " + std::strerror(errno) + " (disk full or failing?)");
+  }
+}
+
+void ResultsWriter::write_scalar(const char* dataset, int64_t model, hid_t mem_type, const void* value) {
+  const std::string name = std::string("/models/") + dataset;
+  auto ds = h5::dataset_id(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), "open " + name);
+  auto fspace = h5::space_id(H5Dget_space(ds), "space of " + name);
+  const hsize_t start = static_cast<hsize_t>(model), count = 1;
+  h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, nullptr, &count, nullptr), "select " + name);
+  auto mspace = h5::make_space({1}, "memory space");
+  h5::check(H5Dwrite(ds, mem_type, mspace, fspace, H5P_DEFAULT, value), "write " + name + " in " + path_);
+}
+
+void ResultsWriter::write_model(const ModelResult& r, int32_t worker) {
+  if (r.model < 0 || r.model >= layout_.models)
+    throw StorageError("result for model " + std::to_string(r.model) + " outside [0, " +
+                       std::to_string(layout_.models) + ")");
+  // Check everything before writing anything.
+  for (const auto& spec : layout_.signals) {
+    auto it = std::find_if(r.signals.begin(), r.signals.end(), [&](const SignalArray& s) { return s.name == spec.name; });
+    if (it == r.signals.end())
+      throw StorageError("result of model " + std::to_string(r.model) + " lacks signal '" + spec.name + "'");
+    if (it->shape != spec.shape || static_cast<int64_t>(it->values.size()) != spec.elements())
+      throw StorageError("result of model " + std::to_string(r.model) + ": signal '" + spec.name +
+                         "' has the wrong shape for this results file");
+  }
+  for (const auto& s : r.signals) {
+    const std::string name = "/signals/" + s.name;
+    auto ds = h5::dataset_id(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), "open " + name);
+    auto fspace = h5::space_id(H5Dget_space(ds), "space of " + name);
+    std::vector<hsize_t> start(s.shape.size() + 1, 0), count{1};
+    start[0] = static_cast<hsize_t>(r.model);
+    for (auto d : s.shape) count.push_back(static_cast<hsize_t>(d));
+    h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+              "select " + name);
+    auto mspace = h5::make_space(count, "memory space");
+    h5::check(H5Dwrite(ds, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, s.values.data()),
+              "write " + name + " of model " + std::to_string(r.model) + " in " + path_);
+  }
+  const int32_t attempts = r.attempt + 1;
+  const uint8_t zero = 0, one = 1;
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  write_scalar("attempts", r.model, H5T_NATIVE_INT32, &attempts);
+  write_scalar("worker", r.model, H5T_NATIVE_INT32, &worker);
+  write_scalar("train_accuracy", r.model, H5T_NATIVE_DOUBLE, &r.train_accuracy);
+  write_scalar("test_accuracy", r.model, H5T_NATIVE_DOUBLE, &r.test_accuracy);
+  write_scalar("train_seconds", r.model, H5T_NATIVE_DOUBLE, &r.train_seconds);
+  write_scalar("finished_at", r.model, H5T_NATIVE_DOUBLE, &now);
+  write_scalar("failed", r.model, H5T_NATIVE_UINT8, &zero);  // a retried model may have failed before
+  make_durable();  // the data is on disk before the flag that vouches for it
+  write_scalar("done", r.model, H5T_NATIVE_UINT8, &one);
+  make_durable();
+}
+
+void ResultsWriter::record_failure(int64_t model, int32_t attempts, const std::string& message) {
+  char text[kErrorMessageBytes] = {};
+  std::memcpy(text, message.data(), std::min(message.size(), kErrorMessageBytes - 1));
+  auto type = h5::type_id(H5Tcopy(H5T_C_S1), "error string type");
+  h5::check(H5Tset_size(type, kErrorMessageBytes), "error string type");
+  const uint8_t one = 1;
+  write_scalar("attempts", model, H5T_NATIVE_INT32, &attempts);
+  write_scalar("error", model, type, text);
+  write_scalar("failed", model, H5T_NATIVE_UINT8, &one);
+  make_durable();
+}
+
+void ResultsWriter::close() {
+  if (!file_.valid()) return;
+  make_durable();
+  const hid_t id = file_.release();  // never close twice, even if H5Fclose fails
+  h5::check(H5Fclose(id), "close " + path_);
+}
+
+}  // namespace lira
