@@ -190,6 +190,7 @@ int CoordinatorObserver::finish(const ScheduleSummary& summary, bool& must_abort
     }
     if (code == 0) spdlog::info("next: lira score {}", path);
   }
+  for (int w = 0; w < transport_.worker_count(); ++w) status_.worker_stopped(w);
   update_progress();
   status_.write(true);
   return code;

@@ -15,6 +15,7 @@
 #include "mpi/mpi_session.hpp"
 #include "run_command.hpp"
 #include "score_command.hpp"
+#include "status_command.hpp"
 #include "storage/h5.hpp"
 #include "storage/results_file.hpp"
 #include "trainer/dataset.hpp"
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
 
   const auto score = lira::add_score_command(app);
   const auto audit = lira::add_audit_command(app);
+  const auto status = lira::add_status_command(app);
 
   app.add_subcommand("keys", "Print every config key with its default, range and meaning (Markdown)");
 
@@ -103,6 +105,7 @@ int main(int argc, char** argv) {
     if (validate_cmd->parsed()) return validate_command(validate_path, validate_overrides, validate_out);
     if (score.command->parsed()) return score.run();
     if (audit.command->parsed()) return audit.run();
+    if (status.command->parsed()) return status.run();
     if (app.got_subcommand("keys")) {
       std::cout << lira::keys_markdown();
       return 0;

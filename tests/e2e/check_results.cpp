@@ -1,6 +1,7 @@
 // Checks a results file written by `lira run` for the end-to-end tests.
 //   check_results FILE MODELS CANDIDATES QUERIES   shapes, balance, every model done
 //   check_results --same A B                       identical keep and signals
+//   check_results --done FILE                      prints the indices of the done models
 // Prints what it checked; exits 1 with a message on the first violation.
 #include <cmath>
 #include <cstdio>
@@ -77,10 +78,16 @@ int check_same(const std::string& a_path, const std::string& b_path) {
 int main(int argc, char** argv) {
   try {
     if (argc == 4 && std::string(argv[1]) == "--same") return check_same(argv[2], argv[3]);
+    if (argc == 3 && std::string(argv[1]) == "--done") {
+      const auto done = lira::ResultsReader(argv[2]).done();
+      for (size_t m = 0; m < done.size(); ++m)
+        if (done[m]) std::printf("%zu\n", m);
+      return 0;
+    }
     if (argc == 5) return check_one(argv[1], std::atoll(argv[2]), std::atoll(argv[3]), std::atoll(argv[4]));
   } catch (const std::exception& e) {
     fail(e.what());
   }
-  std::fprintf(stderr, "usage: check_results FILE MODELS CANDIDATES QUERIES | --same A B\n");
+  std::fprintf(stderr, "usage: check_results FILE MODELS CANDIDATES QUERIES | --same A B | --done FILE\n");
   return 2;
 }

@@ -48,6 +48,7 @@ class RecordingObserver final : public SchedulerObserver {
     by_worker[worker]++;
     in_count[r.model] = static_cast<int64_t>(r.train_accuracy);
   }
+  void on_job_started(int, int64_t, int32_t) override { ++started; }
   void on_failure(int, const JobFailure& f, bool will_retry) override {
     std::lock_guard lock(mutex);
     failures.push_back({f.model, will_retry});
@@ -57,6 +58,7 @@ class RecordingObserver final : public SchedulerObserver {
   std::map<int, int> by_worker;
   std::map<int64_t, int64_t> in_count;
   std::vector<std::pair<int64_t, bool>> failures;
+  std::atomic<int> started{0};
 };
 
 SchedulerOptions options(int64_t max_retries, std::chrono::milliseconds heartbeat_timeout = 2000ms) {
@@ -181,4 +183,80 @@ TEST_CASE("a result for a job the worker was not given is a protocol error") {
   CHECK_THROWS_WITH_AS(run_schedule(plan, {0, 1}, hub.coordinator(), obs, options(1)),
                        doctest::Contains("protocol violation"), CommError);
   rogue.join();
+}
+
+namespace {
+// A worker that takes its first job and then never answers again (a hung or dead node).
+void silent_worker(WorkerTransport& t) {
+  t.send(WorkerReady{"hung", 1});
+  (void)t.receive();
+}
+}  // namespace
+
+TEST_CASE("a worker silent past the heartbeat timeout is lost, and its job goes to another") {
+  const Plan plan(6, 10, 0);
+  InProcessHub hub(2);
+  RecordingObserver obs;
+  FakeRunner fast(20ms);
+  std::thread good([&] {
+    std::this_thread::sleep_for(50ms);  // let the silent worker take the first job
+    run_worker(hub.worker(1), fast, {"ok", 2}, 10ms);
+  });
+  std::thread bad([&] { silent_worker(hub.worker(0)); });
+  const auto s = run_schedule(plan, range(6), hub.coordinator(), obs, options(1, 300ms));
+  good.join();
+  bad.join();
+  CHECK(s.lost_workers == std::vector<int>{0});
+  CHECK(s.done.size() == 6);
+  CHECK(s.failed.empty());
+  for (const auto& [model, count] : obs.results) CHECK(count == 1);
+}
+
+TEST_CASE("heartbeats keep a slow worker alive past the timeout") {
+  const Plan plan(2, 10, 0);
+  InProcessHub hub(1);
+  RecordingObserver obs;
+  FakeRunner slow(400ms);  // longer than the timeout, but it beats every 50 ms
+  std::thread w([&] { run_worker(hub.worker(0), slow, {"slow", 1}, 50ms); });
+  const auto s = run_schedule(plan, range(2), hub.coordinator(), obs, options(0, 200ms));
+  w.join();
+  CHECK(s.lost_workers.empty());
+  CHECK(s.done.size() == 2);
+}
+
+TEST_CASE("a stop request ends dispatching; running jobs finish within the grace period") {
+  const Plan plan(8, 10, 0);
+  InProcessHub hub(2);
+  RecordingObserver obs;
+  FakeRunner runner(100ms);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) threads.emplace_back([&, i] { run_worker(hub.worker(i), runner, {"w", i}, 20ms); });
+  auto o = options(1);
+  const auto start = std::chrono::steady_clock::now();
+  o.stop_requested = [&] { return std::chrono::steady_clock::now() - start > 150ms ? 15 : 0; };
+  o.grace = 5000ms;
+  const auto s = run_schedule(plan, range(8), hub.coordinator(), obs, o);
+  for (auto& t : threads) t.join();
+  CHECK(s.stop_signal == 15);
+  CHECK(s.abandoned.empty());
+  CHECK(s.done.size() >= 2);
+  CHECK(s.done.size() <= 6);  // nothing new after ~150 ms of 100 ms jobs on 2 workers
+}
+
+TEST_CASE("with no grace left, the running jobs are reported abandoned") {
+  const Plan plan(4, 10, 0);
+  InProcessHub hub(1);
+  RecordingObserver obs;
+  FakeRunner runner(500ms);
+  std::thread w([&] { run_worker(hub.worker(0), runner, {"w", 0}, 20ms); });
+  auto o = options(1);
+  o.stop_requested = [&] { return obs.started > 0 ? 2 : 0; };  // as soon as model 0 runs
+  o.grace = 0ms;
+  const auto s = run_schedule(plan, range(4), hub.coordinator(), obs, o);
+  CHECK(s.stop_signal == 2);
+  CHECK(s.abandoned == std::vector<int64_t>{0});
+  CHECK(s.done.empty());
+  // The worker is mid-job: stop it once it is done, then join.
+  hub.coordinator().send(0, StopWorker{});
+  w.join();
 }
