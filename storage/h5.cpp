@@ -43,6 +43,7 @@ void write_dataset(hid_t loc, const std::string& name, hid_t file_type, hid_t me
   auto ds = dataset_id(H5Dcreate2(loc, name.c_str(), file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
                        "create dataset " + name + " in " + file);
   if (data) check(H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "write " + name + " in " + file);
+  ds.close_checked(name + " in " + file);
 }
 
 namespace {
@@ -141,6 +142,12 @@ Id file_access_without_locking() {
 #else
   setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0);  // read at every open by HDF5 1.10.1 to 1.10.6
 #endif
+  return fapl;
+}
+
+Id file_access_for_writing() {
+  auto fapl = file_access_without_locking();
+  check(H5Pset_sieve_buf_size(fapl, 0), "no sieve buffer");
   return fapl;
 }
 

@@ -52,6 +52,14 @@ class Id {
   bool valid() const { return id_ >= 0; }
   // Gives up ownership without closing: for a close whose failure must be reported.
   hid_t release() { return std::exchange(id_, H5I_INVALID_HID); }
+  // Closes now and throws StorageError if closing fails. Closing a dataset writes out what
+  // HDF5 still buffers for it (its sieve buffer), so a write path must check the close:
+  // a full disk would otherwise go unnoticed.
+  void close_checked(const std::string& what) {
+    if (id_ < 0 || !closer_) return;
+    const hid_t id = release();
+    check(closer_(id), "close " + what);
+  }
   void reset() {
     if (id_ >= 0 && closer_) closer_(id_);  // never throws: errors on close are ignored here
     id_ = H5I_INVALID_HID;
@@ -90,6 +98,9 @@ bool attr_exists(hid_t loc, const char* name);
 // Whether every component of an absolute path ("/models/done") exists.
 bool link_exists(hid_t loc, const std::string& path);
 std::vector<hsize_t> dataset_dims(hid_t dataset, const std::string& what);
+// File access for the writer: no HDF5 file locks (see below) and no sieve buffer, so each
+// H5Dwrite reaches the file at once and reports its own I/O errors (a full disk).
+Id file_access_for_writing();
 // File access without HDF5's file locks: the writer keeps its file open for the whole
 // run, and readers (lira score, h5py) must be able to open it meanwhile. Safe here because
 // nothing but raw data changes after the file is created (see results_file.hpp).

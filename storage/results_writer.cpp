@@ -88,7 +88,7 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
     fs::create_directories(parent, ec);
     if (ec) throw StorageError("cannot create directory '" + parent.string() + "' for the results file: " + ec.message());
   }
-  auto fapl = h5::file_access_without_locking();
+  auto fapl = h5::file_access_for_writing();
   const unsigned flags = mode == Mode::kCreateNew ? H5F_ACC_EXCL : H5F_ACC_TRUNC;
   const hid_t fid = H5Fcreate(path.c_str(), flags, H5P_DEFAULT, fapl);
   if (fid < 0)
@@ -144,7 +144,7 @@ std::unique_ptr<ResultsWriter> ResultsWriter::resume(const std::string& path, co
       "\nTo start over instead: pass another --out PATH, or --overwrite to replace '" + path + "'.";
   if (H5Fis_hdf5(path.c_str()) <= 0)
     throw ResumeMismatch("'" + path + "' exists but is not an HDF5 file, so this run cannot resume it." + start_over);
-  auto fapl = h5::file_access_without_locking();
+  auto fapl = h5::file_access_for_writing();
   const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
   if (fid < 0)
     throw StorageError("cannot open '" + path + "' to resume it (HDF5: " + h5::error_stack() +
@@ -212,6 +212,7 @@ void ResultsWriter::write_scalar(const char* dataset, int64_t model, hid_t mem_t
   h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, nullptr, &count, nullptr), "select " + name);
   auto mspace = h5::make_space({1}, "memory space");
   h5::check(H5Dwrite(ds, mem_type, mspace, fspace, H5P_DEFAULT, value), "write " + name + " in " + path_);
+  ds.close_checked(name + " in " + path_);
 }
 
 void ResultsWriter::write_model(const ModelResult& r, int32_t worker) {
@@ -239,6 +240,7 @@ void ResultsWriter::write_model(const ModelResult& r, int32_t worker) {
     auto mspace = h5::make_space(count, "memory space");
     h5::check(H5Dwrite(ds, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, s.values.data()),
               "write " + name + " of model " + std::to_string(r.model) + " in " + path_);
+    ds.close_checked(name + " in " + path_);
   }
   const int32_t attempts = r.attempt + 1;
   const uint8_t zero = 0, one = 1;

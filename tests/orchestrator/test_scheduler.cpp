@@ -224,7 +224,7 @@ TEST_CASE("heartbeats keep a slow worker alive past the timeout") {
   CHECK(s.done.size() == 2);
 }
 
-TEST_CASE("a stop request ends dispatching; running jobs finish within the grace period") {
+TEST_CASE("a stop request ends dispatching, running jobs finish within the grace period") {
   const Plan plan(8, 10, 0);
   InProcessHub hub(2);
   RecordingObserver obs;
