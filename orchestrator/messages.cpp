@@ -70,7 +70,7 @@ class Reader {
     const uint64_t n = get<uint64_t>();
     if (n > static_cast<uint64_t>(end_ - p_) / sizeof(T)) throw CommError("malformed message: array past the end");
     std::vector<T> v(n);
-    std::memcpy(v.data(), p_, n * sizeof(T));
+    if (n > 0) std::memcpy(v.data(), p_, n * sizeof(T));  // (an empty vector's data() may be null)
     p_ += n * sizeof(T);
     return v;
   }

@@ -2,6 +2,8 @@
 # Installs the Debian 12 packages that lira builds, tests and runs with.
 # Idempotent: packages already present are not downloaded again, and nothing is done
 # when all of them are installed. Needs root (or sudo) only when something is missing.
+#   scripts/install-deps.sh          what building and running need
+#   scripts/install-deps.sh --test   also the fuzzing toolchain (clang + libFuzzer)
 set -euo pipefail
 
 packages=(
@@ -14,6 +16,9 @@ packages=(
   python3-numpy python3-h5py         # the docs' h5py snippet, run by a test (/usr/bin/python3)
   python3-torch                      # exports the TorchScript test model; the training benchmark
 )
+if [ "${1:-}" = --test ]; then
+  packages+=(clang-14 libclang-rt-14-dev)  # scripts/fuzz.sh: libFuzzer, ASan, UBSan
+fi
 
 missing=()
 for p in "${packages[@]}"; do

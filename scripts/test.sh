@@ -3,7 +3,7 @@
 # input, the quickstart). Tests labelled `gpu` skip themselves without a GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --test
 bash scripts/build.sh
 cd "${BUILD_DIR:-build}"
 ctest --output-on-failure -j "$(nproc)" "$@"

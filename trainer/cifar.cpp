@@ -24,26 +24,9 @@ std::vector<uint8_t> read_all(const std::string& path) {
   return bytes;
 }
 
-// Appends the records of one file; label_bytes = 1 (CIFAR-10) or 2 (CIFAR-100).
 void append_records(const std::string& path, int64_t label_bytes, int64_t label_index, int64_t classes, Split& out) {
   const auto bytes = read_all(path);
-  const int64_t record = label_bytes + kPixels;
-  if (bytes.empty() || static_cast<int64_t>(bytes.size()) % record != 0)
-    throw DataError("'" + path + "' is not a CIFAR binary file: " + std::to_string(bytes.size()) +
-                    " bytes is not a whole number of " + std::to_string(record) + "-byte records" +
-                    (bytes.empty() ? "" : " (truncated, or the other CIFAR version?)"));
-  const int64_t n = static_cast<int64_t>(bytes.size()) / record;
-  out.pixels.reserve(out.pixels.size() + n * kPixels);
-  for (int64_t i = 0; i < n; ++i) {
-    const uint8_t* r = bytes.data() + i * record;
-    const int64_t label = r[label_index];
-    if (label >= classes)
-      throw DataError("'" + path + "': record " + std::to_string(i) + " has label " + std::to_string(label) +
-                      ", outside [0, " + std::to_string(classes) + ")");
-    out.labels.push_back(label);
-    out.pixels.insert(out.pixels.end(), r + label_bytes, r + record);
-  }
-  out.count += n;
+  parse_cifar_records(bytes.data(), bytes.size(), path, label_bytes, label_index, classes, out);
 }
 
 Split empty_image_split() {
@@ -53,6 +36,27 @@ Split empty_image_split() {
 }
 
 }  // namespace
+
+void parse_cifar_records(const uint8_t* bytes, size_t size, const std::string& name, int64_t label_bytes,
+                         int64_t label_index, int64_t classes, Split& out) {
+  const int64_t record = label_bytes + kPixels;
+  if (size == 0 || static_cast<int64_t>(size) % record != 0)
+    throw DataError("'" + name + "' is not a CIFAR binary file: " + std::to_string(size) +
+                    " bytes is not a whole number of " + std::to_string(record) + "-byte records" +
+                    (size == 0 ? "" : " (truncated, or the other CIFAR version?)"));
+  const int64_t n = static_cast<int64_t>(size) / record;
+  out.pixels.reserve(out.pixels.size() + n * kPixels);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t* r = bytes + i * record;
+    const int64_t label = r[label_index];
+    if (label >= classes)
+      throw DataError("'" + name + "': record " + std::to_string(i) + " has label " + std::to_string(label) +
+                      ", outside [0, " + std::to_string(classes) + ")");
+    out.labels.push_back(label);
+    out.pixels.insert(out.pixels.end(), r + label_bytes, r + record);
+  }
+  out.count += n;
+}
 
 Split read_cifar10(const std::vector<std::string>& paths) {
   Split s = empty_image_split();

@@ -21,4 +21,10 @@ Split read_cifar10(const std::vector<std::string>& paths);
 // One CIFAR-100 file; `coarse` selects the 20 superclass labels instead of the 100 fine.
 Split read_cifar100(const std::string& path, bool coarse);
 
+// Appends the records in `bytes` (a whole file's content, `name` for messages) to `out`:
+// label_bytes label bytes (CIFAR-10: 1, CIFAR-100: 2), the label at label_index, then
+// 3072 pixels. The readers above and the fuzzer use it.
+void parse_cifar_records(const uint8_t* bytes, size_t size, const std::string& name, int64_t label_bytes,
+                         int64_t label_index, int64_t classes, Split& out);
+
 }  // namespace lira

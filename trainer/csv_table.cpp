@@ -27,6 +27,10 @@ Split read_csv_table(const std::string& path, const CsvFormat& format) {
     throw DataError("dataset file '" + path + "' does not exist or is not a regular file");
   std::ifstream in(path);
   if (!in) throw DataError("cannot open dataset file '" + path + "': " + std::strerror(errno));
+  return parse_csv_table(in, path, format);
+}
+
+Split parse_csv_table(std::istream& in, const std::string& path, const CsvFormat& format) {
   Split s;
   int64_t width = -1;
   std::string line;

@@ -2,6 +2,7 @@
 // per example, numeric features and one integer label column. Torch-free.
 #pragma once
 
+#include <istream>
 #include <string>
 
 #include "dataset.hpp"
@@ -17,5 +18,8 @@ struct CsvFormat {
 // Throws DataError naming the file, line and column of the first malformed value,
 // a row of the wrong width, or a negative or non-integer label.
 Split read_csv_table(const std::string& path, const CsvFormat& format);
+
+// The same from a stream; `name` names it in messages (the reader above and the fuzzer).
+Split parse_csv_table(std::istream& in, const std::string& name, const CsvFormat& format);
 
 }  // namespace lira

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang in build-fuzz/ and runs each for FUZZ_SECONDS
+# (default 60) from the seed corpus in fuzz/corpus/<target> (new inputs go to a scratch
+# directory, the committed corpus is not modified). A crash stops with the input saved as
+# crash-* in the current directory and a non-zero exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${FUZZ_BUILD_DIR:-build-fuzz}
+seconds=${FUZZ_SECONDS:-60}
+CC=${CC:-clang-14} CXX=${CXX:-clang++-14} cmake -S . -B "$build" -DLIRA_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j "$(nproc)"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+for target in config readers messages; do
+  mkdir -p "$scratch/$target"
+  echo "== fuzz_$target for $seconds s"
+  "$build/bin/fuzz_$target" -max_total_time="$seconds" -print_final_stats=1 "$scratch/$target" "fuzz/corpus/$target" 2>&1 |
+    grep -E "^Done|stat::number_of_executed_units|ERROR|SUMMARY" || true
+  [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fuzz_$target found a failure"; exit 1; }
+done
