@@ -8,11 +8,14 @@
 //   smallest count (first models in order), median centering, two-sided offline
 //   -log N(s; out), fixed variance = one std over all truncated signals (not centered per
 //   example), and online fixed variance uses std(dat_in) for both sides.
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "attacks.hpp"
+#include "candidate_loop.hpp"
 #include "common/errors.hpp"
 #include "gaussian.hpp"
 
@@ -60,57 +63,50 @@ class LiraGroup final : public AttackGroup {
   std::vector<std::string> signals() const override { return {"logit_confidence"}; }
   bool needs_first_pass() const override { return fixed_; }
 
+  // Pass 1. Per-thread partial sums are merged in thread order, not as threads finish,
+  // so the pooled variances -- and every score -- are the same on every rerun.
   void observe(const SignalBlock& b) override {
     const float* conf = b.get("logit_confidence");
     const int64_t A = s_.queries;
-    std::vector<double> ss_in(A, 0.0), ss_out(A, 0.0);
-    std::vector<int64_t> c_in(A, 0), c_out(A, 0);
-    RunningMoments g_in, g_out;
-    double* si = ss_in.data();
-    double* so = ss_out.data();
-    int64_t* ci = c_in.data();
-    int64_t* co = c_out.data();
     const bool official = s_.flavor == Flavor::kOfficialCode;
-#pragma omp parallel reduction(+ : si[:A], so[:A], ci[:A], co[:A])
+    struct Partial {
+      std::vector<double> ss_in, ss_out;
+      std::vector<int64_t> c_in, c_out;
+      RunningMoments in, out;
+    };
+    std::vector<Partial> partials(static_cast<size_t>(omp_get_max_threads()));
+#pragma omp parallel
     {
-      RunningMoments local_in, local_out;
+      Partial& p = partials[static_cast<size_t>(omp_get_thread_num())];
+      p.ss_in.assign(A, 0.0), p.ss_out.assign(A, 0.0), p.c_in.assign(A, 0), p.c_out.assign(A, 0);
       std::vector<uint8_t> keep(s_.base.size());
       std::vector<int64_t> in_models, out_models;
       std::vector<double> in, out;
       std::vector<float> tile;
-#pragma omp for schedule(static)
-      for (int64_t t0 = 0; t0 < b.count; t0 += kTile) {
-        const int64_t t1 = std::min(b.count, t0 + kTile);
-        transpose_tile(conf, s_.models, b.count, A, t0, t1, tile);
-        for (int64_t j = t0; j < t1; ++j) {
-          const float* row = tile.data() + (j - t0) * s_.models * A;
-          load_keep(b, j, keep);
-          if (official) truncated_models(keep, in_models, out_models);
-          for (int64_t a = 0; a < A; ++a) {
-            if (official) {
-              gather(row, a, in_models, in);
-              gather(row, a, out_models, out);
-              for (double v : in) local_in.add(v);
-              for (double v : out) local_out.add(v);
-            } else {
-              Side sin, sout;
-              paper_sums(row, a, keep, sin, sout);
-              si[a] += sin.ss(), so[a] += sout.ss(), ci[a] += sin.n, co[a] += sout.n;
-            }
+      for_each_candidate(conf, s_.models, b.count, A, tile, [&](int64_t j, const float* row) {
+        load_keep(b, j, keep);
+        if (official) truncated_models(keep, in_models, out_models);
+        for (int64_t a = 0; a < A; ++a) {
+          if (official) {
+            gather(row, a, in_models, in);
+            gather(row, a, out_models, out);
+            for (double v : in) p.in.add(v);
+            for (double v : out) p.out.add(v);
+          } else {
+            Side sin, sout;
+            paper_sums(row, a, keep, sin, sout);
+            p.ss_in[a] += sin.ss(), p.ss_out[a] += sout.ss(), p.c_in[a] += sin.n, p.c_out[a] += sout.n;
           }
         }
-      }
-#pragma omp critical
-      {
-        g_in.merge(local_in);
-        g_out.merge(local_out);
-      }
+      });
     }
-    for (int64_t a = 0; a < A; ++a) {
-      ss_in_[a] += ss_in[a], ss_out_[a] += ss_out[a], c_in_[a] += c_in[a], c_out_[a] += c_out[a];
+    for (const auto& p : partials) {
+      if (p.ss_in.empty()) continue;  // a thread the runtime did not start
+      for (int64_t a = 0; a < A; ++a)
+        ss_in_[a] += p.ss_in[a], ss_out_[a] += p.ss_out[a], c_in_[a] += p.c_in[a], c_out_[a] += p.c_out[a];
+      global_in_.merge(p.in);
+      global_out_.merge(p.out);
     }
-    global_in_.merge(g_in);
-    global_out_.merge(g_out);
   }
 
   void score(const SignalBlock& b, const std::vector<ScoreMatrix*>& out) override {
@@ -194,13 +190,7 @@ class LiraGroup final : public AttackGroup {
       std::vector<uint8_t> keep(s_.base.size());
       std::vector<double> total(ids_.size() * T);
       std::vector<float> tile;
-#pragma omp for schedule(static)
-      for (int64_t t0 = 0; t0 < b.count; t0 += kTile) {
-       const int64_t t1 = std::min(b.count, t0 + kTile);
-       transpose_tile(conf, s_.models, b.count, A, t0, t1, tile);
-       for (int64_t j = t0; j < t1; ++j) {
-        const float* row = tile.data() + (j - t0) * s_.models * A;
-        const int64_t n = b.n0 + j;
+      for_each_candidate(conf, s_.models, b.count, A, tile, [&](int64_t j, const float* row) {
         load_keep(b, j, keep);
         std::fill(total.begin(), total.end(), 0.0);
         for (int64_t a = 0; a < A; ++a) {
@@ -239,10 +229,8 @@ class LiraGroup final : public AttackGroup {
             }
           }
         }
-        for (size_t v = 0; v < ids_.size(); ++v)
-          for (int64_t ti = 0; ti < T; ++ti) out[v]->at(ti, n) = total[v * T + ti] / static_cast<double>(A);
-       }
-      }
+        store(out, total, b.n0 + j);
+      });
     }
     min_in_ = min_in, min_out_ = min_out;
   }
@@ -258,13 +246,7 @@ class LiraGroup final : public AttackGroup {
       std::vector<int64_t> in_models, out_models;
       std::vector<double> in, out_values, total(ids_.size() * T);
       std::vector<float> tile;
-#pragma omp for schedule(static)
-      for (int64_t t0 = 0; t0 < b.count; t0 += kTile) {
-       const int64_t t1 = std::min(b.count, t0 + kTile);
-       transpose_tile(conf, s_.models, b.count, A, t0, t1, tile);
-       for (int64_t j = t0; j < t1; ++j) {
-        const float* row = tile.data() + (j - t0) * s_.models * A;
-        const int64_t n = b.n0 + j;
+      for_each_candidate(conf, s_.models, b.count, A, tile, [&](int64_t j, const float* row) {
         load_keep(b, j, keep);
         truncated_models(keep, in_models, out_models);
         std::fill(total.begin(), total.end(), 0.0);
@@ -298,11 +280,16 @@ class LiraGroup final : public AttackGroup {
             }
           }
         }
-        for (size_t v = 0; v < ids_.size(); ++v)
-          for (int64_t ti = 0; ti < T; ++ti) out[v]->at(ti, n) = total[v * T + ti] / static_cast<double>(A);
-       }
-      }
+        store(out, total, b.n0 + j);
+      });
     }
+  }
+
+  // Each attack's mean over the queries for candidate n, per target.
+  void store(const std::vector<ScoreMatrix*>& out, const std::vector<double>& total, int64_t n) const {
+    const int64_t T = static_cast<int64_t>(s_.targets.size());
+    for (size_t v = 0; v < ids_.size(); ++v)
+      for (int64_t ti = 0; ti < T; ++ti) out[v]->at(ti, n) = total[v * T + ti] / static_cast<double>(s_.queries);
   }
 
   std::vector<AttackId> ids_;
