@@ -44,6 +44,7 @@ class CoordinatorObserver final : public SchedulerObserver {
   void on_worker_lost(int worker, int64_t model, bool will_retry) override;
   void on_stop_requested(int signal) override;
   void on_tick() override;
+  void on_quiet() override;
 
   // Logs the outcome, closes the results file and writes the final status. Returns the
   // exit code (common/errors.hpp); `must_abort` is set when some worker may still be
@@ -51,6 +52,8 @@ class CoordinatorObserver final : public SchedulerObserver {
   int finish(const ScheduleSummary& summary, bool& must_abort);
 
  private:
+  static constexpr std::chrono::milliseconds kCommitInterval{50};
+  void commit();
   void update_progress();
 
   ResultsWriter& writer_;
@@ -58,7 +61,7 @@ class CoordinatorObserver final : public SchedulerObserver {
   const Config& config_;
   Progress progress_;
   RunStatus status_;
-  std::chrono::steady_clock::time_point start_, last_line_;
+  std::chrono::steady_clock::time_point start_, last_line_, last_commit_;
   std::vector<std::string> failures_;
 };
 

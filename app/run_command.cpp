@@ -25,6 +25,7 @@
 #include "mpi/mpi_transport.hpp"
 #include "orchestrator/in_process_transport.hpp"
 #include "trainer_loader.hpp"
+#include "worker/synthetic_runner.hpp"
 #include "worker/worker_loop.hpp"
 
 namespace lira {
@@ -67,6 +68,19 @@ int auto_threads(const Config& config, int workers_on_node) {
   return std::max(1, cores / std::max(1, workers_on_node));
 }
 
+bool synthetic(const Config& config) { return config.model.arch == "synthetic"; }
+
+std::shared_ptr<const Dataset> dataset_for(const Config& config) {
+  return synthetic(config) ? synthetic_dataset(config.data.candidates) : load_dataset(config.data);
+}
+
+// The synthetic benchmark workload needs no libtorch; everything else trains with it.
+std::unique_ptr<JobRunner> runner_for(const Config& config, std::shared_ptr<const Dataset> data, int threads,
+                                      int local_index, int global_index) {
+  if (synthetic(config)) return make_synthetic_runner(config, global_index);
+  return trainer().make_runner(config, std::move(data), threads, local_index);
+}
+
 std::chrono::milliseconds heartbeat(const Config& config) {
   return std::chrono::seconds(config.experiment.heartbeat_seconds);
 }
@@ -75,9 +89,9 @@ std::chrono::milliseconds heartbeat(const Config& config) {
 int run_in_process(const Config& config, bool overwrite) {
   const int threads = auto_threads(config, 1);
   log_start(config, 1, threads);
-  auto data = load_dataset(config.data);
+  auto data = dataset_for(config);
   const Plan plan(config.experiment.models, config.data.candidates, static_cast<uint64_t>(config.experiment.seed));
-  auto runner = trainer().make_runner(config, data, threads, 0);
+  auto runner = runner_for(config, data, threads, 0, 0);
   RunLock lock(config.experiment.output);
   auto opened = open_results(config, plan, *data, overwrite);
   add_log_file(log_path_for(config.experiment.output));
@@ -141,8 +155,8 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
   std::shared_ptr<const Dataset> data;
   std::unique_ptr<JobRunner> runner;
   try {
-    data = load_dataset(config.data);
-    if (!coordinator) runner = trainer().make_runner(config, data, threads, session.local_worker_index());
+    data = dataset_for(config);
+    if (!coordinator) runner = runner_for(config, data, threads, session.local_worker_index(), session.rank() - 1);
   } catch (const std::exception& e) {
     failure = e.what();
     code = exit_code_of(e);

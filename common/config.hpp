@@ -45,6 +45,11 @@ struct ModelConfig {
   std::vector<int64_t> airbench_widths;
   std::string torchscript_path;
   bool torchscript_reinit = false;
+  // arch synthetic (a benchmark workload, docs/performance.md): no training at all.
+  double job_seconds = 0;
+  double synthetic_failure_rate = 0;
+  double synthetic_slow_fraction = 0;
+  double synthetic_slowdown = 1;
 };
 
 struct TrainingConfig {

@@ -77,10 +77,11 @@ const std::vector<Key>& keys() {
       // ---------------------------------------------------------------- model
       {"model", "arch",
        ChoiceKey{"mlp",
-                 {"mlp", "cnn", "wrn-28-2", "wrn-16-4", "wrn", "resnet18", "airbench", "torchscript"},
+                 {"mlp", "cnn", "wrn-28-2", "wrn-16-4", "wrn", "resnet18", "airbench", "torchscript", "synthetic"},
                  [](Config& c) -> std::string& { return c.model.arch; }},
        "mlp, cnn, wide ResNets (wrn-28-2, wrn-16-4, or wrn with model.depth/width), resnet18 (CIFAR "
-       "variant), airbench (fast CIFAR net), torchscript (model.torchscript_path)."},
+       "variant), airbench (fast CIFAR net), torchscript (model.torchscript_path); synthetic: a benchmark "
+       "workload that trains nothing (model.job_seconds)."},
       {"model", "hidden",
        IntListKey{{256}, 1, 1 << 16, 0, 16, [](Config& c) -> std::vector<int64_t>& { return c.model.hidden; }},
        "mlp and cnn: widths of the fully connected hidden layers."},
@@ -103,6 +104,18 @@ const std::vector<Key>& keys() {
       {"model", "torchscript_reinit", BoolKey{false, [](Config& c) -> bool& { return c.model.torchscript_reinit; }},
        "torchscript only: re-initialize its weights from each model's seed (else every model starts "
        "from the saved weights)."},
+      {"model", "job_seconds", RealKey{0.0, 0.0, 86400.0, [](Config& c) -> double& { return c.model.job_seconds; }},
+       "synthetic only: each job sleeps this long, then returns random signals of the right shape; no "
+       "dataset is read (data.candidates sets N)."},
+      {"model", "synthetic_failure_rate",
+       RealKey{0.0, 0.0, 1.0, [](Config& c) -> double& { return c.model.synthetic_failure_rate; }},
+       "synthetic only: probability that an attempt throws (seeded), to exercise retries."},
+      {"model", "synthetic_slow_fraction",
+       RealKey{0.0, 0.0, 1.0, [](Config& c) -> double& { return c.model.synthetic_slow_fraction; }},
+       "synthetic only: share of the workers that are slow (by worker index)."},
+      {"model", "synthetic_slowdown",
+       RealKey{4.0, 1.0, 1000.0, [](Config& c) -> double& { return c.model.synthetic_slowdown; }},
+       "synthetic only: how many times longer a slow worker's jobs take."},
       // ---------------------------------------------------------------- training
       {"training", "epochs", IntKey{30, 1, 100000, [](Config& c) -> int64_t& { return c.training.epochs; }},
        "Passes over the model's IN half of the candidates."},

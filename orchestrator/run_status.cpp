@@ -78,6 +78,7 @@ bool RunStatus::write(bool force) {
   j["failed"] = failed_;
   j["models_per_minute"] = rate_;
   j["eta_seconds"] = eta_;
+  if (schedule_seconds_ >= 0) j["schedule_seconds"] = schedule_seconds_;  // first job to last result
   j["workers"] = nlohmann::json::array();
   for (const auto& w : workers_)
     j["workers"].push_back({{"name", w.name}, {"host", w.host}, {"pid", w.pid}, {"state", w.state},

@@ -18,6 +18,7 @@ class RunStatus {
 
   void set_state(const std::string& state);  // running | finished | interrupted | failed
   void set_progress(int64_t done, int64_t failed, double models_per_minute, double eta_seconds);
+  void set_schedule_seconds(double seconds) { schedule_seconds_ = seconds, dirty_ = true; }
   void worker_ready(int worker, const std::string& host, int64_t pid);
   void job_started(int worker, int64_t model, int32_t attempt);
   void heartbeat(int worker);
@@ -39,7 +40,7 @@ class RunStatus {
 
   std::string path_, state_ = "running";
   int64_t models_, done_ = 0, failed_ = 0;
-  double rate_ = 0, eta_ = -1, started_;
+  double rate_ = 0, eta_ = -1, started_, schedule_seconds_ = -1;
   std::vector<Worker> workers_;
   bool dirty_ = true;
   std::chrono::steady_clock::time_point last_write_{};

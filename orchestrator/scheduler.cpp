@@ -51,13 +51,20 @@ class Loop {
           if (!w.lost && w.model >= 0) summary_.abandoned.push_back(w.model);
         return summary_;
       }
-      auto incoming = transport_.receive(options_.poll_interval);
+      auto incoming = transport_.receive(std::chrono::milliseconds(0));
       if (!incoming) {
+        observer_.on_quiet();
+        incoming = transport_.receive(options_.poll_interval);
+      }
+      // Periodic work runs on time even when messages never stop coming (a big run), so a
+      // silent worker is still noticed among a thousand chatty ones.
+      if (incoming) handle(*incoming);
+      const auto now = Clock::now();
+      if (!incoming || now >= next_tick_) {
+        next_tick_ = now + options_.poll_interval;
         check_heartbeats();
         observer_.on_tick();
-        continue;
       }
-      handle(*incoming);
     }
     return summary_;
   }
@@ -86,11 +93,13 @@ class Loop {
     transport_.send(w, StopWorker{});
   }
 
-  void dispatch(int w) {
+  // Gives worker w its next job, or stops it. Returns whether a job was sent; tells the
+  // observer (on_job_started) unless `notify` is false, when the caller does.
+  bool dispatch(int w, bool notify = true) {
     auto& st = workers_[w];
     if (stopping_) {
       stop(w);
-      return;
+      return false;
     }
     if (!queue_.empty()) {
       const Pending p = queue_.front();
@@ -105,11 +114,12 @@ class Loop {
       st.attempt = p.attempt;
       ++in_flight_;
       transport_.send(w, job);
-      observer_.on_job_started(w, p.model, p.attempt);
-    } else if (in_flight_ == 0) {
-      stop(w);  // nothing left, and nothing that could fail and come back
+      if (notify) observer_.on_job_started(w, p.model, p.attempt);
+      return true;
     }
+    if (in_flight_ == 0) stop(w);  // nothing left, and nothing that could fail and come back
     // else: stay idle; a job in flight may still fail and need a retry.
+    return false;
   }
 
   // After any event: idle workers take queued retries, or stop when all is done.
@@ -183,9 +193,12 @@ class Loop {
       observer_.on_heartbeat(w, *beat);
     } else if (const auto* result = std::get_if<ModelResult>(&in.message)) {
       finish_job(w, result->model, result->attempt);
+      // The worker gets its next job before the result is stored: storing a 7 MB result
+      // takes milliseconds that the worker need not wait.
+      const bool started = dispatch(w, false);
       observer_.on_result(w, *result);
       summary_.done.push_back(result->model);
-      dispatch(w);
+      if (started) observer_.on_job_started(w, workers_[w].model, workers_[w].attempt);
     } else {
       const auto& failure = std::get<JobFailure>(in.message);
       finish_job(w, failure.model, failure.attempt);
@@ -205,6 +218,7 @@ class Loop {
   int64_t in_flight_ = 0;
   bool stopping_ = false;
   Clock::time_point deadline_;
+  Clock::time_point next_tick_ = Clock::now();
   ScheduleSummary summary_;
 };
 

@@ -22,15 +22,19 @@ class SchedulerObserver {
   virtual ~SchedulerObserver() = default;
   virtual void on_worker_ready(int /*worker*/, const WorkerReady& /*hello*/) {}
   virtual void on_job_started(int /*worker*/, int64_t /*model*/, int32_t /*attempt*/) {}
-  // Must make the result durable before returning: the model counts as done after it.
+  // Stores the result; it must be durable by the next on_quiet() (or the end of the run).
   virtual void on_result(int worker, const ModelResult& result) = 0;
   virtual void on_failure(int /*worker*/, const JobFailure& /*failure*/, bool /*will_retry*/) {}
   virtual void on_heartbeat(int /*worker*/, const Heartbeat& /*beat*/) {}
   // A worker fell silent; `model` (or -1) was its job, requeued or failed as for a failure.
   virtual void on_worker_lost(int /*worker*/, int64_t /*model*/, bool /*will_retry*/) {}
   virtual void on_stop_requested(int /*signal*/) {}
-  // Called whenever receive() timed out, for periodic work (progress lines, status file).
+  // Periodic work (progress lines, status file, committing results): called whenever
+  // receive() timed out, and at least every poll_interval while messages keep coming.
   virtual void on_tick() {}
+  // Called when no message is waiting: a good moment to make staged results durable, so
+  // that results arriving back to back are committed together (group commit).
+  virtual void on_quiet() {}
 };
 
 struct SchedulerOptions {

@@ -63,8 +63,15 @@ class ResultsWriter {
   ResultsWriter& operator=(const ResultsWriter&) = delete;
 
   std::vector<uint8_t> done() const;
-  // Stores one model's signals and scalars durably, then marks it done. Throws
-  // StorageError if the arrays do not match the layout.
+  // Stores one model's signals and scalars; the model becomes done at the next commit().
+  // Throws StorageError if the arrays do not match the layout.
+  void stage_model(const ModelResult& result, int32_t worker);
+  // Group commit: writes the staged models' per-model values and makes everything durable
+  // (flush + fsync), then sets their done flags and makes those durable. Two fsyncs and a
+  // few writes per run of neighbouring models, however many models are staged.
+  void commit();
+  size_t staged() const { return staged_.size(); }
+  // stage_model + commit.
   void write_model(const ModelResult& result, int32_t worker);
   // Records a model that failed for good: attempts, the failed flag and the message.
   void record_failure(int64_t model, int32_t attempts, const std::string& message);
@@ -73,13 +80,33 @@ class ResultsWriter {
   void close();
 
  private:
+  // One /models/<name> column, mirrored in memory: the writer is the file's only writer, so
+  // the mirror equals the file, and a commit writes runs of neighbouring models from it.
+  struct Column {
+    const char* name;
+    hid_t mem_type;
+    size_t bytes;               // per element
+    std::vector<uint8_t> data;  // M elements
+    h5::Id dataset;
+  };
   ResultsWriter(std::string path, ResultsLayout layout, h5::Id file);
-  void write_scalar(const char* dataset, int64_t model, hid_t mem_type, const void* value);
+  void open_datasets(bool load_columns);  // handles kept open for the whole run
+  Column& column(const char* name);
+  template <class T>
+  void set(const char* name, int64_t model, T value);
+  // Writes elements [first, last] of a column from its mirror.
+  void write_run(Column& c, int64_t first, int64_t last);
+  // Writes the given models' elements (sorted), in runs of neighbours.
+  void write_models(Column& c, const std::vector<int64_t>& models);
   void make_durable();  // H5Fflush, then fsync of the file
 
   std::string path_;
   ResultsLayout layout_;
   h5::Id file_;
+  std::vector<h5::Id> signals_;  // layout_.signals order
+  std::vector<Column> columns_;  // /models/* but error
+  h5::Id error_;                 // /models/error
+  std::vector<int64_t> staged_;
 };
 
 // Read access for scoring and inspection. Accepts the full layout written by

@@ -133,6 +133,7 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
   h5::write_dataset(models, "error", text, text, {M}, empty.data(), path);
 
   std::unique_ptr<ResultsWriter> w(new ResultsWriter(path, layout, std::move(file)));
+  w->open_datasets(true);
   w->make_durable();
   return w;
 }
@@ -178,19 +179,56 @@ std::unique_ptr<ResultsWriter> ResultsWriter::resume(const std::string& path, co
     for (auto d : spec.shape) want.push_back(static_cast<hsize_t>(d));
     if (dims != want) throw ResumeMismatch(name + " in '" + path + "' has another shape." + start_over);
   }
-  return std::unique_ptr<ResultsWriter>(new ResultsWriter(path, layout, std::move(file)));
+  std::unique_ptr<ResultsWriter> w(new ResultsWriter(path, layout, std::move(file)));
+  w->open_datasets(true);
+  return w;
 }
 
 ResultsWriter::~ResultsWriter() {
-  // Close without throwing; the data of finished models is durable already.
+  // Close without throwing; the data of committed models is durable already.
+  signals_.clear();
+  columns_.clear();
+  error_.reset();
   file_.reset();
 }
 
 std::vector<uint8_t> ResultsWriter::done() const {
-  std::vector<uint8_t> done(static_cast<size_t>(layout_.models));
-  auto ds = h5::dataset_id(H5Dopen2(file_, "/models/done", H5P_DEFAULT), "open /models/done");
-  h5::check(H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, done.data()), "read /models/done");
-  return done;
+  auto it = std::find_if(columns_.begin(), columns_.end(), [](const Column& c) { return std::strcmp(c.name, "done") == 0; });
+  return it->data;
+}
+
+void ResultsWriter::open_datasets(bool load_columns) {
+  for (const auto& spec : layout_.signals) {
+    const std::string name = "/signals/" + spec.name;
+    signals_.push_back(h5::dataset_id(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), "open " + name + " in " + path_));
+  }
+  const auto M = static_cast<size_t>(layout_.models);
+  const std::pair<const char*, hid_t> columns[] = {
+      {"done", H5T_NATIVE_UINT8},          {"failed", H5T_NATIVE_UINT8},         {"attempts", H5T_NATIVE_INT32},
+      {"worker", H5T_NATIVE_INT32},        {"train_accuracy", H5T_NATIVE_DOUBLE}, {"test_accuracy", H5T_NATIVE_DOUBLE},
+      {"train_seconds", H5T_NATIVE_DOUBLE}, {"finished_at", H5T_NATIVE_DOUBLE}};
+  for (const auto& [name, type] : columns) {
+    const std::string full = std::string("/models/") + name;
+    Column c{name, type, H5Tget_size(type), {}, h5::dataset_id(H5Dopen2(file_, full.c_str(), H5P_DEFAULT), "open " + full)};
+    c.data.resize(M * c.bytes);
+    if (load_columns && M > 0)
+      h5::check(H5Dread(c.dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, c.data.data()), "read " + full + " in " + path_);
+    columns_.push_back(std::move(c));
+  }
+  error_ = h5::dataset_id(H5Dopen2(file_, "/models/error", H5P_DEFAULT), "open /models/error in " + path_);
+}
+
+ResultsWriter::Column& ResultsWriter::column(const char* name) {
+  for (auto& c : columns_)
+    if (std::strcmp(c.name, name) == 0) return c;
+  throw Error(std::string("ResultsWriter: no column ") + name);
+}
+
+template <class T>
+void ResultsWriter::set(const char* name, int64_t model, T value) {
+  Column& c = column(name);
+  if (c.bytes != sizeof(T)) throw Error(std::string("ResultsWriter: wrong element type for column ") + name);
+  std::memcpy(c.data.data() + static_cast<size_t>(model) * sizeof(T), &value, sizeof(T));
 }
 
 void ResultsWriter::make_durable() {
@@ -204,22 +242,51 @@ void ResultsWriter::make_durable() {
   }
 }
 
-void ResultsWriter::write_scalar(const char* dataset, int64_t model, hid_t mem_type, const void* value) {
-  const std::string name = std::string("/models/") + dataset;
-  auto ds = h5::dataset_id(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), "open " + name);
-  auto fspace = h5::space_id(H5Dget_space(ds), "space of " + name);
-  const hsize_t start = static_cast<hsize_t>(model), count = 1;
-  h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, nullptr, &count, nullptr), "select " + name);
-  auto mspace = h5::make_space({1}, "memory space");
-  h5::check(H5Dwrite(ds, mem_type, mspace, fspace, H5P_DEFAULT, value), "write " + name + " in " + path_);
-  ds.close_checked(name + " in " + path_);
+void ResultsWriter::write_run(Column& c, int64_t first, int64_t last) {
+  auto fspace = h5::space_id(H5Dget_space(c.dataset), std::string("space of /models/") + c.name);
+  const hsize_t start = static_cast<hsize_t>(first), count = static_cast<hsize_t>(last - first + 1);
+  h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, nullptr, &count, nullptr), "select /models/" + std::string(c.name));
+  auto mspace = h5::make_space({count}, "memory space");
+  h5::check(H5Dwrite(c.dataset, c.mem_type, mspace, fspace, H5P_DEFAULT, c.data.data() + start * c.bytes),
+            "write /models/" + std::string(c.name) + " in " + path_);
+}
+
+void ResultsWriter::write_models(Column& c, const std::vector<int64_t>& models) {
+  // Neighbours closer than this are written as one run (rewriting the mirror's values in
+  // between, which equal the file's): one write instead of many.
+  constexpr int64_t kMaxGap = 4096;
+  for (size_t i = 0; i < models.size();) {
+    size_t j = i;
+    while (j + 1 < models.size() && models[j + 1] - models[j] <= kMaxGap) ++j;
+    write_run(c, models[i], models[j]);
+    i = j + 1;
+  }
 }
 
 void ResultsWriter::write_model(const ModelResult& r, int32_t worker) {
+  stage_model(r, worker);
+  commit();
+}
+
+void ResultsWriter::commit() {
+  if (staged_.empty()) return;
+  std::sort(staged_.begin(), staged_.end());
+  staged_.erase(std::unique(staged_.begin(), staged_.end()), staged_.end());
+  for (auto& c : columns_)
+    if (std::strcmp(c.name, "done") != 0) write_models(c, staged_);
+  make_durable();  // the data is on disk before the flags that vouch for it
+  for (int64_t m : staged_) set<uint8_t>("done", m, 1);
+  write_models(column("done"), staged_);
+  make_durable();
+  staged_.clear();
+}
+
+void ResultsWriter::stage_model(const ModelResult& r, int32_t worker) {
   if (r.model < 0 || r.model >= layout_.models)
     throw StorageError("result for model " + std::to_string(r.model) + " outside [0, " +
                        std::to_string(layout_.models) + ")");
   // Check everything before writing anything.
+  std::vector<const SignalArray*> arrays;
   for (const auto& spec : layout_.signals) {
     auto it = std::find_if(r.signals.begin(), r.signals.end(), [&](const SignalArray& s) { return s.name == spec.name; });
     if (it == r.signals.end())
@@ -227,51 +294,59 @@ void ResultsWriter::write_model(const ModelResult& r, int32_t worker) {
     if (it->shape != spec.shape || static_cast<int64_t>(it->values.size()) != spec.elements())
       throw StorageError("result of model " + std::to_string(r.model) + ": signal '" + spec.name +
                          "' has the wrong shape for this results file");
+    arrays.push_back(&*it);
   }
-  for (const auto& s : r.signals) {
-    const std::string name = "/signals/" + s.name;
-    auto ds = h5::dataset_id(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), "open " + name);
-    auto fspace = h5::space_id(H5Dget_space(ds), "space of " + name);
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    const SignalArray& s = *arrays[i];
+    const std::string& name = layout_.signals[i].name;
+    auto fspace = h5::space_id(H5Dget_space(signals_[i]), "space of /signals/" + name);
     std::vector<hsize_t> start(s.shape.size() + 1, 0), count{1};
     start[0] = static_cast<hsize_t>(r.model);
     for (auto d : s.shape) count.push_back(static_cast<hsize_t>(d));
     h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
-              "select " + name);
+              "select /signals/" + name);
     auto mspace = h5::make_space(count, "memory space");
-    h5::check(H5Dwrite(ds, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, s.values.data()),
-              "write " + name + " of model " + std::to_string(r.model) + " in " + path_);
-    ds.close_checked(name + " in " + path_);
+    h5::check(H5Dwrite(signals_[i], H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, s.values.data()),
+              "write /signals/" + name + " of model " + std::to_string(r.model) + " in " + path_);
   }
-  const int32_t attempts = r.attempt + 1;
-  const uint8_t zero = 0, one = 1;
   const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  write_scalar("attempts", r.model, H5T_NATIVE_INT32, &attempts);
-  write_scalar("worker", r.model, H5T_NATIVE_INT32, &worker);
-  write_scalar("train_accuracy", r.model, H5T_NATIVE_DOUBLE, &r.train_accuracy);
-  write_scalar("test_accuracy", r.model, H5T_NATIVE_DOUBLE, &r.test_accuracy);
-  write_scalar("train_seconds", r.model, H5T_NATIVE_DOUBLE, &r.train_seconds);
-  write_scalar("finished_at", r.model, H5T_NATIVE_DOUBLE, &now);
-  write_scalar("failed", r.model, H5T_NATIVE_UINT8, &zero);  // a retried model may have failed before
-  make_durable();  // the data is on disk before the flag that vouches for it
-  write_scalar("done", r.model, H5T_NATIVE_UINT8, &one);
-  make_durable();
+  set<int32_t>("attempts", r.model, r.attempt + 1);
+  set<int32_t>("worker", r.model, worker);
+  set<double>("train_accuracy", r.model, r.train_accuracy);
+  set<double>("test_accuracy", r.model, r.test_accuracy);
+  set<double>("train_seconds", r.model, r.train_seconds);
+  set<double>("finished_at", r.model, now);
+  set<uint8_t>("failed", r.model, 0);  // a retried model may have failed before
+  staged_.push_back(r.model);
 }
 
 void ResultsWriter::record_failure(int64_t model, int32_t attempts, const std::string& message) {
+  if (model < 0 || model >= layout_.models)
+    throw StorageError("failure of model " + std::to_string(model) + " outside [0, " + std::to_string(layout_.models) + ")");
   char text[kErrorMessageBytes] = {};
   std::memcpy(text, message.data(), std::min(message.size(), kErrorMessageBytes - 1));
   auto type = h5::type_id(H5Tcopy(H5T_C_S1), "error string type");
   h5::check(H5Tset_size(type, kErrorMessageBytes), "error string type");
-  const uint8_t one = 1;
-  write_scalar("attempts", model, H5T_NATIVE_INT32, &attempts);
-  write_scalar("error", model, type, text);
-  write_scalar("failed", model, H5T_NATIVE_UINT8, &one);
+  auto fspace = h5::space_id(H5Dget_space(error_), "space of /models/error");
+  const hsize_t start = static_cast<hsize_t>(model), count = 1;
+  h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, nullptr, &count, nullptr), "select /models/error");
+  auto mspace = h5::make_space({1}, "memory space");
+  h5::check(H5Dwrite(error_, type, mspace, fspace, H5P_DEFAULT, text), "write /models/error in " + path_);
+  set<int32_t>("attempts", model, attempts);
+  set<uint8_t>("failed", model, 1);
+  write_run(column("attempts"), model, model);
+  write_run(column("failed"), model, model);
   make_durable();
 }
 
 void ResultsWriter::close() {
   if (!file_.valid()) return;
+  commit();
   make_durable();
+  // Closing the datasets checked: a deferred write error surfaces here, not silently.
+  for (size_t i = 0; i < signals_.size(); ++i) signals_[i].close_checked("/signals/" + layout_.signals[i].name + " in " + path_);
+  for (auto& c : columns_) c.dataset.close_checked(std::string("/models/") + c.name + " in " + path_);
+  error_.close_checked("/models/error in " + path_);
   const hid_t id = file_.release();  // never close twice, even if H5Fclose fails
   h5::check(H5Fclose(id), "close " + path_);
 }

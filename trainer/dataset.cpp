@@ -147,6 +147,19 @@ std::string file_identity(const std::string& path) {
   return line;
 }
 
+std::shared_ptr<const Dataset> synthetic_dataset(int64_t candidates) {
+  auto d = std::make_shared<Dataset>();
+  d->name = "synthetic";
+  d->classes = 10;
+  d->candidates.count = candidates;
+  d->candidates.example_shape = {1};
+  d->candidates.labels.assign(static_cast<size_t>(candidates), 0);
+  d->candidate_index.resize(static_cast<size_t>(candidates));
+  for (int64_t i = 0; i < candidates; ++i) d->candidate_index[i] = i;
+  d->identity = "synthetic " + std::to_string(candidates) + " candidates\n";
+  return d;
+}
+
 Split Split::slice(int64_t first, int64_t n) const {
   Split s;
   s.count = n;

@@ -42,6 +42,10 @@ struct Dataset {
   std::string identity;
 };
 
+// The stand-in for model.arch: synthetic, which reads no data: N candidates of class 0,
+// no pixels, and an identity that says so.
+std::shared_ptr<const Dataset> synthetic_dataset(int64_t candidates);
+
 // "name size bytes fnv1a64 0123abcd..." for one file (its raw bytes).
 std::string file_identity(const std::string& path);
 

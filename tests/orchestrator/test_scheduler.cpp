@@ -212,6 +212,32 @@ TEST_CASE("a worker silent past the heartbeat timeout is lost, and its job goes 
   for (const auto& [model, count] : obs.results) CHECK(count == 1);
 }
 
+TEST_CASE("a silent worker is noticed on time while the others keep the coordinator busy") {
+  // A big run never lets receive() time out: the heartbeat check must run on its own clock.
+  const int64_t M = 20000;
+  const Plan plan(M, 4, 0);
+  InProcessHub hub(2);
+  struct LostObserver final : SchedulerObserver {
+    void on_result(int, const ModelResult&) override { ++results; }
+    void on_worker_lost(int, int64_t, bool) override { results_when_lost = results; }
+    int64_t results = 0, results_when_lost = -1;
+  } obs;
+  FakeRunner quick(50us);  // 20,000 jobs: over a second of steady messages
+  std::thread bad([&] { silent_worker(hub.worker(0)); });
+  std::thread good([&] {
+    std::this_thread::sleep_for(50ms);  // let the silent worker take the first job
+    run_worker(hub.worker(1), quick, {"ok", 2}, 10ms);
+  });
+  const auto s = run_schedule(plan, range(M), hub.coordinator(), obs, options(1, 200ms));
+  good.join();
+  bad.join();
+  CHECK(s.lost_workers == std::vector<int>{0});
+  CHECK(static_cast<int64_t>(s.done.size()) == M);
+  // Noticed ~200 ms in, long before the other worker ran out of work.
+  CHECK(obs.results_when_lost >= 0);
+  CHECK(obs.results_when_lost < M - 1000);
+}
+
 TEST_CASE("heartbeats keep a slow worker alive past the timeout") {
   const Plan plan(2, 10, 0);
   InProcessHub hub(1);

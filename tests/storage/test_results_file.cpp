@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -247,4 +248,54 @@ TEST_CASE("a writer killed without closing leaves a readable file with every fin
   }
   auto resumed = ResultsWriter::resume(path, small_layout(), meta());
   CHECK(resumed->done() == std::vector<uint8_t>{1, 0, 0, 1});
+}
+
+TEST_CASE("group commit: staged models become done together, scattered models land in the right rows") {
+  TempDir dir;
+  const auto path = (dir.path / "r.h5").string();
+  ResultsLayout layout = small_layout();
+  layout.models = 10000;  // far-apart models are written as separate runs
+  const auto M = static_cast<size_t>(layout.models);
+  std::vector<uint8_t> keep(M * 5, 0);
+  const std::vector<int64_t> labels{0, 1, 2, 3, 4}, index{10, 11, 12, 13, 14};
+  const std::vector<uint64_t> seeds(M, 1);
+  const std::vector<int64_t> models{9999, 0, 5000, 5001, 7};
+  {
+    auto w = ResultsWriter::create(path, layout, meta(), keep, labels, index, seeds, ResultsWriter::Mode::kCreateNew);
+    for (int64_t m : models) w->stage_model(result_for(m), static_cast<int32_t>(m % 7));
+    w->record_failure(42, 3, "diverged");  // durable at once, staged models still not done
+    CHECK(w->staged() == models.size());
+    CHECK(ResultsReader(path).done() == std::vector<uint8_t>(M, 0));
+    w->commit();
+    CHECK(w->staged() == 0);
+    ResultsReader r(path);
+    const auto done = r.done();
+    for (size_t m = 0; m < M; ++m)
+      CHECK_MESSAGE(done[m] == (std::find(models.begin(), models.end(), int64_t(m)) != models.end()), "model ", m);
+    const auto worker = r.model_values("worker"), acc = r.model_values("train_accuracy");
+    const auto attempts = r.model_values("attempts"), failed = r.model_values("failed");
+    for (int64_t m : models) {
+      CHECK(worker[m] == static_cast<double>(m % 7));
+      CHECK(acc[m] == doctest::Approx(0.9 + m * 0.01));
+      CHECK(attempts[m] == 1.0);
+    }
+    CHECK(worker[1] == -1.0);  // rows in between keep their initial values
+    CHECK(std::isnan(acc[6]));
+    CHECK(attempts[42] == 3.0);
+    CHECK(failed[42] == 1.0);
+    std::vector<float> block;
+    r.read_signal("loss", 0, 1, block);  // [M, 1, 2]
+    CHECK(block[9999 * 2] == -999900.f);
+    CHECK(block[5001 * 2 + 1] == -500101.f);
+    w->close();
+  }
+  auto w = ResultsWriter::resume(path, layout, meta());  // the columns come back from the file
+  w->write_model(result_for(6), 5);
+  w->close();
+  ResultsReader r(path);
+  const auto worker = r.model_values("worker");
+  CHECK(worker[9999] == 3.0);  // 9999 % 7
+  CHECK(worker[6] == 5.0);
+  CHECK(r.model_values("attempts")[42] == 3.0);
+  CHECK(r.model_errors()[42] == "diverged");
 }
