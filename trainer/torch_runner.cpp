@@ -6,9 +6,11 @@
 // job at a time. So on CPU a job's signals depend only on (config, seed, keep row, thread
 // count), not on which worker runs it or when. (CUDA kernels are not bitwise
 // reproducible; see docs/determinism in docs/architecture.md.)
+#include <dlfcn.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 
 #include "augment.hpp"
@@ -78,6 +80,25 @@ class WeightAverage {
   int64_t updates_ = 0;
 };
 
+// Debian's libtorch does its CPU matrix products through libblas.so.3, which is the
+// unoptimised reference BLAS unless an optimised one is installed: profiling the
+// quickstart found 97% of its time in the reference sgemm_, 19x slower than OpenBLAS
+// (docs/performance.md). Says so once, with the fix.
+void warn_if_reference_blas() {
+  static bool checked = false;
+  if (checked) return;
+  checked = true;
+  void* sgemm = dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info info{};
+  if (!sgemm || dladdr(sgemm, &info) == 0 || !info.dli_fname) return;
+  std::error_code ec;
+  const auto real = std::filesystem::canonical(info.dli_fname, ec).string();
+  if (!ec && real.find("/blas/libblas.so") != std::string::npos)
+    spdlog::warn("CPU training uses the reference BLAS ({}), ~10x slower than an optimised one: install "
+                 "libopenblas0-openmp (scripts/install-deps.sh does)",
+                 real);
+}
+
 class TorchRunner final : public JobRunner {
  public:
   TorchRunner(const Config& config, std::shared_ptr<const Dataset> dataset, int threads, int device_index)
@@ -101,6 +122,7 @@ class TorchRunner final : public JobRunner {
     bf16_ = cuda && config.training.bf16;
     channels_last_ = cuda && config.training.channels_last && images_ && config.model.arch != "mlp";
     spdlog::debug("trainer: device {}, bf16 {}, channels_last {}", device_.str(), bf16_, channels_last_);
+    if (!cuda) warn_if_reference_blas();
   }
 
   ModelResult run(const JobAssignment& job) override {
