@@ -15,6 +15,7 @@
 #include "mpi/mpi_session.hpp"
 #include "run_command.hpp"
 #include "score_command.hpp"
+#include "slurm_command.hpp"
 #include "status_command.hpp"
 #include "storage/h5.hpp"
 #include "storage/results_file.hpp"
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
   const auto score = lira::add_score_command(app);
   const auto audit = lira::add_audit_command(app);
   const auto status = lira::add_status_command(app);
+  const auto slurm = lira::add_slurm_command(app);
 
   app.add_subcommand("keys", "Print every config key with its default, range and meaning (Markdown)");
 
@@ -106,6 +108,7 @@ int main(int argc, char** argv) {
     if (score.command->parsed()) return score.run();
     if (audit.command->parsed()) return audit.run();
     if (status.command->parsed()) return status.run();
+    if (slurm.command->parsed()) return slurm.run();
     if (app.got_subcommand("keys")) {
       std::cout << lira::keys_markdown();
       return 0;

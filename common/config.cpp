@@ -385,7 +385,12 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
     }
     YAML::Node value;
     try {
-      value = YAML::Load(ov.substr(eq + 1));
+      // Text keys (names, paths) take the value verbatim: YAML would drop a " #..." tail
+      // or reinterpret quotes, so `--out 'a #1.h5'` would write somewhere else.
+      if (std::holds_alternative<schema::TextKey>(key->kind))
+        value = YAML::Node(ov.substr(eq + 1));
+      else
+        value = YAML::Load(ov.substr(eq + 1));
     } catch (const YAML::Exception& e) {
       errors.push_back("--set " + ov + ": malformed value: " + e.msg);
       continue;

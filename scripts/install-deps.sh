@@ -19,6 +19,7 @@ packages=(
 )
 if [ "${1:-}" = --test ]; then
   packages+=(clang-14 libclang-rt-14-dev)  # scripts/fuzz.sh: libFuzzer, ASan, UBSan
+  packages+=(slurmctld slurmd slurm-client munge libpmix-dev)  # tests/slurm: a one-node Slurm on localhost
 fi
 
 missing=()

@@ -111,6 +111,15 @@ TEST_CASE("--set overrides file values and is checked like them") {
   CHECK(contains(error_of("", {"training.epochs=abc"}), "--set: training.epochs: expected an integer"));
 }
 
+TEST_CASE("--set takes text values verbatim: a path with ' #', quotes or a newline stays that path") {
+  const std::string odd = "res #1/'q' \"d\" $(x)\nline2.h5";
+  const auto c = parse_config("", "t", {"experiment.output=" + odd, "experiment.name= spaced "});
+  CHECK(c.experiment.output == odd);
+  CHECK(c.experiment.name == " spaced ");
+  // The resolved YAML round-trips such values.
+  CHECK(parse_config(lira::to_yaml(c), "resolved").experiment.output == odd);
+}
+
 TEST_CASE("the resolved YAML parses back to the same config") {
   const auto c = parse_config("experiment: {name: 'we\"ird: $(touch x)', seed: 3}\ntraining: {lr: 0.0125}\n", "t");
   const auto yaml = lira::to_yaml(c);
