@@ -108,6 +108,10 @@ void CoordinatorObserver::on_result(int worker, const ModelResult& r) {
 
 void CoordinatorObserver::on_failure(int worker, const JobFailure& f, bool will_retry) {
   status_.job_ended(worker, "model " + std::to_string(f.model) + " failed: " + f.message);
+  if (f.retire) {
+    spdlog::error("{} retired: {}; it gets no more models", transport_.worker_name(worker), f.message);
+    status_.worker_lost(worker, "retired: " + f.message);
+  }
   if (will_retry) {
     spdlog::warn("model {} failed on {} (attempt {}), will retry: {}", f.model, transport_.worker_name(worker),
                  f.attempt + 1, f.message);
@@ -198,7 +202,7 @@ int CoordinatorObserver::finish(const ScheduleSummary& summary, bool& must_abort
     status_.set_state(summary.failed.empty() ? "finished" : "finished with failures");
     if (!summary.failed.empty()) code = static_cast<int>(ExitCode::kModelsFailed);
     if (!summary.lost_workers.empty()) {
-      spdlog::error("{} worker(s) stopped answering during the run; every finished model is in {}",
+      spdlog::error("{} worker(s) stopped answering or retired during the run; every finished model is in {}",
                     summary.lost_workers.size(), path);
       code = static_cast<int>(ExitCode::kWorkersLost);
     }

@@ -22,6 +22,7 @@
 #include "coordinator.hpp"
 #include "lira/build_info.hpp"
 #include "mpi/mpi_session.hpp"
+#include "mpi/gang.hpp"
 #include "mpi/mpi_transport.hpp"
 #include "orchestrator/in_process_transport.hpp"
 #include "trainer_loader.hpp"
@@ -76,9 +77,41 @@ std::shared_ptr<const Dataset> dataset_for(const Config& config) {
 
 // The synthetic benchmark workload needs no libtorch; everything else trains with it.
 std::unique_ptr<JobRunner> runner_for(const Config& config, std::shared_ptr<const Dataset> data, int threads,
-                                      int local_index, int global_index) {
+                                      int local_index, int global_index, GangComm* gang = nullptr,
+                                      int workers_on_node = 0) {
   if (synthetic(config)) return make_synthetic_runner(config, global_index);
-  return trainer().make_runner(config, std::move(data), threads, local_index);
+  return trainer().make_runner(config, std::move(data), threads, local_index, gang, workers_on_node);
+}
+
+// The gang leader's runner: shares each job with its gang, then trains its own shard.
+class GangLeader final : public JobRunner {
+ public:
+  GangLeader(JobRunner& inner, mpi::MpiGang& gang) : inner_(inner), gang_(gang) {}
+  ModelResult run(const JobAssignment& job) override {
+    gang_.share(job);
+    return inner_.run(job);
+  }
+  bool broken() const override { return gang_.broken() || inner_.broken(); }
+
+ private:
+  JobRunner& inner_;
+  mpi::MpiGang& gang_;
+};
+
+// A gang member: trains whatever the leader shares until told to stop; reports nothing
+// (the leader does). Leaves when the gang breaks: the run then ends with MPI_Abort.
+void run_gang_member(mpi::MpiGang& gang, JobRunner& runner) {
+  for (;;) {
+    const auto message = gang.await();
+    if (std::holds_alternative<StopWorker>(message)) return;
+    const auto& job = std::get<JobAssignment>(message);
+    try {
+      runner.run(job);
+    } catch (const std::exception& e) {
+      spdlog::error("{}: model {} failed on this rank: {}", gang.name(), job.model, e.what());
+      if (gang.broken()) return;
+    }
+  }
 }
 
 std::chrono::milliseconds heartbeat(const Config& config) {
@@ -87,6 +120,10 @@ std::chrono::milliseconds heartbeat(const Config& config) {
 
 // One process: the coordinator on this thread, one worker on another.
 int run_in_process(const Config& config, bool overwrite) {
+  if (config.parallel.ranks_per_model > 1)
+    throw ConfigError("parallel.ranks_per_model is " + std::to_string(config.parallel.ranks_per_model) +
+                      ": data-parallel gangs need MPI ranks; run under mpirun -np " +
+                      std::to_string(config.parallel.ranks_per_model + 1) + " (or more)");
   const int threads = auto_threads(config, 1);
   log_start(config, 1, threads);
   auto data = dataset_for(config);
@@ -154,9 +191,16 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
   if (coordinator) log_start(config, session.size() - 1, static_cast<int>(config.training.threads));
   std::shared_ptr<const Dataset> data;
   std::unique_ptr<JobRunner> runner;
+  mpi::GangLayout layout;
+  std::unique_ptr<mpi::MpiGang> gang;
   try {
+    layout = mpi::gang_layout(session.rank(), session.size(), static_cast<int>(config.parallel.ranks_per_model));
+    // Collective over every rank, the same on all of them: agreed by construction.
+    gang = std::make_unique<mpi::MpiGang>(session.world(), layout, std::chrono::seconds(config.parallel.collective_timeout));
     data = dataset_for(config);
-    if (!coordinator) runner = runner_for(config, data, threads, session.local_worker_index(), session.rank() - 1);
+    if (!coordinator)
+      runner = runner_for(config, data, threads, session.local_worker_index(), session.rank() - 1,
+                          layout.ranks_per_model > 1 ? gang.get() : nullptr, workers_here);
   } catch (const std::exception& e) {
     failure = e.what();
     code = exit_code_of(e);
@@ -193,7 +237,11 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
   // 4. The run.
   if (coordinator) {
     data.reset();  // the coordinator needed only the labels and fingerprint, now in the file
-    mpi::CoordinatorEnd transport(session.world());
+    mpi::CoordinatorEnd transport(session.world(), layout.leaders);
+    if (layout.ranks_per_model > 1)
+      spdlog::info("{} data-parallel gang(s) of {} ranks; the leaders (ranks {}{}) take the jobs",
+                   layout.leaders.size(), layout.ranks_per_model, layout.leaders.front(),
+                   layout.leaders.size() > 1 ? "..." + std::to_string(layout.leaders.back()) : "");
     CoordinatorObserver observer(*opened.writer, transport, config, opened.already_done);
     const auto summary = run_schedule(*plan, opened.pending, transport, observer, scheduler_options(config));
     bool must_abort = false;
@@ -206,8 +254,18 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
     return result;
   }
   spdlog::debug("worker with {} thread(s)", threads);
+  if (layout.ranks_per_model > 1 && !layout.leader()) {
+    run_gang_member(*gang, *runner);
+    return 0;
+  }
   mpi::WorkerEnd transport(session.world());
-  run_worker(transport, *runner, identity(), heartbeat(config));
+  if (layout.ranks_per_model > 1) {
+    GangLeader leader(*runner, *gang);
+    run_worker(transport, leader, identity(), heartbeat(config));
+    if (!gang->broken()) gang->share(StopWorker{});
+  } else {
+    run_worker(transport, *runner, identity(), heartbeat(config));
+  }
   return 0;
 }
 

@@ -95,6 +95,12 @@ struct QuerySpec {
   std::string name;  // "identity", "mirror", or e.g. "mirror(-1,2)" with shifts
 };
 
+struct ParallelConfig {
+  int64_t ranks_per_model = 1;     // data-parallel gang size
+  int64_t ranks_per_gpu = 1;       // worker ranks sharing one GPU
+  int64_t collective_timeout = 300;  // seconds a gang collective may take before the gang is retired
+};
+
 struct Config {
   ExperimentConfig experiment;
   DataConfig data;
@@ -102,6 +108,7 @@ struct Config {
   TrainingConfig training;
   QueriesConfig queries;
   SignalsConfig signals;
+  ParallelConfig parallel;
 
   // The enabled queries (test-time augmentations) in storage order: the A axis. As the
   // reference code's inference.py: for each flip, for each row shift, each column shift.

@@ -17,6 +17,7 @@ const std::vector<Section>& sections() {
       {"training", "The recipe each reference model is trained with."},
       {"queries", "Test-time augmentations at which every candidate is evaluated (the A axis)."},
       {"signals", "Per-model signals stored besides logit_confidence and loss (docs/results-format.md)."},
+      {"parallel", "How worker ranks share models and GPUs (docs/distributed.md)."},
   };
   return s;
 }
@@ -181,6 +182,22 @@ const std::vector<Key>& keys() {
        "Store /signals/max_probability and /signals/entropy [M, N, A] (features of the shokri attack)."},
       {"signals", "logits", BoolKey{false, [](Config& c) -> bool& { return c.signals.logits; }},
        "Store the full logits /signals/logits [M, N, A, C] (C x the other signals' size)."},
+      // ---------------------------------------------------------------- parallel
+      {"parallel", "ranks_per_model",
+       IntKey{1, 1, 1024, [](Config& c) -> int64_t& { return c.parallel.ranks_per_model; }},
+       "Worker ranks per model: static data-parallel gangs of this size (consecutive ranks); the "
+       "worker count must be a multiple. Same model as 1 rank up to summation order (no BatchNorm, "
+       "no dropout).",
+       false},
+      {"parallel", "ranks_per_gpu", IntKey{1, 1, 64, [](Config& c) -> int64_t& { return c.parallel.ranks_per_gpu; }},
+       "Worker ranks sharing one GPU (small models); more worker ranks on a node than GPUs x this is an "
+       "error.",
+       false},
+      {"parallel", "collective_timeout",
+       IntKey{300, 1, 86400, [](Config& c) -> int64_t& { return c.parallel.collective_timeout; }},
+       "Seconds a gang's collective (all-reduce, broadcast) may take; past it the model fails, goes to "
+       "another gang, and this gang retires.",
+       false},
   };
   return k;
 }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "backoff.hpp"
 #include "mpi_check.hpp"
 
 namespace lira::mpi {
@@ -18,27 +19,6 @@ namespace {
 
 constexpr int kTagToWorker = 101;
 constexpr int kTagToCoordinator = 102;
-
-// Sleeps between polls: `fast_polls` short ones first (a reply often follows within a
-// millisecond or two: the coordinator answers a result with the next job at once), then
-// doubling up to `cap_us`, so a long wait costs a few hundred wake-ups a second at most.
-class Backoff {
- public:
-  explicit Backoff(int cap_us, int fast_polls = 0) : cap_us_(cap_us), fast_polls_(fast_polls) {}
-  void wait() {
-    std::this_thread::sleep_for(std::chrono::microseconds(delay_us_));
-    if (fast_polls_ > 0) {
-      --fast_polls_;
-    } else {
-      delay_us_ = std::min(delay_us_ * 2, cap_us_);
-    }
-  }
-
- private:
-  int delay_us_ = 20;
-  int cap_us_;
-  int fast_polls_;
-};
 
 // A worker waits up to a job's length between messages: 1 ms between polls at most. The
 // coordinator, the one rank whose delay every worker feels, polls 4x as often.
@@ -118,12 +98,18 @@ void PendingSends::wait_all() {
   for (progress(); !sends_.empty(); progress()) backoff.wait();
 }
 
-CoordinatorEnd::CoordinatorEnd(MPI_Comm comm) : comm_(comm) {
+CoordinatorEnd::CoordinatorEnd(MPI_Comm comm, std::vector<int> worker_ranks) : comm_(comm), ranks_(std::move(worker_ranks)) {
   LIRA_MPI_CHECK(MPI_Comm_size(comm_, &size_));
+  if (ranks_.empty())
+    for (int r = 1; r < size_; ++r) ranks_.push_back(r);
+  worker_of_.assign(static_cast<size_t>(size_), -1);
+  for (size_t w = 0; w < ranks_.size(); ++w) worker_of_.at(static_cast<size_t>(ranks_[w])) = static_cast<int>(w);
   tighten_timer_slack();
 }
 
-std::string CoordinatorEnd::worker_name(int worker) const { return "rank " + std::to_string(worker + 1); }
+std::string CoordinatorEnd::worker_name(int worker) const {
+  return "rank " + std::to_string(ranks_.at(static_cast<size_t>(worker)));
+}
 
 std::optional<Incoming> CoordinatorEnd::receive(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -132,7 +118,8 @@ std::optional<Incoming> CoordinatorEnd::receive(std::chrono::milliseconds timeou
   for (;;) {
     int from = -1;
     if (try_receive(MPI_ANY_SOURCE, kTagToCoordinator, comm_, bytes, from))
-      return Incoming{from - 1, decode_worker_message(bytes.data(), bytes.size())};
+      return Incoming{from >= 0 && from < size_ ? worker_of_[static_cast<size_t>(from)] : -1,
+                      decode_worker_message(bytes.data(), bytes.size())};
     sends_.progress();
     if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
     backoff.wait();
@@ -140,7 +127,7 @@ std::optional<Incoming> CoordinatorEnd::receive(std::chrono::milliseconds timeou
 }
 
 void CoordinatorEnd::send(int worker, const CoordinatorMessage& message) {
-  sends_.start(encode(message), worker + 1, kTagToWorker, comm_);
+  sends_.start(encode(message), ranks_.at(static_cast<size_t>(worker)), kTagToWorker, comm_);
 }
 
 WorkerEnd::WorkerEnd(MPI_Comm comm) : comm_(comm) { tighten_timer_slack(); }

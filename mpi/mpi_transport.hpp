@@ -42,8 +42,9 @@ class PendingSends {
 
 class CoordinatorEnd final : public CoordinatorTransport {
  public:
-  explicit CoordinatorEnd(MPI_Comm comm);
-  int worker_count() const override { return size_ - 1; }
+  // Worker w is world rank worker_ranks[w]; empty: every rank but 0 (gangs: the leaders).
+  explicit CoordinatorEnd(MPI_Comm comm, std::vector<int> worker_ranks = {});
+  int worker_count() const override { return static_cast<int>(ranks_.size()); }
   std::string worker_name(int worker) const override;
   std::optional<Incoming> receive(std::chrono::milliseconds timeout) override;
   void send(int worker, const CoordinatorMessage& message) override;
@@ -51,6 +52,8 @@ class CoordinatorEnd final : public CoordinatorTransport {
  private:
   MPI_Comm comm_;
   int size_ = 0;
+  std::vector<int> ranks_;       // worker -> world rank
+  std::vector<int> worker_of_;   // world rank -> worker, or -1
   PendingSends sends_;
 };
 

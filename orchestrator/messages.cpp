@@ -10,7 +10,7 @@ namespace lira {
 namespace {
 
 constexpr uint32_t kMagic = 0x4152494C;  // "LIRA"
-constexpr uint16_t kWireVersion = 1;
+constexpr uint16_t kWireVersion = 2;  // 2: JobFailure.retire
 enum class Tag : uint8_t { kJob = 1, kStop = 2, kReady = 3, kResult = 4, kFailure = 5, kHeartbeat = 6 };
 
 class Writer {
@@ -140,6 +140,7 @@ std::vector<std::byte> encode(const WorkerMessage& m) {
   w.put(f.model);
   w.put(f.attempt);
   w.put_string(f.message);
+  w.put(static_cast<uint8_t>(f.retire ? 1 : 0));
   return w.take();
 }
 
@@ -204,6 +205,7 @@ WorkerMessage decode_worker_message(const std::byte* data, size_t size) {
       m.model = r.get<int64_t>();
       m.attempt = r.get<int32_t>();
       m.message = r.get_string();
+      m.retire = r.get<uint8_t>() != 0;
       r.finish();
       return m;
     }

@@ -62,6 +62,9 @@ struct JobFailure {
   int64_t model = -1;
   int32_t attempt = 0;
   std::string message;
+  // The worker cannot take more jobs (its data-parallel gang is broken): the coordinator
+  // gives it none and counts it as lost.
+  bool retire = false;
 };
 
 using WorkerMessage = std::variant<WorkerReady, ModelResult, JobFailure, Heartbeat>;

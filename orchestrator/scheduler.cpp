@@ -204,7 +204,13 @@ class Loop {
       finish_job(w, failure.model, failure.attempt);
       const bool retry = !stopping_ && requeue_or_fail(failure.model, failure.attempt);
       observer_.on_failure(w, failure, retry);
-      dispatch(w);
+      if (failure.retire) {
+        // Its gang is broken: no more jobs; it ends with the run (aborted, as lost workers).
+        st.lost = true;
+        summary_.lost_workers.push_back(w);
+      } else {
+        dispatch(w);
+      }
     }
     wake_idle();
   }

@@ -27,7 +27,8 @@ namespace {
 constexpr int64_t kEvalBatch = 1024;
 constexpr int64_t kWhiteningSample = 5000;
 
-torch::Device resolve_device(const std::string& wanted, int device_index) {
+torch::Device resolve_device(const Config& config, int device_index, int workers_on_node) {
+  const std::string& wanted = config.training.device;
   const bool have_gpu = torch::cuda::is_available();
   if (wanted == "cuda" && !have_gpu)
     throw ConfigError(std::string("training.device is cuda, but ") +
@@ -36,6 +37,12 @@ torch::Device resolve_device(const std::string& wanted, int device_index) {
                                                  "build against a CUDA libtorch or use training.device: cpu"));
   if (wanted == "cpu" || !have_gpu) return torch::kCPU;
   const int count = static_cast<int>(torch::cuda::device_count());
+  const int64_t per_gpu = config.parallel.ranks_per_gpu;
+  if (workers_on_node > count * per_gpu)
+    throw ConfigError(std::to_string(workers_on_node) + " worker ranks on this node, but " + std::to_string(count) +
+                      " GPU(s) x parallel.ranks_per_gpu " + std::to_string(per_gpu) + " = " +
+                      std::to_string(count * per_gpu) + " slots: start fewer ranks per node or raise "
+                      "parallel.ranks_per_gpu");
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device_index % count));
 }
 
@@ -101,11 +108,13 @@ void warn_if_reference_blas() {
 
 class TorchRunner final : public JobRunner {
  public:
-  TorchRunner(const Config& config, std::shared_ptr<const Dataset> dataset, int threads, int device_index)
+  TorchRunner(const Config& config, std::shared_ptr<const Dataset> dataset, int threads, int device_index,
+              GangComm* gang, int workers_on_node)
       : config_(config),
         dataset_(std::move(dataset)),
         threads_(threads),
-        device_(resolve_device(config.training.device, device_index)),
+        device_(resolve_device(config, device_index, workers_on_node)),
+        gang_(gang && gang->size() > 1 ? gang : nullptr),
         queries_(config.query_specs()) {
     const auto& d = *dataset_;
     images_ = d.candidates.is_image();
@@ -125,6 +134,8 @@ class TorchRunner final : public JobRunner {
     if (!cuda) warn_if_reference_blas();
   }
 
+  bool broken() const override { return gang_ && gang_->broken(); }
+
   ModelResult run(const JobAssignment& job) override {
     const auto t0 = std::chrono::steady_clock::now();
     const int64_t n = dataset_->candidates.count;
@@ -141,11 +152,13 @@ class TorchRunner final : public JobRunner {
       inputs.init_sample = normalize(x_.index_select(0, in_idx.slice(0, 0, kWhiteningSample)));
     auto net = build_network(config_.model, inputs);
     net->to(device_, channels_last_);
+    if (gang_) broadcast_weights(*net);
     train(*net, in_idx, job.model);
 
     ModelResult result;
     result.model = job.model;
     result.attempt = job.attempt;
+    if (gang_ && gang_->rank() != 0) return result;  // the leader evaluates and reports
     evaluate(*net, job.keep_row, result);
     result.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return result;
@@ -205,6 +218,8 @@ class TorchRunner final : public JobRunner {
       ema = std::make_unique<WeightAverage>(state, t.ema);
     }
     const auto loss_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(t.label_smoothing);
+    const auto sum_options =
+        torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(t.label_smoothing).reduction(torch::kSum);
     net.set_training(true);
     const int64_t n_in = in_idx.size(0);
     const int64_t steps_per_epoch = (n_in + t.batch_size - 1) / t.batch_size;
@@ -216,28 +231,102 @@ class TorchRunner final : public JobRunner {
       for (int64_t start = 0; start < n_in; start += t.batch_size, ++step) {
         const auto batch = order.slice(0, start, std::min(start + t.batch_size, n_in));
         auto x = normalize(x_.index_select(0, batch));
+        // Augmented for the whole batch on every rank of a gang, so the random draws are
+        // the same as on one rank; then each rank keeps its shard.
         if (images_ && (t.augment_flip || t.augment_crop > 0)) x = augment_batch(x, t.augment_flip, t.augment_crop);
-        const auto y = y_.index_select(0, batch);
+        auto y = y_.index_select(0, batch);
         const double lr = learning_rate(t, step, total_steps);
         for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
         optimizer->zero_grad();
-        torch::Tensor loss;
-        {
-          compat::CudaAutocast autocast(bf16_);
-          loss = torch::nn::functional::cross_entropy(net.forward(x).to(torch::kFloat32), y, loss_options);
+        if (!gang_) {
+          torch::Tensor loss;
+          {
+            compat::CudaAutocast autocast(bf16_);
+            loss = torch::nn::functional::cross_entropy(net.forward(x).to(torch::kFloat32), y, loss_options);
+          }
+          loss.backward();
+          epoch_loss += loss.detach().to(torch::kFloat64) * static_cast<double>(batch.size(0));
+        } else {
+          // Shard r of k; the loss is the shard's sum over the whole batch's size, so the
+          // gradients summed over the gang are the full batch's mean gradient.
+          const int64_t b = batch.size(0), k = gang_->size(), r = gang_->rank();
+          const int64_t lo = b * r / k, hi = b * (r + 1) / k;
+          if (hi > lo) {
+            torch::Tensor loss;
+            {
+              compat::CudaAutocast autocast(bf16_);
+              loss = torch::nn::functional::cross_entropy(net.forward(x.slice(0, lo, hi)).to(torch::kFloat32),
+                                                          y.slice(0, lo, hi), sum_options) /
+                     static_cast<double>(b);
+            }
+            loss.backward();
+            epoch_loss += loss.detach().to(torch::kFloat64) * static_cast<double>(b);
+          }
+          allreduce_gradients(net);
         }
-        loss.backward();
         optimizer->step();
         if (ema) ema->update();
-        epoch_loss += loss.detach().to(torch::kFloat64) * static_cast<double>(batch.size(0));
       }
-      const double mean_loss = epoch_loss.item<double>() / static_cast<double>(n_in);  // one sync per epoch
+      double mean_loss = epoch_loss.item<double>() / static_cast<double>(n_in);  // one sync per epoch
+      if (gang_) {
+        // Every rank sees the same epoch loss, so all of them stop together on a NaN.
+        double total = mean_loss;
+        gang_->allreduce_sum(&total, 1, "all-reduce of the epoch loss");
+        mean_loss = total;
+      }
       if (!std::isfinite(mean_loss))
         throw TrainError("model " + std::to_string(model_index) + ": training loss became " +
                          std::to_string(mean_loss) + " in epoch " + std::to_string(epoch + 1) + "; lower training.lr");
       spdlog::debug("model {} epoch {}/{}: loss {:.4f}", model_index, epoch + 1, t.epochs, mean_loss);
     }
     if (ema) ema->apply();
+  }
+
+  // The leader's parameters and buffers on every rank of the gang (the seeds agree too;
+  // this makes it so whatever the initialization draws).
+  void broadcast_weights(Network& net) const {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> state;
+    for (auto& [name, p] : net.named_parameters()) state.push_back(p);
+    for (auto& b : net.buffers()) state.push_back(b);
+    for (auto& t : state) {
+      const bool host = !gang_->device_memory() || !t.is_cuda();
+      auto buf = host ? t.detach().to(torch::kCPU).contiguous().clone() : t.detach().contiguous().clone();
+      gang_->broadcast(buf.data_ptr(), static_cast<size_t>(buf.numel()) * buf.element_size(),
+                       "broadcast of the initial weights");
+      t.copy_(buf);
+    }
+  }
+
+  // Sums the gradients over the gang, in flat float32 buckets of at most kBucket elements.
+  void allreduce_gradients(Network& net) const {
+    constexpr int64_t kBucket = 8 << 20;
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> grads;
+    for (auto& [name, p] : net.named_parameters()) {
+      if (!p.requires_grad()) continue;
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // an empty shard, or an unused parameter
+      grads.push_back(p.grad());
+    }
+    const bool host = !gang_->device_memory() || !device_.is_cuda();
+    for (size_t first = 0; first < grads.size();) {
+      size_t last = first;
+      int64_t n = 0;
+      while (last < grads.size() && (n == 0 || n + grads[last].numel() <= kBucket)) n += grads[last++].numel();
+      std::vector<torch::Tensor> flat;
+      for (size_t i = first; i < last; ++i) flat.push_back(grads[i].flatten().to(torch::kFloat32));
+      auto bucket = torch::cat(flat);
+      if (host) bucket = bucket.to(torch::kCPU).contiguous();
+      gang_->allreduce_sum(bucket.data_ptr<float>(), static_cast<size_t>(bucket.numel()), "all-reduce of gradients");
+      if (host) bucket = bucket.to(device_);
+      int64_t offset = 0;
+      for (size_t i = first; i < last; ++i) {
+        const int64_t m = grads[i].numel();
+        grads[i].copy_(bucket.slice(0, offset, offset + m).view_as(grads[i]));
+        offset += m;
+      }
+      first = last;
+    }
   }
 
   // Logits in fp32 on the CPU, batch by batch (no autocast: the signals need fp32).
@@ -306,6 +395,7 @@ class TorchRunner final : public JobRunner {
   std::shared_ptr<const Dataset> dataset_;
   int threads_;
   torch::Device device_;
+  GangComm* gang_ = nullptr;  // set when training in a gang of more than one rank
   std::vector<QuerySpec> queries_;
   bool images_ = true, bf16_ = false, channels_last_ = false;
   torch::Tensor x_, y_, x_test_, y_test_, scale_, shift_;
@@ -314,9 +404,9 @@ class TorchRunner final : public JobRunner {
 }  // namespace
 
 std::unique_ptr<JobRunner> make_torch_runner(const Config& config, std::shared_ptr<const Dataset> dataset,
-                                             int threads, int device_index) {
+                                             int threads, int device_index, GangComm* gang, int workers_on_node) {
   if (threads < 1) throw Error("make_torch_runner: threads must be >= 1");
-  return std::make_unique<TorchRunner>(config, std::move(dataset), threads, device_index);
+  return std::make_unique<TorchRunner>(config, std::move(dataset), threads, device_index, gang, workers_on_node);
 }
 
 TorchInfo torch_info() {

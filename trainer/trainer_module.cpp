@@ -4,8 +4,9 @@
 namespace {
 
 std::unique_ptr<lira::JobRunner> make_runner(const lira::Config& config, std::shared_ptr<const lira::Dataset> data,
-                                             int threads, int device_index) {
-  return lira::make_torch_runner(config, std::move(data), threads, device_index);
+                                             int threads, int device_index, lira::GangComm* gang,
+                                             int workers_on_node) {
+  return lira::make_torch_runner(config, std::move(data), threads, device_index, gang, workers_on_node);
 }
 
 }  // namespace

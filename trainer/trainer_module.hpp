@@ -15,10 +15,10 @@
 namespace lira {
 
 struct TrainerApi {
-  static constexpr int kAbiVersion = 1;
+  static constexpr int kAbiVersion = 2;  // 2: gangs
   int abi_version = kAbiVersion;
   std::unique_ptr<JobRunner> (*make_runner)(const Config&, std::shared_ptr<const Dataset>, int threads,
-                                            int device_index) = nullptr;
+                                            int device_index, GangComm* gang, int workers_on_node) = nullptr;
   TorchInfo (*torch_info)() = nullptr;
 };
 

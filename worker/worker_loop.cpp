@@ -28,9 +28,13 @@ int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerId
       reply = std::move(result);
     } catch (const std::exception& e) {
       spdlog::error("model {} (attempt {}) failed: {}", job.model, job.attempt, e.what());
-      reply = JobFailure{job.model, job.attempt, e.what()};
+      reply = JobFailure{job.model, job.attempt, e.what(), runner.broken()};
     }
     transport.send(reply);
+    if (const auto* f = std::get_if<JobFailure>(&reply); f && f->retire) {
+      spdlog::error("this worker retires: it cannot run more models");
+      break;
+    }
   }
   return jobs;
 }

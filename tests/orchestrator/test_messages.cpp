@@ -38,9 +38,10 @@ TEST_CASE("a model result round-trips with its signals") {
 }
 
 TEST_CASE("failures and hellos round-trip") {
-  const auto f = encode(WorkerMessage{JobFailure{5, 0, "loss became nan"}});
+  const auto f = encode(WorkerMessage{JobFailure{5, 0, "loss became nan", true}});
   const auto fb = std::get<JobFailure>(decode_worker_message(f.data(), f.size()));
   CHECK(fb.message == "loss became nan");
+  CHECK(fb.retire);
   const auto h = encode(WorkerMessage{WorkerReady{"node7", 1234}});
   const auto hb = std::get<WorkerReady>(decode_worker_message(h.data(), h.size()));
   CHECK(hb.host == "node7");

@@ -137,6 +137,40 @@ TEST_CASE("a failed job is retried, then marked failed, and the run goes on") {
   CHECK(final_of_7 == 1);
 }
 
+TEST_CASE("a worker whose gang broke retires: its job goes to another and it gets no more") {
+  // Runner 0 breaks on its first job (as a gang whose collective timed out).
+  class BreakingRunner final : public JobRunner {
+   public:
+    ModelResult run(const JobAssignment&) override {
+      broken_ = true;
+      throw CommError("gang 0: all-reduce timed out");
+    }
+    bool broken() const override { return broken_; }
+
+   private:
+    bool broken_ = false;
+  };
+  const Plan plan(12, 10, 0);
+  InProcessHub hub(3);
+  BreakingRunner breaking;
+  FakeRunner ok1(500us), ok2(500us);
+  std::vector<JobRunner*> runners{&breaking, &ok1, &ok2};
+  std::vector<std::thread> threads;
+  std::vector<int64_t> jobs(3, -1);
+  for (int i = 0; i < 3; ++i)
+    threads.emplace_back([&, i] { jobs[i] = run_worker(hub.worker(i), *runners[i], {"test", 0}, 20ms); });
+  RecordingObserver obs;
+  const auto s = run_schedule(plan, range(12), hub.coordinator(), obs, options(1));
+  for (auto& t : threads) t.join();
+  CHECK(s.done.size() == 12);
+  CHECK(s.failed.empty());
+  CHECK(s.lost_workers == std::vector<int>{0});
+  CHECK(jobs[0] == 1);  // it left after its one failed job
+  CHECK(s.jobs_per_worker[1] + s.jobs_per_worker[2] == 12);
+  REQUIRE(obs.failures.size() == 1);
+  CHECK(obs.failures[0].second);  // retried elsewhere
+}
+
 TEST_CASE("no retries: a failure is final at once") {
   const Plan plan(4, 10, 0);
   std::vector<std::unique_ptr<FakeRunner>> runners;
