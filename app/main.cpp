@@ -35,7 +35,8 @@ std::string version_text() {
   }
   s += "libtorch " + torch.version + ", CUDA " + (torch.cuda_compiled ? "yes" : "no") +
        (torch.cuda_compiled ? (torch.cuda_available ? " (" + std::to_string(torch.gpus) + " GPU(s) visible)" : " (no GPU visible)") : "") + "\n";
-  s += "NCCL no (this build has no NCCL backend; data-parallel gangs use MPI)\n";
+  s += torch.nccl.empty() ? "NCCL no (no CUDA toolkit or nccl.h at build time; data-parallel gangs use MPI)\n"
+                          : "NCCL " + torch.nccl + " (data-parallel gangs on CUDA use it)\n";
   s += "MPI " + lira::mpi::library_version() + "\n";
   s += "HDF5 " + lira::h5::library_version() + "\n";
   return s;

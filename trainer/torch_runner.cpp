@@ -7,6 +7,10 @@
 // count), not on which worker runs it or when. (CUDA kernels are not bitwise
 // reproducible; see docs/determinism in docs/architecture.md.)
 #include <dlfcn.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -16,6 +20,7 @@
 #include "augment.hpp"
 #include "common/errors.hpp"
 #include "common/signal.hpp"
+#include "nccl/nccl_gang.hpp"
 #include "network.hpp"
 #include "schedule.hpp"
 #include "torch_compat.hpp"
@@ -131,10 +136,15 @@ class TorchRunner final : public JobRunner {
     bf16_ = cuda && config.training.bf16;
     channels_last_ = cuda && config.training.channels_last && images_ && config.model.arch != "mlp";
     spdlog::debug("trainer: device {}, bf16 {}, channels_last {}", device_.str(), bf16_, channels_last_);
+    if (gang_ && cuda && !nccl_version().empty() && gang_devices_distinct()) {
+      // Gradients and weights stay on the GPU: NCCL over the gang, bootstrapped by MPI.
+      nccl_ = make_nccl_gang(*gang_, device_.index(), std::chrono::seconds(config.parallel.collective_timeout));
+      spdlog::info("{}: NCCL {} on {}", nccl_->name(), nccl_version(), device_.str());
+    }
     if (!cuda) warn_if_reference_blas();
   }
 
-  bool broken() const override { return gang_ && gang_->broken(); }
+  bool broken() const override { return gang_ && (gang_->broken() || (nccl_ && nccl_->broken())); }
 
   ModelResult run(const JobAssignment& job) override {
     const auto t0 = std::chrono::steady_clock::now();
@@ -282,6 +292,24 @@ class TorchRunner final : public JobRunner {
     if (ema) ema->apply();
   }
 
+  // Whether the gang's ranks use distinct GPUs (NCCL cannot put two ranks of one
+  // communicator on one GPU). Collective over the gang.
+  bool gang_devices_distinct() const {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    const auto id = std::hash<std::string>{}(std::string(host) + ":" + std::to_string(device_.index())) % (1ULL << 52);
+    std::vector<double> ids(static_cast<size_t>(gang_->size()), 0.0);
+    ids[static_cast<size_t>(gang_->rank())] = static_cast<double>(id);
+    gang_->allreduce_sum(ids.data(), ids.size(), "exchange of the gang's GPUs");
+    std::sort(ids.begin(), ids.end());
+    if (std::adjacent_find(ids.begin(), ids.end()) == ids.end()) return true;
+    if (gang_->rank() == 0)
+      spdlog::warn("{}: ranks share a GPU (parallel.ranks_per_gpu > 1), which NCCL cannot: gradients go through MPI "
+                   "on the host",
+                   gang_->name());
+    return false;
+  }
+
   // The leader's parameters and buffers on every rank of the gang (the seeds agree too;
   // this makes it so whatever the initialization draws).
   void broadcast_weights(Network& net) const {
@@ -290,9 +318,10 @@ class TorchRunner final : public JobRunner {
     for (auto& [name, p] : net.named_parameters()) state.push_back(p);
     for (auto& b : net.buffers()) state.push_back(b);
     for (auto& t : state) {
-      const bool host = !gang_->device_memory() || !t.is_cuda();
+      auto& comm = tensor_comm();
+      const bool host = !comm.device_memory() || !t.is_cuda();
       auto buf = host ? t.detach().to(torch::kCPU).contiguous().clone() : t.detach().contiguous().clone();
-      gang_->broadcast(buf.data_ptr(), static_cast<size_t>(buf.numel()) * buf.element_size(),
+      comm.broadcast(buf.data_ptr(), static_cast<size_t>(buf.numel()) * buf.element_size(),
                        "broadcast of the initial weights");
       t.copy_(buf);
     }
@@ -308,7 +337,8 @@ class TorchRunner final : public JobRunner {
       if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // an empty shard, or an unused parameter
       grads.push_back(p.grad());
     }
-    const bool host = !gang_->device_memory() || !device_.is_cuda();
+    auto& comm = tensor_comm();
+    const bool host = !comm.device_memory() || !device_.is_cuda();
     for (size_t first = 0; first < grads.size();) {
       size_t last = first;
       int64_t n = 0;
@@ -317,7 +347,7 @@ class TorchRunner final : public JobRunner {
       for (size_t i = first; i < last; ++i) flat.push_back(grads[i].flatten().to(torch::kFloat32));
       auto bucket = torch::cat(flat);
       if (host) bucket = bucket.to(torch::kCPU).contiguous();
-      gang_->allreduce_sum(bucket.data_ptr<float>(), static_cast<size_t>(bucket.numel()), "all-reduce of gradients");
+      comm.allreduce_sum(bucket.data_ptr<float>(), static_cast<size_t>(bucket.numel()), "all-reduce of gradients");
       if (host) bucket = bucket.to(device_);
       int64_t offset = 0;
       for (size_t i = first; i < last; ++i) {
@@ -396,6 +426,8 @@ class TorchRunner final : public JobRunner {
   int threads_;
   torch::Device device_;
   GangComm* gang_ = nullptr;  // set when training in a gang of more than one rank
+  std::unique_ptr<GangComm> nccl_;  // the same gang over NCCL, on CUDA builds with NCCL
+  GangComm& tensor_comm() const { return nccl_ ? *nccl_ : *gang_; }
   std::vector<QuerySpec> queries_;
   bool images_ = true, bf16_ = false, channels_last_ = false;
   torch::Tensor x_, y_, x_test_, y_test_, scale_, shift_;
@@ -419,6 +451,7 @@ TorchInfo torch_info() {
   for (auto& ch : p)
     if (ch == '\n') ch = ';';
   info.parallel_info = p;
+  info.nccl = nccl_version();
   return info;
 }
 

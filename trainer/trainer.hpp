@@ -34,6 +34,7 @@ struct TorchInfo {
   bool cuda_available = false;
   int gpus = 0;
   std::string parallel_info;  // one line: threads backend
+  std::string nccl;           // NCCL version of the gang backend, "" when not built in
 };
 TorchInfo torch_info();
 
