@@ -98,6 +98,15 @@ class GangLeader final : public JobRunner {
   mpi::MpiGang& gang_;
 };
 
+// A rank of a broken gang must not reach MPI_Finalize: a collective it abandoned is still
+// pending (finalizing then crashed Open MPI). The coordinator counts its gang as lost and
+// ends the run with MPI_Abort; until then this rank sleeps.
+[[noreturn]] void wait_for_abort(const mpi::MpiGang& gang) {
+  spdlog::warn("{} is broken: this rank waits for the coordinator to end the run", gang.name());
+  spdlog::default_logger()->flush();
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
 // A gang member: trains whatever the leader shares until told to stop; reports nothing
 // (the leader does). Leaves when the gang breaks: the run then ends with MPI_Abort.
 void run_gang_member(mpi::MpiGang& gang, JobRunner& runner) {
@@ -256,13 +265,15 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
   spdlog::debug("worker with {} thread(s)", threads);
   if (layout.ranks_per_model > 1 && !layout.leader()) {
     run_gang_member(*gang, *runner);
+    if (gang->broken()) wait_for_abort(*gang);
     return 0;
   }
   mpi::WorkerEnd transport(session.world());
   if (layout.ranks_per_model > 1) {
     GangLeader leader(*runner, *gang);
     run_worker(transport, leader, identity(), heartbeat(config));
-    if (!gang->broken()) gang->share(StopWorker{});
+    if (gang->broken()) wait_for_abort(*gang);
+    gang->share(StopWorker{});
   } else {
     run_worker(transport, *runner, identity(), heartbeat(config));
   }
