@@ -26,7 +26,7 @@ std::vector<std::string> worker_names(const CoordinatorTransport& t) {
 
 OpenedResults open_results(const Config& config, const Plan& plan, const Dataset& data, bool overwrite) {
   const std::string& path = config.experiment.output;
-  const auto layout = results_layout(config, data.classes);
+  const auto layout = results_layout(config, data.classes, data.text ? data.text->offsets.back() : 0);
   RunMetadata meta{to_yaml(config), std::string(build::kVersion) + " (" + build::kGitRevision + ")",
                    results_yaml(config), data.identity};
   OpenedResults opened;
@@ -48,8 +48,11 @@ OpenedResults open_results(const Config& config, const Plan& plan, const Dataset
   if (overwrite && std::filesystem::exists(path, ec)) spdlog::warn("--overwrite: replacing {}", path);
   std::vector<uint64_t> seeds(static_cast<size_t>(plan.models()));
   for (int64_t m = 0; m < plan.models(); ++m) seeds[m] = plan.model_seed(m);
+  TextRecordsView text_view;
+  if (data.text) text_view = {data.text->tokens, data.text->offsets, data.text->zlib_bytes};
   opened.writer = ResultsWriter::create(path, layout, meta, plan.keep(), data.candidates.labels, data.candidate_index,
-                                        seeds, overwrite ? ResultsWriter::Mode::kOverwrite : ResultsWriter::Mode::kCreateNew);
+                                        seeds, overwrite ? ResultsWriter::Mode::kOverwrite : ResultsWriter::Mode::kCreateNew,
+                                        data.text ? &text_view : nullptr);
   for (int64_t m = 0; m < plan.models(); ++m) opened.pending.push_back(m);
   return opened;
 }

@@ -95,6 +95,8 @@ Subcommand add_score_command(CLI::App& app) {
                   "shokri: (reference model, candidate) pairs to train the classifier on")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--min-k", extra->min_k, "min-k, min-k-plus-plus: the fraction k of lowest tokens averaged")
+      ->capture_default_str();
   cmd->add_option("--seed", extra->seed, "Seed of the samplings (shokri, RMIA population)")->capture_default_str();
   cmd->add_option("--block", extra->block_candidates, "Candidates per streamed block (0: from a 256 MiB budget)")
       ->check(CLI::NonNegativeNumber);
@@ -105,6 +107,7 @@ Subcommand add_score_command(CLI::App& app) {
     o.fpr = *fpr;
     o.rmia = extra->rmia;
     o.shokri = extra->shokri;
+    o.min_k = extra->min_k;
     o.seed = extra->seed;
     o.block_candidates = extra->block_candidates;
     ResultsReader reader(common->file);

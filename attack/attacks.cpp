@@ -27,6 +27,13 @@ const std::vector<AttackInfo>& attack_catalog() {
        "RMIA offline (Zarifzadeh et al. 2024): share of population z with LR(x, z) >= gamma"},
       {AttackId::kShokri, "shokri", {"loss", "logit_confidence"},
        "shadow-model classifier (Shokri et al. 2017): logistic regression on per-example features"},
+      // token_logprob marks text results, which carry /records/zlib_bytes.
+      {AttackId::kZlib, "zlib", {"loss", "token_logprob"},
+       "language models (MIMIR): the target's loss over the zlib-compressed size of the record's text"},
+      {AttackId::kMinK, "min-k", {"token_logprob"},
+       "language models (Min-K%, Shi et al. 2024): mean of the lowest k% token log-probs (--min-k)"},
+      {AttackId::kMinKPlusPlus, "min-k-plus-plus", {"token_logprob", "token_mu", "token_sigma"},
+       "language models (Min-K%++, Zhang et al. 2024): the same over (log p - mu) / sigma"},
   };
   return catalog;
 }
@@ -48,6 +55,13 @@ const AttackInfo& attack_info(AttackId id) {
 
 bool ScoreSetup::has(const std::string& signal) const {
   return std::find(available.begin(), available.end(), signal) != available.end();
+}
+
+const float* SignalBlock::token_row(const std::string& name, int64_t target_index) const {
+  auto it = token_rows.find(name);
+  if (it == token_rows.end() || target_index < 0 || target_index >= static_cast<int64_t>(it->second.size()))
+    throw ScoreError("internal: block lacks the token rows of /signals/" + name);
+  return it->second[static_cast<size_t>(target_index)];
 }
 
 const float* SignalBlock::get(const std::string& name) const {
@@ -73,6 +87,7 @@ ScoreMatrix::ScoreMatrix(int64_t targets, int64_t candidates)
 std::vector<std::unique_ptr<AttackGroup>> make_attack_groups(const std::vector<AttackId>& ids, const ScoreSetup& setup) {
   std::vector<AttackId> lira, simple;
   bool rmia = false, shokri = false;
+  std::vector<AttackId> lm;
   for (auto id : ids) {
     switch (id) {
       case AttackId::kLiraOnline:
@@ -92,6 +107,11 @@ std::vector<std::unique_ptr<AttackGroup>> make_attack_groups(const std::vector<A
       case AttackId::kShokri:
         shokri = true;
         break;
+      case AttackId::kZlib:
+      case AttackId::kMinK:
+      case AttackId::kMinKPlusPlus:
+        lm.push_back(id);
+        break;
     }
   }
   std::vector<std::unique_ptr<AttackGroup>> groups;
@@ -99,6 +119,7 @@ std::vector<std::unique_ptr<AttackGroup>> make_attack_groups(const std::vector<A
   if (!simple.empty()) groups.push_back(make_simple_group(simple, setup));
   if (rmia) groups.push_back(make_rmia_group(setup));
   if (shokri) groups.push_back(make_shokri_group(setup));
+  if (!lm.empty()) groups.push_back(make_lm_group(lm, setup));
   return groups;
 }
 

@@ -26,6 +26,9 @@ enum class AttackId {
   kReference,
   kRmia,
   kShokri,
+  kZlib,
+  kMinK,
+  kMinKPlusPlus,
 };
 
 struct AttackInfo {
@@ -72,6 +75,9 @@ struct ScoreSetup {
   RmiaOptions rmia;
   ShokriOptions shokri;
   uint64_t seed = 0;  // for sampling (shokri, rmia population)
+  // Text results: record n's tokens are [offsets[n], offsets[n + 1]); zlib sizes per record.
+  std::vector<int64_t> offsets, zlib_bytes;
+  double min_k = 0.2;  // min-k and min-k++: the fraction of lowest tokens averaged
   bool has(const std::string& signal) const;
   std::vector<std::string> available;  // signals present in the file
 };
@@ -83,6 +89,11 @@ struct SignalBlock {
   std::map<std::string, const float*> signals;
   const uint8_t* keep = nullptr;
   const float* get(const std::string& name) const;  // throws if absent
+  // Text: the targets' per-token rows for this block's records, tokens [s0, ...):
+  // token_rows[name][target index] points at token s0 of that target's row.
+  int64_t s0 = 0;
+  std::map<std::string, std::vector<const float*>> token_rows;
+  const float* token_row(const std::string& name, int64_t target_index) const;
   bool in(int64_t model, int64_t j) const { return keep[model * count + j] != 0; }
 };
 
@@ -114,6 +125,8 @@ class AttackGroup {
   virtual ~AttackGroup() = default;
   virtual std::vector<AttackId> ids() const = 0;
   virtual std::vector<std::string> signals() const = 0;
+  // Per-token signals ([M, S], text) whose target rows each block must carry.
+  virtual std::vector<std::string> token_signals() const { return {}; }
   virtual bool needs_first_pass() const { return false; }
   virtual void observe(const SignalBlock& /*block*/) {}
   virtual void prepare() {}
@@ -131,5 +144,6 @@ std::unique_ptr<AttackGroup> make_lira_group(const std::vector<AttackId>& ids, c
 std::unique_ptr<AttackGroup> make_simple_group(const std::vector<AttackId>& ids, const ScoreSetup& setup);
 std::unique_ptr<AttackGroup> make_rmia_group(const ScoreSetup& setup);
 std::unique_ptr<AttackGroup> make_shokri_group(const ScoreSetup& setup);
+std::unique_ptr<AttackGroup> make_lm_group(const std::vector<AttackId>& ids, const ScoreSetup& setup);
 
 }  // namespace lira

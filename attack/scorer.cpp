@@ -35,6 +35,8 @@ std::vector<const AttackInfo*> choose_attacks(const ResultsReader& file, const S
     for (const auto& a : attack_catalog()) {
       if (const auto m = missing(a); m.empty()) {
         chosen.push_back(&a);
+      } else if (m.rfind("token_", 0) == 0) {
+        // A language-model attack on a classifier's file: nothing to say.
       } else {
         notes.push_back(std::string("attack ") + a.name + " skipped: the file has no /signals/" + m);
       }
@@ -99,11 +101,22 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   if (options.leave_one_out)
     report.references.erase(std::find(report.references.begin(), report.references.end(), setup.targets.front()));
 
-  // The queries: from the signals the chosen attacks require (all of the same shape).
-  const auto dims = file.signal_dims(attacks.front()->signals.front());
+  // Text results: the ragged token layout, for the language-model attacks.
+  setup.offsets = file.offsets();
+  setup.zlib_bytes = file.zlib_bytes();
+  setup.min_k = options.min_k;
+  if (!(options.min_k > 0 && options.min_k <= 1)) throw ScoreError("--min-k must be in (0, 1]");
+  // The queries: from the per-candidate signals the chosen attacks require (all of the
+  // same shape; per-token signals [M, S] are read separately).
+  std::string shape_signal;
+  for (auto* a : attacks)
+    for (const char* s : a->signals)
+      if (shape_signal.empty() && std::string(s).rfind("token_", 0) != 0) shape_signal = s;
+  if (shape_signal.empty()) shape_signal = "loss";
+  if (!file.has_signal(shape_signal)) throw ScoreError("'" + file.path() + "' has no /signals/" + shape_signal);
+  const auto dims = file.signal_dims(shape_signal);
   if (dims.size() > 3)
-    throw ScoreError("/signals/" + std::string(attacks.front()->signals.front()) +
-                     " must be [models, candidates] or [models, candidates, queries]");
+    throw ScoreError("/signals/" + shape_signal + " must be [models, candidates] or [models, candidates, queries]");
   setup.queries = dims.size() >= 3 ? dims[2] : 1;
   if (static_cast<int64_t>(report.queries.size()) != setup.queries) {
     report.queries.clear();
@@ -138,14 +151,20 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   auto groups = make_attack_groups(ids, setup);
   // Every signal the groups read (some read optional ones, such as shokri's max_probability)
   // must have the same [M, N, A] shape.
-  std::vector<std::string> signals;
-  for (const auto& g : groups)
+  std::vector<std::string> signals, token_signals;
+  for (const auto& g : groups) {
     for (const auto& sig : g->signals())
       if (std::find(signals.begin(), signals.end(), sig) == signals.end()) signals.push_back(sig);
+    for (const auto& sig : g->token_signals())
+      if (std::find(token_signals.begin(), token_signals.end(), sig) == token_signals.end()) token_signals.push_back(sig);
+  }
+  if (signals.empty()) signals.push_back(shape_signal);
   for (const auto& sig : signals)
     if (file.signal_dims(sig) != dims)
-      throw ScoreError("/signals/" + sig + " and /signals/" + std::string(attacks.front()->signals.front()) +
-                       " differ in shape");
+      throw ScoreError("/signals/" + sig + " and /signals/" + shape_signal + " differ in shape");
+  if (!token_signals.empty() && static_cast<int64_t>(setup.offsets.size()) != report.candidates + 1)
+    throw ScoreError("'" + file.path() + "' has per-token signals but no /offsets of " +
+                     std::to_string(report.candidates + 1) + " entries");
   const int64_t T = static_cast<int64_t>(setup.targets.size());
   for (size_t i = 0; i < ids.size(); ++i) result.scores.emplace_back(T, report.candidates);
   // Each group's outputs, in the order of `ids`.
@@ -169,12 +188,19 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   struct Buffers {
     std::vector<std::vector<float>> signals;
     std::vector<uint8_t> keep;
+    std::vector<std::vector<float>> tokens;  // [token signal][target]: the block's tokens of that row
   };
-  Buffers current{std::vector<std::vector<float>>(signals.size()), {}}, next = current;
+  Buffers current{std::vector<std::vector<float>>(signals.size()), {},
+                  std::vector<std::vector<float>>(token_signals.size() * static_cast<size_t>(T))},
+      next = current;
   auto read = [&](int64_t n0, Buffers& into) {
     const int64_t n1 = std::min(report.candidates, n0 + block);
     for (size_t i = 0; i < signals.size(); ++i) file.read_signal(signals[i], n0, n1, into.signals[i]);
     file.read_keep(n0, n1, into.keep);
+    for (size_t i = 0; i < token_signals.size(); ++i)
+      for (int64_t ti = 0; ti < T; ++ti)
+        file.read_token_signal(token_signals[i], setup.targets[static_cast<size_t>(ti)], setup.offsets[n0],
+                               setup.offsets[n1], into.tokens[i * static_cast<size_t>(T) + static_cast<size_t>(ti)]);
   };
   auto for_each_block = [&](auto&& fn) {
     read(0, current);
@@ -186,6 +212,12 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
       b.count = std::min(report.candidates, n0 + block) - n0;
       for (size_t i = 0; i < signals.size(); ++i) b.signals[signals[i]] = current.signals[i].data();
       b.keep = current.keep.data();
+      if (!token_signals.empty()) {
+        b.s0 = setup.offsets[n0];
+        for (size_t i = 0; i < token_signals.size(); ++i)
+          for (int64_t ti = 0; ti < T; ++ti)
+            b.token_rows[token_signals[i]].push_back(current.tokens[i * static_cast<size_t>(T) + static_cast<size_t>(ti)].data());
+      }
       try {
         fn(b);
       } catch (...) {

@@ -26,6 +26,7 @@ struct ScoreOptions {
   RmiaOptions rmia;
   ShokriOptions shokri;
   uint64_t seed = 0;
+  double min_k = 0.2;  // min-k, min-k-plus-plus: fraction of the lowest tokens
 };
 
 struct AttackReport {

@@ -33,6 +33,12 @@ struct DataConfig {
   std::string cifar100_labels;   // fine | coarse
   std::string csv_label;         // first | last
   bool csv_header = false;
+  std::string text_field;        // jsonl: the field holding the record
+  int64_t max_tokens = 0;        // text: records truncated to this many tokens
+  std::string tokenizer;         // text: byte | bpe
+  std::string bpe_vocab, bpe_merges;  // tokenizer bpe: GPT-2-style vocab.json and merges.txt
+  int64_t vocab_size = 0;        // llmc: the token vocabulary (GPT-2: 50257)
+  bool is_text() const { return dataset == "text" || dataset == "fortunes" || dataset == "jsonl" || dataset == "llmc"; }
 };
 
 struct ModelConfig {
@@ -45,6 +51,8 @@ struct ModelConfig {
   std::vector<int64_t> airbench_widths;
   std::string torchscript_path;
   bool torchscript_reinit = false;
+  // gpt
+  int64_t layers = 0, heads = 0, embed = 0, context = 0;
   // arch synthetic (a benchmark workload, docs/performance.md): no training at all.
   double job_seconds = 0;
   double synthetic_failure_rate = 0;
@@ -71,6 +79,8 @@ struct TrainingConfig {
   std::string device;        // auto | cpu | cuda
   bool bf16 = true;          // bf16 autocast for training on CUDA
   bool channels_last = true; // channels-last memory format for conv nets on CUDA
+  double grad_clip = 0;      // clip the gradients' global norm to this; 0 = off
+  int64_t accumulate = 1;    // batches whose gradients are summed before each step
 };
 
 struct QueriesConfig {

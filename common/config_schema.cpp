@@ -49,9 +49,12 @@ const std::vector<Key>& keys() {
        "On SIGTERM, SIGUSR1 or SIGINT: how long running models may finish before they are abandoned.", false},
       // ---------------------------------------------------------------- data
       {"data", "dataset",
-       ChoiceKey{"fashion-mnist", {"fashion-mnist", "mnist", "cifar10", "cifar100", "csv"},
+       ChoiceKey{"fashion-mnist", {"fashion-mnist", "mnist", "cifar10", "cifar100", "csv", "text", "fortunes", "jsonl", "llmc"},
                  [](Config& c) -> std::string& { return c.data.dataset; }},
-       "File format and classes: IDX (fashion-mnist, mnist), CIFAR binary (cifar10, cifar100), or csv."},
+       "File format and classes: IDX (fashion-mnist, mnist), CIFAR binary (cifar10, cifar100), or csv; "
+       "text records for language models: text (a record per line), fortunes (records between '%' "
+       "lines), jsonl (data.text_field), llmc (pre-tokenized llm.c .bin shards: GPT-2 tokens, each document "
+       "begun by <|endoftext|>)."},
       {"data", "path",
        TextKey{"/usr/share/datasets/fashion-mnist", [](Config& c) -> std::string& { return c.data.path; }},
        "Directory holding the dataset files (docs/datasets.md lists the file names per format)."},
@@ -75,13 +78,31 @@ const std::vector<Key>& keys() {
        "csv only: the column holding the integer label (>= 0)."},
       {"data", "csv_header", BoolKey{false, [](Config& c) -> bool& { return c.data.csv_header; }},
        "csv only: the first line is a header and is skipped."},
+      {"data", "text_field", TextKey{"text", [](Config& c) -> std::string& { return c.data.text_field; }},
+       "jsonl only: the string field of each line's object that holds the record."},
+      {"data", "tokenizer",
+       ChoiceKey{"byte", {"byte", "bpe"}, [](Config& c) -> std::string& { return c.data.tokenizer; }},
+       "Text: byte (built in: 256 byte tokens + begin-of-record) or bpe (GPT-2-style byte-level BPE from "
+       "data.bpe_vocab and data.bpe_merges; <|endoftext|> begins each record)."},
+      {"data", "bpe_vocab", TextKey{"", [](Config& c) -> std::string& { return c.data.bpe_vocab; }},
+       "tokenizer bpe: the vocabulary, a vocab.json mapping token strings to ids."},
+      {"data", "bpe_merges", TextKey{"", [](Config& c) -> std::string& { return c.data.bpe_merges; }},
+       "tokenizer bpe: the merges.txt, one merge per line, highest priority first."},
+      {"data", "vocab_size", IntKey{50257, 2, 1 << 24, [](Config& c) -> int64_t& { return c.data.vocab_size; }},
+       "llmc only: the vocabulary size (GPT-2's 50257); every token must be below it and token "
+       "vocab_size - 1 is <|endoftext|>."},
+      {"data", "max_tokens", IntKey{128, 2, 65536, [](Config& c) -> int64_t& { return c.data.max_tokens; }},
+       "Text: a record's tokens (a begin-of-record token, then its bytes) are truncated to this many; at "
+       "most model.context."},
       // ---------------------------------------------------------------- model
       {"model", "arch",
        ChoiceKey{"mlp",
-                 {"mlp", "cnn", "wrn-28-2", "wrn-16-4", "wrn", "resnet18", "airbench", "torchscript", "synthetic"},
+                 {"mlp", "cnn", "wrn-28-2", "wrn-16-4", "wrn", "resnet18", "airbench", "torchscript", "gpt",
+                  "synthetic"},
                  [](Config& c) -> std::string& { return c.model.arch; }},
        "mlp, cnn, wide ResNets (wrn-28-2, wrn-16-4, or wrn with model.depth/width), resnet18 (CIFAR "
-       "variant), airbench (fast CIFAR net), torchscript (model.torchscript_path); synthetic: a benchmark "
+       "variant), airbench (fast CIFAR net), torchscript (model.torchscript_path), gpt (a decoder-only "
+       "transformer for text data); synthetic: a benchmark "
        "workload that trains nothing (model.job_seconds)."},
       {"model", "hidden",
        IntListKey{{256}, 1, 1 << 16, 0, 16, [](Config& c) -> std::vector<int64_t>& { return c.model.hidden; }},
@@ -93,6 +114,14 @@ const std::vector<Key>& keys() {
        "wrn only: depth, 6n + 4 (28: 4 blocks per group)."},
       {"model", "width", IntKey{2, 1, 64, [](Config& c) -> int64_t& { return c.model.width; }},
        "wrn only: width multiplier k (group widths 16k, 32k, 64k)."},
+      {"model", "layers", IntKey{2, 1, 96, [](Config& c) -> int64_t& { return c.model.layers; }},
+       "gpt only: transformer blocks (pre-LayerNorm, causal self-attention, MLP)."},
+      {"model", "heads", IntKey{4, 1, 128, [](Config& c) -> int64_t& { return c.model.heads; }},
+       "gpt only: attention heads; model.embed must be a multiple."},
+      {"model", "embed", IntKey{128, 8, 16384, [](Config& c) -> int64_t& { return c.model.embed; }},
+       "gpt only: width of the token and position embeddings (the output layer shares the token one)."},
+      {"model", "context", IntKey{128, 8, 65536, [](Config& c) -> int64_t& { return c.model.context; }},
+       "gpt only: context length in tokens; longer records are truncated to it (docs/language-models.md)."},
       {"model", "dropout", RealKey{0.0, 0.0, 0.9, [](Config& c) -> double& { return c.model.dropout; }},
        "Wide ResNets: dropout between the two convolutions of a block."},
       {"model", "airbench_widths",
@@ -163,6 +192,10 @@ const std::vector<Key>& keys() {
        "CUDA only: bf16 autocast for the training steps (inference for the signals stays fp32)."},
       {"training", "channels_last", BoolKey{true, [](Config& c) -> bool& { return c.training.channels_last; }},
        "CUDA only: channels-last memory format for convolutional models."},
+      {"training", "grad_clip", RealKey{0.0, 0.0, 1e6, [](Config& c) -> double& { return c.training.grad_clip; }},
+       "Clip the gradients' global L2 norm to this before each step; 0 = off (GPT recipes: 1.0)."},
+      {"training", "accumulate", IntKey{1, 1, 4096, [](Config& c) -> int64_t& { return c.training.accumulate; }},
+       "gpt only: batches whose gradients are summed before each optimizer step (a larger effective batch)."},
       // ---------------------------------------------------------------- queries
       {"queries", "identity", BoolKey{true, [](Config& c) -> bool& { return c.queries.identity; }},
        "Evaluate each candidate as it is."},

@@ -29,8 +29,9 @@ struct ResultsLayout {
   std::vector<SignalSpec> signals;
 };
 
-// `classes` is the dataset's number of classes (the logits' last dimension).
-inline ResultsLayout results_layout(const Config& c, int64_t classes) {
+// `classes` is the dataset's number of classes (the logits' last dimension); `tokens`, for
+// text data, the candidate records' total token count S (the per-token signals' length).
+inline ResultsLayout results_layout(const Config& c, int64_t classes, int64_t tokens = 0) {
   ResultsLayout l;
   l.models = c.experiment.models;
   l.candidates = c.data.candidates;
@@ -42,6 +43,12 @@ inline ResultsLayout results_layout(const Config& c, int64_t classes) {
     l.signals.push_back({"entropy", {l.candidates, a}});
   }
   if (c.signals.logits) l.signals.push_back({"logits", {l.candidates, a, classes}});
+  if (c.data.is_text()) {
+    // Per token of every candidate record (ragged: /offsets), docs/language-models.md.
+    l.signals.push_back({"token_logprob", {tokens}});
+    l.signals.push_back({"token_mu", {tokens}});
+    l.signals.push_back({"token_sigma", {tokens}});
+  }
   return l;
 }
 

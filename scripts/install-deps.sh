@@ -14,6 +14,7 @@ packages=(
   libhdf5-dev hdf5-tools             # results files (h5dump/h5clear for inspection)
   libyaml-cpp-dev libspdlog-dev libcli11-dev nlohmann-json3-dev doctest-dev
   dataset-fashion-mnist              # the quickstart's data (IDX under /usr/share/datasets)
+  fortunes                           # the language-model quickstart's text (/usr/share/games/fortunes)
   python3-numpy python3-h5py         # the docs' h5py snippet, run by a test (/usr/bin/python3)
   python3-torch                      # exports the TorchScript test model; the training benchmark
 )

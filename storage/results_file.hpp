@@ -44,6 +44,15 @@ class ResumeMismatch : public StorageError {
   explicit ResumeMismatch(const std::string& m) : StorageError(m) {}
 };
 
+// Text data: the candidate records' tokens, written once at creation as /tokens int32
+// [S], /offsets int64 [N + 1] (record n is tokens [offsets[n], offsets[n + 1])) and
+// /records/zlib_bytes int64 [N].
+struct TextRecordsView {
+  std::span<const int32_t> tokens;
+  std::span<const int64_t> offsets;
+  std::span<const int64_t> zlib_bytes;
+};
+
 class ResultsWriter {
  public:
   enum class Mode { kCreateNew, kOverwrite };
@@ -53,7 +62,8 @@ class ResultsWriter {
                                                const RunMetadata& meta, std::span<const uint8_t> keep,
                                                std::span<const int64_t> labels,
                                                std::span<const int64_t> candidate_index,
-                                               std::span<const uint64_t> model_seeds, Mode mode);
+                                               std::span<const uint64_t> model_seeds, Mode mode,
+                                               const TextRecordsView* text = nullptr);
   // The file of an interrupted run, to finish it. Throws ResumeMismatch when it was made
   // for another experiment (config, data, layout or format), naming what differs.
   static std::unique_ptr<ResultsWriter> resume(const std::string& path, const ResultsLayout& layout,
@@ -134,6 +144,12 @@ class ResultsReader {
   bool has_signal(const std::string& name) const;
   // Dimensions of /signals/<name>: [M, N, ...]. Throws if absent or not [M, N, ...].
   std::vector<int64_t> signal_dims(const std::string& name) const;
+  // Text results: /offsets [N + 1] (empty if absent), /records/zlib_bytes [N], /tokens [s0, s1).
+  std::vector<int64_t> offsets() const;
+  std::vector<int64_t> zlib_bytes() const;
+  std::vector<int32_t> tokens(int64_t s0, int64_t s1) const;
+  // Tokens [s0, s1) of one model's per-token signal /signals/<name> [M, S].
+  void read_token_signal(const std::string& name, int64_t model, int64_t s0, int64_t s1, std::vector<float>& out) const;
   // Candidates [n0, n1) of every model: out = [M, n1 - n0, rest...] as float32.
   void read_signal(const std::string& name, int64_t n0, int64_t n1, std::vector<float>& out) const;
   // Storage chunk length along the candidate axis (1 if not chunked): read in multiples.

@@ -159,6 +159,64 @@ int64_t ResultsReader::signal_chunk_candidates(const std::string& name) const {
   return rank >= 2 ? static_cast<int64_t>(chunk[1]) : 1;
 }
 
+namespace {
+
+// Elements [s0, s1) of a 1-d dataset (or of row `row` of a 2-d one) in `type`.
+void read_range(hid_t file, const std::string& p, int64_t row, int64_t s0, int64_t s1, hid_t type, void* out,
+                const std::string& path) {
+  auto ds = h5::dataset_id(H5Dopen2(file, p.c_str(), H5P_DEFAULT), "open " + p);
+  auto fspace = h5::space_id(H5Dget_space(ds), "space of " + p);
+  const int rank = H5Sget_simple_extent_ndims(fspace);
+  std::vector<hsize_t> dims(static_cast<size_t>(std::max(rank, 0)));
+  H5Sget_simple_extent_dims(fspace, dims.data(), nullptr);
+  const hsize_t len = dims.empty() ? 0 : dims.back();
+  if (s0 < 0 || s1 < s0 || static_cast<hsize_t>(s1) > len || (rank == 2 && (row < 0 || static_cast<hsize_t>(row) >= dims[0])))
+    throw StorageError("read " + p + ": range [" + std::to_string(s0) + ", " + std::to_string(s1) + ") out of bounds in " + path);
+  if (s1 == s0) return;
+  std::vector<hsize_t> start, count;
+  if (rank == 2) start = {static_cast<hsize_t>(row), static_cast<hsize_t>(s0)}, count = {1, static_cast<hsize_t>(s1 - s0)};
+  else start = {static_cast<hsize_t>(s0)}, count = {static_cast<hsize_t>(s1 - s0)};
+  h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "select " + p);
+  auto mspace = h5::make_space({static_cast<hsize_t>(s1 - s0)}, "memory space");
+  h5::check(H5Dread(ds, type, mspace, fspace, H5P_DEFAULT, out), "read " + p + " in " + path);
+}
+
+int64_t length_of(hid_t file, const std::string& p) {
+  auto ds = h5::dataset_id(H5Dopen2(file, p.c_str(), H5P_DEFAULT), "open " + p);
+  auto fspace = h5::space_id(H5Dget_space(ds), "space of " + p);
+  hsize_t dims[2] = {0, 0};
+  const int rank = H5Sget_simple_extent_dims(fspace, dims, nullptr);
+  return rank >= 1 ? static_cast<int64_t>(dims[rank - 1]) : 0;
+}
+
+}  // namespace
+
+std::vector<int64_t> ResultsReader::offsets() const {
+  if (!h5::link_exists(file_, "/offsets")) return {};
+  std::vector<int64_t> v(static_cast<size_t>(length_of(file_, "/offsets")));
+  read_range(file_, "/offsets", 0, 0, static_cast<int64_t>(v.size()), H5T_NATIVE_INT64, v.data(), path_);
+  return v;
+}
+
+std::vector<int64_t> ResultsReader::zlib_bytes() const {
+  if (!h5::link_exists(file_, "/records/zlib_bytes")) return {};
+  std::vector<int64_t> v(static_cast<size_t>(candidates_));
+  read_range(file_, "/records/zlib_bytes", 0, 0, candidates_, H5T_NATIVE_INT64, v.data(), path_);
+  return v;
+}
+
+std::vector<int32_t> ResultsReader::tokens(int64_t s0, int64_t s1) const {
+  std::vector<int32_t> v(static_cast<size_t>(std::max<int64_t>(s1 - s0, 0)));
+  read_range(file_, "/tokens", 0, s0, s1, H5T_NATIVE_INT32, v.data(), path_);
+  return v;
+}
+
+void ResultsReader::read_token_signal(const std::string& name, int64_t model, int64_t s0, int64_t s1,
+                                      std::vector<float>& out) const {
+  out.resize(static_cast<size_t>(std::max<int64_t>(s1 - s0, 0)));
+  read_range(file_, "/signals/" + name, model, s0, s1, H5T_NATIVE_FLOAT, out.data(), path_);
+}
+
 void ResultsReader::read_signal(const std::string& name, int64_t n0, int64_t n1, std::vector<float>& out) const {
   const auto dims = signal_dims(name);
   if (n0 < 0 || n1 > candidates_ || n0 > n1)

@@ -72,7 +72,8 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
                                                      const RunMetadata& meta, std::span<const uint8_t> keep,
                                                      std::span<const int64_t> labels,
                                                      std::span<const int64_t> candidate_index,
-                                                     std::span<const uint64_t> model_seeds, Mode mode) {
+                                                     std::span<const uint64_t> model_seeds, Mode mode,
+                                                     const TextRecordsView* text) {
   h5::silence_default_errors();
   const auto M = static_cast<hsize_t>(layout.models);
   const auto N = static_cast<hsize_t>(layout.candidates);
@@ -106,6 +107,16 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
   h5::write_dataset(file, "keep", H5T_STD_U8LE, H5T_NATIVE_UINT8, {M, N}, keep.data(), path);
   h5::write_dataset(file, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, {N}, labels.data(), path);
   h5::write_dataset(file, "candidate_index", H5T_STD_I64LE, H5T_NATIVE_INT64, {N}, candidate_index.data(), path);
+  if (text) {
+    if (text->offsets.size() != N + 1 || text->zlib_bytes.size() != N ||
+        static_cast<size_t>(text->offsets.back()) != text->tokens.size())
+      throw Error("ResultsWriter: text records do not match the layout");
+    h5::write_dataset(file, "tokens", H5T_STD_I32LE, H5T_NATIVE_INT32, {static_cast<hsize_t>(text->tokens.size())},
+                      text->tokens.data(), path);
+    h5::write_dataset(file, "offsets", H5T_STD_I64LE, H5T_NATIVE_INT64, {N + 1}, text->offsets.data(), path);
+    auto records = h5::group_id(H5Gcreate2(file, "records", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "group /records");
+    h5::write_dataset(records, "zlib_bytes", H5T_STD_I64LE, H5T_NATIVE_INT64, {N}, text->zlib_bytes.data(), path);
+  }
 
   // Signals: contiguous [M, ...], allocated now and never filled (a sparse file on Linux:
   // creating 16 GB of rows costs nothing until they are written).
@@ -127,10 +138,10 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
   h5::write_dataset(models, "worker", H5T_STD_I32LE, H5T_NATIVE_INT32, {M}, no_worker.data(), path);
   for (const char* name : {"train_accuracy", "test_accuracy", "train_seconds", "finished_at"})
     h5::write_dataset(models, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {M}, nans.data(), path);
-  auto text = h5::type_id(H5Tcopy(H5T_C_S1), "error string type");
-  h5::check(H5Tset_size(text, kErrorMessageBytes), "error string type");
+  auto error_type = h5::type_id(H5Tcopy(H5T_C_S1), "error string type");
+  h5::check(H5Tset_size(error_type, kErrorMessageBytes), "error string type");
   const std::vector<char> empty(M * kErrorMessageBytes, '\0');
-  h5::write_dataset(models, "error", text, text, {M}, empty.data(), path);
+  h5::write_dataset(models, "error", error_type, error_type, {M}, empty.data(), path);
 
   std::unique_ptr<ResultsWriter> w(new ResultsWriter(path, layout, std::move(file)));
   w->open_datasets(true);

@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
+#include "bpe.hpp"
 #include "cifar.hpp"
 #include "common/errors.hpp"
 #include "csv_table.hpp"
@@ -171,7 +173,85 @@ Split Split::slice(int64_t first, int64_t n) const {
   return s;
 }
 
+namespace {
+
+// Text: records [offset, offset + N) are the pool; the test records are the next
+// test_examples records (default 1,000), or the ones before the pool when too few follow.
+std::shared_ptr<const Dataset> load_text_dataset(const DataConfig& config) {
+  std::vector<std::string> files;
+  const bool llmc = config.dataset == "llmc";
+  std::vector<std::string> records;
+  std::vector<std::vector<int32_t>> token_records;
+  if (llmc)
+    token_records = read_llmc_records(config.path, config.vocab_size, &files);
+  else
+    records = read_text_records(config.dataset, config.path, config.text_field, &files);
+  const int64_t total = static_cast<int64_t>(llmc ? token_records.size() : records.size());
+  const int64_t first = config.candidate_offset, n = config.candidates;
+  if (first + n > total)
+    throw DataError("data.candidate_offset + data.candidates = " + std::to_string(first) + " + " + std::to_string(n) +
+                    " but '" + config.path + "' holds " + std::to_string(total) + " " + config.dataset +
+                    " records; lower data.candidates");
+  auto d = std::make_shared<Dataset>();
+  d->name = config.dataset;
+  d->classes = llmc ? config.vocab_size : kByteVocab;
+  // The tokenizer: byte-level, or BPE with <|endoftext|> beginning each record. llm.c
+  // shards come tokenized; a BPE vocabulary, when given, decodes them for the zlib sizes.
+  std::unique_ptr<BpeTokenizer> bpe;
+  if (config.tokenizer == "bpe" || (llmc && !config.bpe_vocab.empty() && !config.bpe_merges.empty())) {
+    bpe = std::make_unique<BpeTokenizer>(config.bpe_vocab, config.bpe_merges);
+    if (!llmc && bpe->end_of_text() < 0)
+      throw DataError("'" + config.bpe_vocab + "' has no <|endoftext|> token to begin each record with");
+    if (!llmc) d->classes = bpe->vocab_size();
+    files.push_back(config.bpe_vocab);
+    files.push_back(config.bpe_merges);
+  }
+  const std::function<std::string(const std::vector<int32_t>&)> decode = [&](const std::vector<int32_t>& t) {
+    if (bpe) return bpe->decode(t);
+    // llm.c tokens without a vocabulary: the zlib size of their uint16 bytes.
+    std::string raw;
+    for (int32_t x : t) raw += static_cast<char>(x & 0xff), raw += static_cast<char>((x >> 8) & 0xff);
+    return raw;
+  };
+  const auto add = [&](TokenRecords& r, int64_t i) {
+    if (llmc) return r.add_tokens(token_records[static_cast<size_t>(i)], config.max_tokens, decode);
+    const auto& text = records[static_cast<size_t>(i)];
+    if (!bpe) return r.add(text, config.max_tokens);
+    std::vector<int32_t> t{bpe->end_of_text()};
+    const auto body = bpe->encode(text);
+    t.insert(t.end(), body.begin(), body.end());
+    r.add_tokens(std::move(t), config.max_tokens, decode);
+  };
+  std::vector<std::string> ids;
+  for (const auto& f : files) ids.push_back(file_identity(f));
+  std::sort(ids.begin(), ids.end());
+  for (const auto& id : ids) d->identity += id + "\n";
+  auto pool = std::make_shared<TokenRecords>();
+  for (int64_t i = first; i < first + n; ++i) add(*pool, i);
+  const int64_t rest = total - first - n;
+  const int64_t want = config.test_examples > 0 ? config.test_examples : std::min<int64_t>(1000, std::max(rest, first));
+  auto test = std::make_shared<TokenRecords>();
+  for (int64_t i = first + n; i < total && test->count() < want; ++i) add(*test, i);
+  for (int64_t i = first - 1; i >= 0 && test->count() < want; --i) add(*test, i);
+  if (test->count() == 0)
+    throw DataError("'" + config.path + "' has no records outside the pool for the test loss; lower data.candidates");
+  d->candidates.count = n;
+  d->candidates.example_shape = {config.max_tokens};
+  d->candidates.labels.assign(static_cast<size_t>(n), 0);
+  d->candidate_index.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) d->candidate_index[i] = first + i;
+  d->test.count = test->count();
+  d->test.example_shape = {config.max_tokens};
+  d->test.labels.assign(static_cast<size_t>(test->count()), 0);
+  d->text = std::move(pool);
+  d->text_test = std::move(test);
+  return d;
+}
+
+}  // namespace
+
 std::shared_ptr<const Dataset> load_dataset(const DataConfig& config) {
+  if (config.is_text()) return load_text_dataset(config);
   Loaded l = load_files(config);
   auto d = std::make_shared<Dataset>();
   d->name = config.dataset;

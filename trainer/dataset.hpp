@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "text.hpp"
 
 namespace lira {
 
@@ -37,6 +38,9 @@ struct Dataset {
   Split candidates;                       // the candidate pool, N examples
   std::vector<int64_t> candidate_index;   // their indices in the training split
   Split test;                             // the held-out examples for test accuracy
+  // Text data (data.dataset text, fortunes, jsonl): the candidate records, tokenized
+  // (candidates.count records, labels all 0, classes = the vocabulary), and the test records.
+  std::shared_ptr<const TokenRecords> text, text_test;
   // The files read, one line each: "name size bytes fnv1a64 hash". Part of the results
   // file's fingerprint: resuming with other data is refused.
   std::string identity;

@@ -21,6 +21,7 @@
 #include "common/errors.hpp"
 #include "common/signal.hpp"
 #include "nccl/nccl_gang.hpp"
+#include "lm.hpp"
 #include "network.hpp"
 #include "schedule.hpp"
 #include "torch_compat.hpp"
@@ -188,32 +189,7 @@ class TorchRunner final : public JobRunner {
   }
 
   std::unique_ptr<torch::optim::Optimizer> make_optimizer(Network& net) const {
-    const auto& t = config_.training;
-    // Weight decay on conv and linear weights only, unless training.decay_all.
-    std::vector<torch::Tensor> decay, no_decay;
-    for (auto& [name, p] : net.named_parameters()) (t.decay_all || p.dim() >= 2 ? decay : no_decay).push_back(p);
-    auto groups = [&](auto make_options) {
-      std::vector<torch::optim::OptimizerParamGroup> g;
-      if (!decay.empty()) g.emplace_back(decay, make_options(t.weight_decay));
-      if (!no_decay.empty()) g.emplace_back(no_decay, make_options(0.0));
-      return g;
-    };
-    if (t.optimizer == "adam")
-      return std::make_unique<torch::optim::Adam>(
-          groups([&](double wd) { return std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(t.lr).weight_decay(wd)); }),
-          torch::optim::AdamOptions(t.lr));
-    if (t.optimizer == "adamw")
-      return std::make_unique<torch::optim::AdamW>(
-          groups([&](double wd) { return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(t.lr).weight_decay(wd)); }),
-          torch::optim::AdamWOptions(t.lr));
-    return std::make_unique<torch::optim::SGD>(groups([&](double wd) {
-                                                 return std::make_unique<torch::optim::SGDOptions>(
-                                                     torch::optim::SGDOptions(t.lr)
-                                                         .momentum(t.momentum)
-                                                         .nesterov(t.nesterov)
-                                                         .weight_decay(wd));
-                                               }),
-                                               torch::optim::SGDOptions(t.lr));
+    return lira::make_optimizer(config_.training, net.named_parameters());
   }
 
   void train(Network& net, const torch::Tensor& in_idx, int64_t model_index) const {
@@ -435,9 +411,42 @@ class TorchRunner final : public JobRunner {
 
 }  // namespace
 
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainingConfig& t,
+                                                     const std::vector<std::pair<std::string, torch::Tensor>>& named) {
+  // Weight decay on conv and linear weights only, unless training.decay_all.
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& [name, p] : named) (t.decay_all || p.dim() >= 2 ? decay : no_decay).push_back(p);
+  auto groups = [&](auto make_options) {
+    std::vector<torch::optim::OptimizerParamGroup> g;
+    if (!decay.empty()) g.emplace_back(decay, make_options(t.weight_decay));
+    if (!no_decay.empty()) g.emplace_back(no_decay, make_options(0.0));
+    return g;
+  };
+  if (t.optimizer == "adam")
+    return std::make_unique<torch::optim::Adam>(
+        groups([&](double wd) { return std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(t.lr).weight_decay(wd)); }),
+        torch::optim::AdamOptions(t.lr));
+  if (t.optimizer == "adamw")
+    return std::make_unique<torch::optim::AdamW>(
+        groups([&](double wd) { return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(t.lr).weight_decay(wd)); }),
+        torch::optim::AdamWOptions(t.lr));
+  return std::make_unique<torch::optim::SGD>(groups([&](double wd) {
+                                               return std::make_unique<torch::optim::SGDOptions>(
+                                                   torch::optim::SGDOptions(t.lr)
+                                                       .momentum(t.momentum)
+                                                       .nesterov(t.nesterov)
+                                                       .weight_decay(wd));
+                                             }),
+                                             torch::optim::SGDOptions(t.lr));
+}
+
+
 std::unique_ptr<JobRunner> make_torch_runner(const Config& config, std::shared_ptr<const Dataset> dataset,
                                              int threads, int device_index, GangComm* gang, int workers_on_node) {
   if (threads < 1) throw Error("make_torch_runner: threads must be >= 1");
+  if (config.data.is_text())
+    return make_lm_runner(config, std::move(dataset), threads, resolve_device(config, device_index, workers_on_node),
+                          gang);
   return std::make_unique<TorchRunner>(config, std::move(dataset), threads, device_index, gang, workers_on_node);
 }
 

@@ -4,11 +4,13 @@
 #include <hdf5.h>
 
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <vector>
 
 #include "attack/attacks.hpp"
 #include "attack/audit.hpp"
+#include "attack/lm_attacks.hpp"
 #include "attack/logistic.hpp"
 #include "attack/scorer.hpp"
 #include "common/errors.hpp"
@@ -174,4 +176,24 @@ TEST_CASE("audit: threshold from one half, bound on the other, perfect separatio
   Xoshiro256 rng(5);
   for (auto& v : s) v = rng.uniform();
   CHECK(audit(s, m, 1e-5, 0.05, 1).evaluated.epsilon < 0.5);
+}
+
+TEST_CASE("min-k and min-k++ equal numpy on a hand-made record") {
+  // Fixture from numpy: n = max(1, int(len * k)); mean(sort(x)[:n]), x = log p or
+  // (log p - mu) / sigma, in float64 from these float32 arrays.
+  const std::vector<float> lp{-0.5f, -3.0f, -0.1f, -2.0f, -7.5f, -0.05f, -1.25f, -4.0f, -0.3f, -2.5f};
+  const std::vector<float> mu{-1.0f, -2.0f, -0.5f, -1.5f, -3.0f, -0.2f, -1.0f, -2.5f, -0.8f, -2.0f};
+  const std::vector<float> sg{0.5f, 1.0f, 0.25f, 0.75f, 2.0f, 0.1f, 0.5f, 1.5f, 0.4f, 1.0f};
+  CHECK(lira::min_k_score(lp, 0.2) == doctest::Approx(-5.75).epsilon(1e-12));
+  CHECK(lira::min_k_score(lp, 0.5) == doctest::Approx(-3.8).epsilon(1e-12));
+  CHECK(lira::min_k_score(lp, 0.05) == doctest::Approx(-7.5).epsilon(1e-12));
+  CHECK(lira::min_k_score(lp, 1.0) == doctest::Approx(-2.1200000014156104).epsilon(1e-12));
+  CHECK(lira::min_k_plus_plus_score(lp, mu, sg, 0.2) == doctest::Approx(-1.625).epsilon(1e-12));
+  CHECK(lira::min_k_plus_plus_score(lp, mu, sg, 0.5) == doctest::Approx(-1.0833333333333335).epsilon(1e-12));
+  CHECK(lira::min_k_plus_plus_score(lp, mu, sg, 0.05) == doctest::Approx(-2.25).epsilon(1e-12));
+  CHECK(lira::min_k_plus_plus_score(lp, mu, sg, 1.0) == doctest::Approx(-0.056666669125358206).epsilon(1e-9));
+  // The begin-of-record slot is NaN and is skipped.
+  std::vector<float> with_nan{std::numeric_limits<float>::quiet_NaN()};
+  with_nan.insert(with_nan.end(), lp.begin(), lp.end());
+  CHECK(lira::min_k_score(with_nan, 0.2) == doctest::Approx(-5.75).epsilon(1e-12));
 }

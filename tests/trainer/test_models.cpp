@@ -4,6 +4,7 @@
 #include "common/config.hpp"
 #include "common/errors.hpp"
 #include "trainer/augment.hpp"
+#include "trainer/lm.hpp"
 #include "trainer/network.hpp"
 
 using namespace lira;
@@ -109,4 +110,27 @@ TEST_CASE("queries: mirror, then a reflect-padded translation, in the reference 
   CHECK(specs[4].name == "identity(0,0)");
   CHECK(specs[9].name == "mirror(-1,-1)");
   CHECK(parse_config("", "t", {"queries.shift=2", "queries.shift_stride=2", "queries.mirror=false"}).query_specs().size() == 9);
+}
+
+TEST_CASE("per-token log-probs, mu and sigma equal a direct computation from the logits") {
+  torch::manual_seed(3);
+  const auto logits = torch::randn({7, 257}) * 3.0;
+  const auto targets = torch::randint(0, 257, {7}, torch::kInt64);
+  const auto s = lira::token_stats(logits, targets);
+  for (int64_t t = 0; t < 7; ++t) {
+    // By hand, in double: log p_v = z_v - log sum exp z.
+    const auto z = logits[t].to(torch::kFloat64);
+    double mx = z.max().item<double>(), sum = 0;
+    for (int64_t v = 0; v < 257; ++v) sum += std::exp(z[v].item<double>() - mx);
+    const double lse = mx + std::log(sum);
+    double mu = 0, second = 0;
+    for (int64_t v = 0; v < 257; ++v) {
+      const double lp = z[v].item<double>() - lse, p = std::exp(lp);
+      mu += p * lp;
+      second += p * lp * lp;
+    }
+    CHECK(s.logprob[t].item<double>() == doctest::Approx(z[targets[t].item<int64_t>()].item<double>() - lse).epsilon(1e-12));
+    CHECK(s.mu[t].item<double>() == doctest::Approx(mu).epsilon(1e-12));
+    CHECK(s.sigma[t].item<double>() == doctest::Approx(std::sqrt(second - mu * mu)).epsilon(1e-9));
+  }
 }
