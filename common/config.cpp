@@ -254,9 +254,9 @@ std::vector<std::string> check_conflicts(const Config& c) {
       errors.push_back("training.augment_flip/augment_crop need images; turn them off for csv");
   }
   const bool text = c.data.is_text();
-  if (text && c.model.arch != "gpt")
+  if (text && c.model.arch != "gpt" && c.model.arch != "torchscript")
     errors.push_back("model.arch: " + c.model.arch + " cannot read text; " + c.data.dataset +
-                     " data trains model.arch: gpt");
+                     " data trains model.arch: gpt or a TorchScript language model");
   if (!text && c.model.arch == "gpt")
     errors.push_back("model.arch: gpt needs text data (data.dataset: text, fortunes or jsonl)");
   if (text && (c.queries.mirror || c.queries.shift > 0))
@@ -268,11 +268,11 @@ std::vector<std::string> check_conflicts(const Config& c) {
                      std::to_string(c.model.heads));
   if (text && c.data.tokenizer == "bpe" && (c.data.bpe_vocab.empty() || c.data.bpe_merges.empty()))
     errors.push_back("data.tokenizer: bpe needs data.bpe_vocab and data.bpe_merges (GPT-2's vocab.json and merges.txt)");
-  if (c.model.arch == "gpt" && c.data.max_tokens > c.model.context)
+  if ((c.model.arch == "gpt" || text) && c.data.max_tokens > c.model.context)
     errors.push_back("data.max_tokens: " + std::to_string(c.data.max_tokens) + " exceeds model.context " +
                      std::to_string(c.model.context));
-  if (c.training.accumulate > 1 && c.model.arch != "gpt")
-    errors.push_back("training.accumulate: only gpt models accumulate gradients");
+  if (c.training.accumulate > 1 && !text)
+    errors.push_back("training.accumulate: only language models accumulate gradients");
   return errors;
 }
 

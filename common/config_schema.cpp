@@ -130,7 +130,8 @@ const std::vector<Key>& keys() {
        "airbench only: widths of its three conv blocks."},
       {"model", "torchscript_path",
        TextKey{"", [](Config& c) -> std::string& { return c.model.torchscript_path; }},
-       "torchscript only: a module saved with torch.jit.script/trace; images in, logits out."},
+       "torchscript only: a module saved with torch.jit.script/trace; images in, logits [B, classes] out; or, "
+       "with text data, a causal language model: token ids [B, T] in, logits [B, T, vocabulary] out."},
       {"model", "torchscript_reinit", BoolKey{false, [](Config& c) -> bool& { return c.model.torchscript_reinit; }},
        "torchscript only: re-initialize its weights from each model's seed (else every model starts "
        "from the saved weights)."},

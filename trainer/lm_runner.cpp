@@ -7,6 +7,7 @@
 // on each record exactly as if it were alone in its window. Evaluation runs each
 // candidate record alone (begin-of-record token first).
 #include <spdlog/spdlog.h>
+#include <torch/script.h>
 
 #include <chrono>
 #include <cmath>
@@ -21,6 +22,90 @@ namespace lira {
 namespace {
 
 constexpr int64_t kEvalRecords = 64;
+
+// The model a language-model job trains: lira's GPT, or a TorchScript causal LM whose
+// forward(idx [B, T]) returns logits [B, T, V] (fine-tuned from its saved weights).
+class LmModel {
+ public:
+  virtual ~LmModel() = default;
+  virtual torch::Tensor forward(const torch::Tensor& idx, const torch::Tensor& records) = 0;
+  virtual std::vector<std::pair<std::string, torch::Tensor>> named_parameters() = 0;
+  virtual void set_training(bool on) = 0;
+  // Whether forward() honours record ids (then several records may share a window).
+  virtual bool masks_records() const = 0;
+};
+
+class NativeLm final : public LmModel {
+ public:
+  NativeLm(const ModelConfig& m, int64_t vocab, torch::Device device) : net_(m, vocab) { net_->to(device); }
+  torch::Tensor forward(const torch::Tensor& idx, const torch::Tensor& records) override {
+    return net_->forward(idx, records);
+  }
+  std::vector<std::pair<std::string, torch::Tensor>> named_parameters() override {
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (auto& p : net_->named_parameters()) out.emplace_back(p.key(), p.value());
+    return out;
+  }
+  void set_training(bool on) override { net_->train(on); }
+  bool masks_records() const override { return true; }
+
+ private:
+  Gpt net_;
+};
+
+class ScriptedLm final : public LmModel {
+ public:
+  ScriptedLm(const ModelConfig& m, int64_t vocab, torch::Device device) {
+    try {
+      module_ = torch::jit::load(m.torchscript_path, torch::kCPU);
+    } catch (const c10::Error& e) {
+      throw DataError("cannot load the TorchScript language model '" + m.torchscript_path +
+                      "' (model.torchscript_path): " + e.what_without_backtrace());
+    }
+    if (m.torchscript_reinit) {
+      torch::NoGradGuard no_grad;
+      for (const auto& p : module_.named_parameters(true)) {
+        auto t = p.value;
+        if (t.dim() >= 2) {
+          t.normal_(0.0, 0.02);
+        } else if (p.name.size() >= 4 && p.name.compare(p.name.size() - 4, 4, "bias") == 0) {
+          t.zero_();
+        }
+      }
+    }
+    module_.to(device);
+    // It must map token ids [2, 4] to logits [2, 4, vocab] before any training starts.
+    torch::NoGradGuard no_grad;
+    module_.eval();
+    torch::Tensor out;
+    try {
+      out = forward(torch::zeros({2, 4}, torch::TensorOptions(device).dtype(torch::kInt64)), {});
+    } catch (const std::exception& e) {
+      throw DataError("the TorchScript language model '" + m.torchscript_path +
+                      "' fails on token ids [2, 4]: " + e.what());
+    }
+    if (out.dim() != 3 || out.size(0) != 2 || out.size(1) != 4 || out.size(2) != vocab)
+      throw DataError("the TorchScript language model '" + m.torchscript_path + "' returns shape " +
+                      c10::str(out.sizes()) + " for token ids [2, 4]; expected [2, 4, " + std::to_string(vocab) +
+                      "] (the vocabulary of data.tokenizer)");
+  }
+  torch::Tensor forward(const torch::Tensor& idx, const torch::Tensor&) override {
+    auto out = module_.forward({idx});
+    if (!out.isTensor()) throw TrainError("the TorchScript model's forward() must return one tensor of logits");
+    return out.toTensor();
+  }
+  std::vector<std::pair<std::string, torch::Tensor>> named_parameters() override {
+    std::vector<std::pair<std::string, torch::Tensor>> out;
+    for (const auto& p : module_.named_parameters(true))
+      if (p.value.requires_grad()) out.emplace_back(p.name, p.value);
+    return out;
+  }
+  void set_training(bool on) override { module_.train(on); }
+  bool masks_records() const override { return false; }
+
+ private:
+  torch::jit::Module module_;
+};
 
 class LmRunner final : public JobRunner {
  public:
@@ -39,8 +124,12 @@ class LmRunner final : public JobRunner {
                        std::to_string(job.keep_row.size()) + " entries, expected " + std::to_string(n));
     torch::set_num_threads(threads_);
     torch::manual_seed(job.seed);
-    Gpt net(config_.model, dataset_->classes);
-    net->to(device_);
+    std::unique_ptr<LmModel> model;
+    if (config_.model.arch == "torchscript")
+      model = std::make_unique<ScriptedLm>(config_.model, dataset_->classes, device_);
+    else
+      model = std::make_unique<NativeLm>(config_.model, dataset_->classes, device_);
+    LmModel& net = *model;
     std::vector<int64_t> in;
     for (int64_t i = 0; i < n; ++i)
       if (job.keep_row[i]) in.push_back(i);
@@ -56,7 +145,8 @@ class LmRunner final : public JobRunner {
 
  private:
   // Windows of `context` tokens packed with whole records: tokens and record ids [W, C].
-  void pack(const std::vector<int64_t>& order, torch::Tensor& idx, torch::Tensor& rec) const {
+  // One record per window when the model cannot mask records (TorchScript).
+  void pack(const std::vector<int64_t>& order, torch::Tensor& idx, torch::Tensor& rec, bool one_per_window) const {
     const auto& text = *dataset_->text;
     const int64_t C = config_.model.context;
     std::vector<int64_t> tok, rid;
@@ -67,7 +157,7 @@ class LmRunner final : public JobRunner {
     };
     for (int64_t r : order) {
       const int64_t len = text.length(r);
-      if (used + len > C) close_window();
+      if (used > 0 && (one_per_window || used + len > C)) close_window();
       for (int64_t i = text.offsets[r]; i < text.offsets[r + 1]; ++i) tok.push_back(text.tokens[i]), rid.push_back(r);
       used += len;
     }
@@ -77,17 +167,17 @@ class LmRunner final : public JobRunner {
     rec = torch::tensor(rid, torch::kInt64).view({windows, C});
   }
 
-  void train(Gpt& net, const std::vector<int64_t>& in, int64_t model_index) const {
+  void train(LmModel& net, const std::vector<int64_t>& in, int64_t model_index) const {
     const auto& t = config_.training;
-    std::vector<std::pair<std::string, torch::Tensor>> named;
-    for (auto& p : net->named_parameters()) named.emplace_back(p.key(), p.value());
+    const auto named = net.named_parameters();
     auto optimizer = make_optimizer(t, named);
     std::vector<torch::Tensor> params;
     for (auto& [name, p] : named) params.push_back(p);
-    net->train();
+    const bool one_per_window = !net.masks_records();
+    net.set_training(true);
     // Windows per epoch: the first epoch's packing (later ones shuffle, a similar count).
     torch::Tensor idx, rec;
-    pack(in, idx, rec);
+    pack(in, idx, rec, one_per_window);
     const int64_t per_step = t.batch_size * t.accumulate;
     const int64_t steps_per_epoch = std::max<int64_t>(1, (idx.size(0) + per_step - 1) / per_step);
     const int64_t total_steps = t.epochs * steps_per_epoch;
@@ -96,7 +186,7 @@ class LmRunner final : public JobRunner {
       const auto perm = torch::randperm(static_cast<int64_t>(in.size()), torch::kInt64);
       std::vector<int64_t> order(in.size());
       for (size_t i = 0; i < in.size(); ++i) order[i] = in[static_cast<size_t>(perm[static_cast<int64_t>(i)].item<int64_t>())];
-      pack(order, idx, rec);
+      pack(order, idx, rec, one_per_window);
       idx = idx.to(device_), rec = rec.to(device_);
       const int64_t windows = idx.size(0);
       double epoch_loss = 0, epoch_tokens = 0;
@@ -112,7 +202,7 @@ class LmRunner final : public JobRunner {
           torch::Tensor loss;
           {
             compat::CudaAutocast autocast(bf16_);
-            const auto logits = net->forward(x, r).slice(1, 0, -1).to(torch::kFloat32);
+            const auto logits = net.forward(x, r).slice(1, 0, -1).to(torch::kFloat32);
             const auto nll = torch::nn::functional::cross_entropy(
                 logits.reshape({-1, logits.size(-1)}), x.slice(1, 1).reshape({-1}),
                 torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
@@ -138,9 +228,9 @@ class LmRunner final : public JobRunner {
   // Per-token statistics of every record of `records`, each run alone; calls
   // visit(record, stats over its predicted tokens, correct predictions).
   template <class Visit>
-  void per_record(Gpt& net, const TokenRecords& records, Visit visit) const {
+  void per_record(LmModel& net, const TokenRecords& records, Visit visit) const {
     torch::NoGradGuard no_grad;
-    net->eval();
+    net.set_training(false);
     for (int64_t first = 0; first < records.count(); first += kEvalRecords) {
       const int64_t last = std::min(records.count(), first + kEvalRecords);
       int64_t T = 0;
@@ -154,7 +244,7 @@ class LmRunner final : public JobRunner {
         }
       const auto x = torch::tensor(tok, torch::kInt64).view({B, T}).to(device_);
       const auto rr = torch::tensor(rid, torch::kInt64).view({B, T}).to(device_);
-      const auto logits = net->forward(x, rr).to(torch::kFloat32).to(torch::kCPU);
+      const auto logits = net.forward(x, rr).to(torch::kFloat32).to(torch::kCPU);
       const auto xc = x.to(torch::kCPU);
       for (int64_t r = first; r < last; ++r) {
         const int64_t len = records.length(r);
@@ -170,7 +260,7 @@ class LmRunner final : public JobRunner {
     }
   }
 
-  void evaluate(Gpt& net, const std::vector<uint8_t>& keep, ModelResult& result) const {
+  void evaluate(LmModel& net, const std::vector<uint8_t>& keep, ModelResult& result) const {
     const auto& text = *dataset_->text;
     const int64_t n = text.count(), S = text.offsets.back();
     const float nan = std::numeric_limits<float>::quiet_NaN();

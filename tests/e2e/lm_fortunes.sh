@@ -57,3 +57,44 @@ assert auc["loss"] > 0.6 and auc["reference"] > 0.6, auc
 assert all(0 <= v <= 1 for v in auc.values()), auc
 PY
 echo "ok: language-model run, layout and attacks"
+
+# A TorchScript causal language model (a GRU, scripted by Debian's python3-torch), kept at
+# its saved weights (lr 0): lira's per-token log-probs must equal PyTorch's for that model.
+# (torch.jit.script reads the class's source: the script must be a file.)
+cat >"$work/export_lm.py" <<'PY'
+import sys, torch
+from torch import nn
+class TinyLm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(257, 16)
+        self.gru = nn.GRU(16, 32, batch_first=True)
+        self.out = nn.Linear(32, 257)
+    def forward(self, idx):
+        h, _ = self.gru(self.emb(idx))
+        return self.out(h)
+torch.manual_seed(1)
+torch.jit.script(TinyLm()).save(sys.argv[1])
+PY
+"$python" "$work/export_lm.py" "$work/tiny_lm.pt" || fail "exporting the TorchScript LM"
+"$mpiexec" -np 3 --oversubscribe "$lira" run "$src/configs/fortunes-gpt.yaml" --set experiment.models=2 \
+  --set data.candidates=40 --set data.test_examples=10 --set model.arch=torchscript \
+  --set "model.torchscript_path=$work/tiny_lm.pt" --set training.epochs=1 --set training.lr=0 \
+  --set training.threads=1 --out "$work/ts.h5" --log-level warn || fail "lira run with a TorchScript LM"
+"$python" - "$work/tiny_lm.pt" "$work/ts.h5" <<'PY' || fail "TorchScript LM log-probs differ from PyTorch's"
+import sys, h5py, numpy as np, torch
+m = torch.jit.load(sys.argv[1]).eval()
+f = h5py.File(sys.argv[2], "r")
+off, tok, lp = f["offsets"][:], f["tokens"][:], f["signals/token_logprob"][:]
+worst = 0.0
+for n in range(len(off) - 1):
+    x = torch.tensor(tok[off[n]:off[n + 1]], dtype=torch.long).unsqueeze(0)
+    with torch.no_grad():
+        logp = torch.log_softmax(m(x)[0, :-1].double(), -1)
+    want = logp.gather(1, x[0, 1:].unsqueeze(1)).squeeze(1).numpy()
+    for model in range(lp.shape[0]):
+        worst = max(worst, float(np.abs(lp[model, off[n] + 1:off[n + 1]] - want).max()))
+print(f"TorchScript LM: max |lira - PyTorch| token log-prob {worst:.2e}")
+sys.exit(0 if worst < 1e-4 else 1)
+PY
+echo "ok: TorchScript language model"
