@@ -51,25 +51,18 @@ class LmGroup final : public AttackGroup {
   LmGroup(std::vector<AttackId> ids, const ScoreSetup& setup) : ids_(std::move(ids)), s_(setup) {}
   std::vector<AttackId> ids() const override { return ids_; }
   std::vector<std::string> signals() const override {
-    for (auto id : ids_)
-      if (id == AttackId::kZlib) return {"loss"};
+    if (has(AttackId::kZlib)) return {"loss"};
     return {};
   }
   std::vector<std::string> token_signals() const override {
-    std::vector<std::string> t;
-    for (auto id : ids_) {
-      if (id == AttackId::kMinK || id == AttackId::kMinKPlusPlus) t = {"token_logprob"};
-    }
-    for (auto id : ids_)
-      if (id == AttackId::kMinKPlusPlus) t = {"token_logprob", "token_mu", "token_sigma"};
-    return t;
+    if (has(AttackId::kMinKPlusPlus)) return {"token_logprob", "token_mu", "token_sigma"};
+    if (has(AttackId::kMinK)) return {"token_logprob"};
+    return {};
   }
 
   void score(const SignalBlock& b, const std::vector<ScoreMatrix*>& out) override {
     const int64_t T = static_cast<int64_t>(s_.targets.size()), A = s_.queries;
-    const float* loss = nullptr;
-    for (auto id : ids_)
-      if (id == AttackId::kZlib) loss = b.get("loss");
+    const float* loss = has(AttackId::kZlib) ? b.get("loss") : nullptr;
     for (int64_t j = 0; j < b.count; ++j) {
       const int64_t n = b.n0 + j;
       const int64_t a0 = s_.offsets[n] - b.s0, len = s_.offsets[n + 1] - s_.offsets[n];
@@ -103,6 +96,8 @@ class LmGroup final : public AttackGroup {
   }
 
  private:
+  bool has(AttackId id) const { return std::find(ids_.begin(), ids_.end(), id) != ids_.end(); }
+
   std::vector<AttackId> ids_;
   const ScoreSetup& s_;
 };

@@ -175,21 +175,29 @@ class LmRunner final : public JobRunner {
     for (auto& [name, p] : named) params.push_back(p);
     const bool one_per_window = !net.masks_records();
     net.set_training(true);
-    // Windows per epoch: the first epoch's packing (later ones shuffle, a similar count).
+    // Each epoch packs the IN records in a fresh random order. The step count comes from
+    // the first epoch's packing (later ones hold a similar number of windows).
+    auto shuffled = [&] {
+      const auto perm = torch::randperm(static_cast<int64_t>(in.size()), torch::kInt64);
+      const int64_t* p = perm.data_ptr<int64_t>();
+      std::vector<int64_t> order(in.size());
+      for (size_t i = 0; i < in.size(); ++i) order[i] = in[static_cast<size_t>(p[i])];
+      return order;
+    };
     torch::Tensor idx, rec;
-    pack(in, idx, rec, one_per_window);
+    pack(shuffled(), idx, rec, one_per_window);
     const int64_t per_step = t.batch_size * t.accumulate;
     const int64_t steps_per_epoch = std::max<int64_t>(1, (idx.size(0) + per_step - 1) / per_step);
     const int64_t total_steps = t.epochs * steps_per_epoch;
+    // Predictions per epoch: every IN record's tokens but its first.
+    int64_t predicted = 0;
+    for (int64_t r : in) predicted += dataset_->text->length(r) - 1;
     int64_t step = 0;
     for (int64_t epoch = 0; epoch < t.epochs; ++epoch) {
-      const auto perm = torch::randperm(static_cast<int64_t>(in.size()), torch::kInt64);
-      std::vector<int64_t> order(in.size());
-      for (size_t i = 0; i < in.size(); ++i) order[i] = in[static_cast<size_t>(perm[static_cast<int64_t>(i)].item<int64_t>())];
-      pack(order, idx, rec, one_per_window);
+      if (epoch > 0) pack(shuffled(), idx, rec, one_per_window);
       idx = idx.to(device_), rec = rec.to(device_);
       const int64_t windows = idx.size(0);
-      double epoch_loss = 0, epoch_tokens = 0;
+      auto epoch_loss = torch::zeros({}, torch::TensorOptions(device_).dtype(torch::kFloat64));
       for (int64_t start = 0; start < windows; ++step) {
         const double lr = learning_rate(t, std::min(step, total_steps - 1), total_steps);
         for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
@@ -207,17 +215,17 @@ class LmRunner final : public JobRunner {
                 logits.reshape({-1, logits.size(-1)}), x.slice(1, 1).reshape({-1}),
                 torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
             const auto mask = valid.reshape({-1}).to(torch::kFloat32);
-            const auto count = mask.sum().clamp_min(1.0);
-            loss = (nll * mask).sum() / count;
-            epoch_loss += (nll * mask).sum().item<double>();
-            epoch_tokens += mask.sum().item<double>();
+            const auto sum = (nll * mask).sum();
+            loss = sum / mask.sum().clamp_min(1.0);
+            epoch_loss += sum.detach().to(torch::kFloat64);
           }
           (loss / static_cast<double>(t.accumulate)).backward();
         }
         if (t.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, t.grad_clip);
         optimizer->step();
       }
-      const double mean = epoch_loss / std::max(1.0, epoch_tokens);
+      // One host synchronization per epoch.
+      const double mean = epoch_loss.item<double>() / static_cast<double>(std::max<int64_t>(1, predicted));
       if (!std::isfinite(mean))
         throw TrainError("model " + std::to_string(model_index) + ": training loss became " + std::to_string(mean) +
                          " in epoch " + std::to_string(epoch + 1) + "; lower training.lr");
