@@ -13,13 +13,14 @@
 #include "common/logging.hpp"
 #include "lira/build_info.hpp"
 #include "mpi/mpi_session.hpp"
+#include "nccl/nccl_gang.hpp"
 #include "run_command.hpp"
 #include "score_command.hpp"
 #include "slurm_command.hpp"
 #include "status_command.hpp"
 #include "storage/h5.hpp"
 #include "storage/results_file.hpp"
-#include "trainer/dataset.hpp"
+#include "data/dataset.hpp"
 #include "trainer_loader.hpp"
 
 namespace {
@@ -35,8 +36,9 @@ std::string version_text() {
   }
   s += "libtorch " + torch.version + ", CUDA " + (torch.cuda_compiled ? "yes" : "no") +
        (torch.cuda_compiled ? (torch.cuda_available ? " (" + std::to_string(torch.gpus) + " GPU(s) visible)" : " (no GPU visible)") : "") + "\n";
-  s += torch.nccl.empty() ? "NCCL no (no CUDA toolkit or nccl.h at build time; data-parallel gangs use MPI)\n"
-                          : "NCCL " + torch.nccl + " (data-parallel gangs on CUDA use it)\n";
+  const std::string nccl = lira::nccl_version();
+  s += nccl.empty() ? "NCCL no (no CUDA toolkit or nccl.h at build time; data-parallel gangs use MPI)\n"
+                    : "NCCL " + nccl + " (data-parallel gangs on CUDA use it)\n";
   s += "MPI " + lira::mpi::library_version() + "\n";
   s += "HDF5 " + lira::h5::library_version() + "\n";
   return s;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <chrono>
 #include <thread>
 
@@ -19,11 +20,12 @@
 #include "common/logging.hpp"
 #include "common/run_lock.hpp"
 #include "common/stop_signals.hpp"
-#include "coordinator.hpp"
+#include "coordinator/coordinator.hpp"
 #include "lira/build_info.hpp"
 #include "mpi/mpi_session.hpp"
 #include "mpi/gang.hpp"
 #include "mpi/mpi_transport.hpp"
+#include "nccl/nccl_gang.hpp"
 #include "orchestrator/in_process_transport.hpp"
 #include "trainer_loader.hpp"
 #include "worker/synthetic_runner.hpp"
@@ -78,9 +80,44 @@ std::shared_ptr<const Dataset> dataset_for(const Config& config) {
 // The synthetic benchmark workload needs no libtorch; everything else trains with it.
 std::unique_ptr<JobRunner> runner_for(const Config& config, std::shared_ptr<const Dataset> data, int threads,
                                       int local_index, int global_index, GangComm* gang = nullptr,
-                                      int workers_on_node = 0) {
+                                      GangComm* tensor_gang = nullptr, int workers_on_node = 0) {
   if (synthetic(config)) return make_synthetic_runner(config, global_index);
-  return trainer().make_runner(config, std::move(data), threads, local_index, gang, workers_on_node);
+  TrainerContext context;
+  context.config = config;
+  context.dataset = std::move(data);
+  context.threads = threads;
+  context.device_index = local_index;
+  context.workers_on_node = workers_on_node;
+  context.gang = gang;
+  context.tensor_gang = tensor_gang;
+  return trainer().make_runner(context);
+}
+
+// The gang's tensor transport: NCCL when every rank of the gang trains on its own CUDA
+// device and this build has NCCL, else null (the MPI gang itself carries the tensors, in
+// host memory). On CUDA builds with NCCL it is collective over the gang, whose ranks are
+// alike (one executable, nodes of one kind), so all of them take the same decision.
+std::unique_ptr<GangComm> tensor_gang_for(mpi::MpiGang& gang, const DeviceChoice& device, const Config& config) {
+  if (!device.cuda || nccl_version().empty()) return nullptr;
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  // Per rank: a hash of host:GPU; two equal ones share a GPU, which NCCL cannot.
+  const auto id = static_cast<double>(std::hash<std::string>{}(std::string(host) + ":" + std::to_string(device.index)) %
+                                      (1ULL << 52));
+  std::vector<double> ids(static_cast<size_t>(gang.size()), 0.0);
+  ids[static_cast<size_t>(gang.rank())] = id;
+  gang.allreduce_sum(ids.data(), ids.size(), "exchange of the gang's devices");
+  std::sort(ids.begin(), ids.end());
+  if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
+    if (gang.rank() == 0)
+      spdlog::warn("{}: ranks share a GPU (parallel.ranks_per_gpu > 1), which NCCL cannot: gradients go through MPI "
+                   "on the host",
+                   gang.name());
+    return nullptr;
+  }
+  auto nccl = make_nccl_gang(gang, device.index, std::chrono::seconds(config.parallel.collective_timeout));
+  spdlog::info("{}: NCCL {} on {}", nccl->name(), nccl_version(), device.name);
+  return nccl;
 }
 
 // The gang leader's runner: shares each job with its gang, then trains its own shard.
@@ -144,17 +181,15 @@ int run_in_process(const Config& config, bool overwrite) {
 
   InProcessHub hub(1);
   std::thread worker([&] { run_worker(hub.worker(0), *runner, identity(), heartbeat(config)); });
-  CoordinatorObserver observer(*opened.writer, hub.coordinator(), config, opened.already_done);
-  ScheduleSummary summary;
+  bool must_abort = false;
+  int code = 0;
   try {
-    summary = run_schedule(plan, opened.pending, hub.coordinator(), observer, scheduler_options(config));
+    code = run_coordinator(config, plan, opened, hub.coordinator(), must_abort);
   } catch (...) {
     hub.coordinator().send(0, StopWorker{});  // let the worker thread end before unwinding
     worker.join();
     throw;
   }
-  bool must_abort = false;
-  const int code = observer.finish(summary, must_abort);
   if (must_abort) {
     // A model is still training on the worker thread, which cannot be interrupted: the
     // results are durable, so leave without waiting for it.
@@ -202,14 +237,26 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
   std::unique_ptr<JobRunner> runner;
   mpi::GangLayout layout;
   std::unique_ptr<mpi::MpiGang> gang;
+  std::unique_ptr<GangComm> tensor_gang;  // NCCL over `gang`, on CUDA
   try {
     layout = mpi::gang_layout(session.rank(), session.size(), static_cast<int>(config.parallel.ranks_per_model));
+    if (layout.ranks_per_model > 1 && session.thread_level() < MPI_THREAD_MULTIPLE)
+      throw ConfigError("parallel.ranks_per_model is " + std::to_string(layout.ranks_per_model) +
+                        ": a gang leader runs collectives on its job thread, which needs MPI_THREAD_MULTIPLE, but "
+                        "this MPI provides " + mpi::Session::thread_level_name(session.thread_level()) +
+                        "; use an MPI built with thread support, or parallel.ranks_per_model: 1");
     // Collective over every rank, the same on all of them: agreed by construction.
     gang = std::make_unique<mpi::MpiGang>(session.world(), layout, std::chrono::seconds(config.parallel.collective_timeout));
     data = dataset_for(config);
-    if (!coordinator)
-      runner = runner_for(config, data, threads, session.local_worker_index(), session.rank() - 1,
-                          layout.ranks_per_model > 1 ? gang.get() : nullptr, workers_here);
+    if (!coordinator) {
+      GangComm* host_gang = layout.ranks_per_model > 1 ? gang.get() : nullptr;
+      if (host_gang && !synthetic(config)) {
+        const auto device = trainer().choose_device(config, session.local_worker_index(), workers_here);
+        tensor_gang = tensor_gang_for(*gang, device, config);
+      }
+      runner = runner_for(config, data, threads, session.local_worker_index(), session.rank() - 1, host_gang,
+                          tensor_gang ? tensor_gang.get() : host_gang, workers_here);
+    }
   } catch (const std::exception& e) {
     failure = e.what();
     code = exit_code_of(e);
@@ -251,10 +298,8 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
       spdlog::info("{} data-parallel gang(s) of {} ranks; the leaders (ranks {}{}) take the jobs",
                    layout.leaders.size(), layout.ranks_per_model, layout.leaders.front(),
                    layout.leaders.size() > 1 ? "..." + std::to_string(layout.leaders.back()) : "");
-    CoordinatorObserver observer(*opened.writer, transport, config, opened.already_done);
-    const auto summary = run_schedule(*plan, opened.pending, transport, observer, scheduler_options(config));
     bool must_abort = false;
-    const int result = observer.finish(summary, must_abort);
+    const int result = run_coordinator(config, *plan, opened, transport, must_abort);
     if (must_abort) {
       // Workers still training an abandoned model, or silent: end them all.
       spdlog::default_logger()->flush();
@@ -290,6 +335,8 @@ int run_command(const RunArgs& args) {
   }
   mpi::Session session;
   init_logging(session.rank(), args.log_level);
+  if (session.rank() == 0)
+    spdlog::debug("MPI thread support: {}", mpi::Session::thread_level_name(session.thread_level()));
   int code = 0;
   try {
     code = run_distributed(session, args);

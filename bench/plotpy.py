@@ -2,7 +2,7 @@
 # computes (generate_ours, generate_ours_offline, generate_global, and do_plot's split into
 # the first M - ntest models as references and the last ntest as targets), written from
 # its documented semantics for comparisons with lira: the scoring benchmark times it, and
-# tests/data/official_code_fixture.py uses it to make the official-code test fixture.
+# tests/fixtures/official_code_fixture.py uses it to make the official-code test fixture.
 # Returned scores use lira's sign convention (higher = member): minus plot.py's
 # `prediction`, which do_plot negates before its ROC for the same reason.
 import numpy as np

@@ -229,6 +229,95 @@ void set_defaults(Config& c) {
 }
 
 // Rules that span several keys, all in one place. Returns every violated rule.
+// Keys that only some architectures, tasks or optimizers read. A key that differs from
+// its default where nothing reads it is an error naming the key and the task: a setting
+// that silently does nothing costs a week of GPU time as surely as a typo. (Keys at their
+// default pass: the resolved config that every rank parses back holds every key.)
+struct KeyUse {
+  const char* key;
+  bool (*differs)(const Config& c, const Config& d);  // from the default
+  bool (*applies)(const Config& c);
+  const char* applies_to;
+};
+
+bool arch_in(const Config& c, std::initializer_list<const char*> archs) {
+  for (const char* a : archs)
+    if (c.model.arch == a) return true;
+  return false;
+}
+
+const std::vector<KeyUse>& key_uses() {
+  static const std::vector<KeyUse> uses = {
+      {"model.hidden", [](const Config& c, const Config& d) { return c.model.hidden != d.model.hidden; },
+       [](const Config& c) { return arch_in(c, {"mlp", "cnn"}); }, "model.arch mlp and cnn"},
+      {"model.channels", [](const Config& c, const Config& d) { return c.model.channels != d.model.channels; },
+       [](const Config& c) { return arch_in(c, {"cnn"}); }, "model.arch cnn"},
+      {"model.depth", [](const Config& c, const Config& d) { return c.model.depth != d.model.depth; },
+       [](const Config& c) { return arch_in(c, {"wrn"}); }, "model.arch wrn"},
+      {"model.width", [](const Config& c, const Config& d) { return c.model.width != d.model.width; },
+       [](const Config& c) { return arch_in(c, {"wrn"}); }, "model.arch wrn"},
+      {"model.dropout", [](const Config& c, const Config& d) { return c.model.dropout != d.model.dropout; },
+       [](const Config& c) { return arch_in(c, {"wrn", "wrn-28-2", "wrn-16-4"}); }, "the wide ResNets"},
+      {"model.airbench_widths",
+       [](const Config& c, const Config& d) { return c.model.airbench_widths != d.model.airbench_widths; },
+       [](const Config& c) { return arch_in(c, {"airbench"}); }, "model.arch airbench"},
+      {"model.torchscript_path",
+       [](const Config& c, const Config& d) { return c.model.torchscript_path != d.model.torchscript_path; },
+       [](const Config& c) { return arch_in(c, {"torchscript"}); }, "model.arch torchscript"},
+      {"model.torchscript_reinit",
+       [](const Config& c, const Config& d) { return c.model.torchscript_reinit != d.model.torchscript_reinit; },
+       [](const Config& c) { return arch_in(c, {"torchscript"}); }, "model.arch torchscript"},
+      {"model.layers", [](const Config& c, const Config& d) { return c.model.layers != d.model.layers; },
+       [](const Config& c) { return arch_in(c, {"gpt"}); }, "model.arch gpt"},
+      {"model.heads", [](const Config& c, const Config& d) { return c.model.heads != d.model.heads; },
+       [](const Config& c) { return arch_in(c, {"gpt"}); }, "model.arch gpt"},
+      {"model.embed", [](const Config& c, const Config& d) { return c.model.embed != d.model.embed; },
+       [](const Config& c) { return arch_in(c, {"gpt"}); }, "model.arch gpt"},
+      {"model.context", [](const Config& c, const Config& d) { return c.model.context != d.model.context; },
+       [](const Config& c) { return c.data.is_text(); }, "language models (gpt, or torchscript on text)"},
+      {"model.job_seconds", [](const Config& c, const Config& d) { return c.model.job_seconds != d.model.job_seconds; },
+       [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
+      {"model.synthetic_failure_rate",
+       [](const Config& c, const Config& d) {
+         return c.model.synthetic_failure_rate != d.model.synthetic_failure_rate;
+       },
+       [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
+      {"model.synthetic_slow_fraction",
+       [](const Config& c, const Config& d) {
+         return c.model.synthetic_slow_fraction != d.model.synthetic_slow_fraction;
+       },
+       [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
+      {"model.synthetic_slowdown",
+       [](const Config& c, const Config& d) { return c.model.synthetic_slowdown != d.model.synthetic_slowdown; },
+       [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
+      {"training.momentum", [](const Config& c, const Config& d) { return c.training.momentum != d.training.momentum; },
+       [](const Config& c) { return c.training.optimizer == "sgd"; }, "training.optimizer sgd"},
+      {"training.nesterov", [](const Config& c, const Config& d) { return c.training.nesterov != d.training.nesterov; },
+       [](const Config& c) { return c.training.optimizer == "sgd"; }, "training.optimizer sgd"},
+      {"training.channels_last",
+       [](const Config& c, const Config& d) { return c.training.channels_last != d.training.channels_last; },
+       [](const Config& c) { return !c.data.is_text() && c.data.dataset != "csv" && c.model.arch != "mlp"; },
+       "convolutional classifiers on images"},
+  };
+  return uses;
+}
+
+std::string task_of(const Config& c) {
+  if (c.model.arch == "synthetic") return "the synthetic workload";
+  return std::string(c.data.is_text() ? "the language-model task" : "the classifier task") + " (model.arch " +
+         c.model.arch + ", training.optimizer " + c.training.optimizer + ")";
+}
+
+std::vector<std::string> unused_key_errors(const Config& c) {
+  static const Config d = default_config();
+  std::vector<std::string> errors;
+  for (const auto& u : key_uses())
+    if (u.differs(c, d) && !u.applies(c))
+      errors.push_back(std::string(u.key) + ": set, but " + task_of(c) + " does not use it; it applies to " +
+                       u.applies_to + ". Remove it, or leave it at its default");
+  return errors;
+}
+
 std::vector<std::string> check_conflicts(const Config& c) {
   std::vector<std::string> errors;
   if (c.experiment.models % 2 != 0)
@@ -250,8 +339,10 @@ std::vector<std::string> check_conflicts(const Config& c) {
       errors.push_back("model.arch: " + c.model.arch + " needs images; csv data trains mlp or torchscript models");
     if (c.queries.mirror || c.queries.shift > 0)
       errors.push_back("queries: mirror and shift need images; set queries.mirror: false and queries.shift: 0 for csv");
-    if (c.training.augment_flip || c.training.augment_crop > 0)
-      errors.push_back("training.augment_flip/augment_crop need images; turn them off for csv");
+    if (c.training.augment_flip)
+      errors.push_back("training.augment_flip: the classifier task on csv tables has no images to flip; turn it off");
+    if (c.training.augment_crop > 0)
+      errors.push_back("training.augment_crop: the classifier task on csv tables has no images to crop; set it to 0");
   }
   const bool text = c.data.is_text();
   if (text && c.model.arch != "gpt" && c.model.arch != "torchscript")
@@ -261,8 +352,10 @@ std::vector<std::string> check_conflicts(const Config& c) {
     errors.push_back("model.arch: gpt needs text data (data.dataset: text, fortunes or jsonl)");
   if (text && (c.queries.mirror || c.queries.shift > 0))
     errors.push_back("queries: mirror and shift need images; set queries.mirror: false and queries.shift: 0 for text");
-  if (text && (c.training.augment_flip || c.training.augment_crop > 0))
-    errors.push_back("training.augment_flip/augment_crop need images; turn them off for text");
+  if (text && c.training.augment_flip)
+    errors.push_back("training.augment_flip: the language-model task has no images to flip; turn it off");
+  if (text && c.training.augment_crop > 0)
+    errors.push_back("training.augment_crop: the language-model task has no images to crop; set it to 0");
   if (c.model.arch == "gpt" && c.model.embed % c.model.heads != 0)
     errors.push_back("model.embed: " + std::to_string(c.model.embed) + " is not a multiple of model.heads " +
                      std::to_string(c.model.heads));
@@ -271,8 +364,10 @@ std::vector<std::string> check_conflicts(const Config& c) {
   if ((c.model.arch == "gpt" || text) && c.data.max_tokens > c.model.context)
     errors.push_back("data.max_tokens: " + std::to_string(c.data.max_tokens) + " exceeds model.context " +
                      std::to_string(c.model.context));
-  if (c.training.accumulate > 1 && !text)
-    errors.push_back("training.accumulate: only language models accumulate gradients");
+  if (text && c.queries.batchnorm == "train")
+    errors.push_back("queries.batchnorm: train is BatchNorm's training-mode inference; language models have no "
+                     "BatchNorm: leave it at eval");
+  for (auto& e : unused_key_errors(c)) errors.push_back(std::move(e));
   return errors;
 }
 

@@ -158,9 +158,9 @@ const std::vector<Key>& keys() {
       {"training", "lr", RealKey{0.1, 0.0, 100.0, [](Config& c) -> double& { return c.training.lr; }},
        "Peak learning rate (see training.schedule)."},
       {"training", "momentum", RealKey{0.9, 0.0, 1.0, [](Config& c) -> double& { return c.training.momentum; }},
-       "SGD momentum (ignored by adam and adamw)."},
+       "SGD momentum (sgd only: a value other than the default is refused with adam and adamw)."},
       {"training", "nesterov", BoolKey{false, [](Config& c) -> bool& { return c.training.nesterov; }},
-       "SGD with Nesterov momentum (needs momentum > 0)."},
+       "SGD with Nesterov momentum (sgd only; needs momentum > 0)."},
       {"training", "weight_decay",
        RealKey{0.0, 0.0, 1.0, [](Config& c) -> double& { return c.training.weight_decay; }},
        "Weight decay (L2 for sgd and adam, decoupled for adamw)."},
@@ -192,11 +192,13 @@ const std::vector<Key>& keys() {
       {"training", "bf16", BoolKey{true, [](Config& c) -> bool& { return c.training.bf16; }},
        "CUDA only: bf16 autocast for the training steps (inference for the signals stays fp32)."},
       {"training", "channels_last", BoolKey{true, [](Config& c) -> bool& { return c.training.channels_last; }},
-       "CUDA only: channels-last memory format for convolutional models."},
+       "CUDA only: channels-last memory format for convolutional classifiers (refused when set for mlp, "
+       "csv or text)."},
       {"training", "grad_clip", RealKey{0.0, 0.0, 1e6, [](Config& c) -> double& { return c.training.grad_clip; }},
        "Clip the gradients' global L2 norm to this before each step; 0 = off (GPT recipes: 1.0)."},
       {"training", "accumulate", IntKey{1, 1, 4096, [](Config& c) -> int64_t& { return c.training.accumulate; }},
-       "gpt only: batches whose gradients are summed before each optimizer step (a larger effective batch)."},
+       "Batches whose gradients are averaged before each optimizer step (a larger effective batch), "
+       "every task."},
       // ---------------------------------------------------------------- queries
       {"queries", "identity", BoolKey{true, [](Config& c) -> bool& { return c.queries.identity; }},
        "Evaluate each candidate as it is."},

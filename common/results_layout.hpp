@@ -29,6 +29,24 @@ struct ResultsLayout {
   std::vector<SignalSpec> signals;
 };
 
+// One named per-model signal array, e.g. "logit_confidence" with shape [N, A].
+struct SignalArray {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> values;  // row-major, product(shape) elements
+};
+
+// One trained model's outcome: what a trainer returns, the coordinator stores and the
+// scorer reads back. Travels from worker to coordinator as a message (orchestrator/messages.hpp).
+struct ModelResult {
+  int64_t model = -1;
+  int32_t attempt = 0;
+  double train_accuracy = 0;
+  double test_accuracy = 0;
+  double train_seconds = 0;
+  std::vector<SignalArray> signals;
+};
+
 // `classes` is the dataset's number of classes (the logits' last dimension); `tokens`, for
 // text data, the candidate records' total token count S (the per-token signals' length).
 inline ResultsLayout results_layout(const Config& c, int64_t classes, int64_t tokens = 0) {

@@ -6,9 +6,9 @@
 #include <string>
 
 #include "common/errors.hpp"
-#include "trainer/cifar.hpp"
-#include "trainer/csv_table.hpp"
-#include "trainer/idx.hpp"
+#include "data/cifar.hpp"
+#include "data/csv_table.hpp"
+#include "data/idx.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

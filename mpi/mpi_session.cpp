@@ -26,8 +26,9 @@ std::string library_version() {
 }
 
 Session::Session() {
-  int provided = 0;
-  LIRA_MPI_CHECK(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided));
+  int provided = MPI_THREAD_SINGLE;
+  LIRA_MPI_CHECK(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided));
+  thread_level_ = provided;
   // Errors come back as return codes, which we check, instead of aborting inside MPI.
   LIRA_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   LIRA_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
@@ -40,6 +41,16 @@ Session::Session() {
   LIRA_MPI_CHECK(MPI_Allreduce(&here, &any, 1, MPI_INT, MPI_MAX, local));
   coordinator_is_local_ = any != 0;
   LIRA_MPI_CHECK(MPI_Comm_free(&local));
+}
+
+std::string Session::thread_level_name(int level) {
+  switch (level) {
+    case MPI_THREAD_SINGLE: return "MPI_THREAD_SINGLE";
+    case MPI_THREAD_FUNNELED: return "MPI_THREAD_FUNNELED";
+    case MPI_THREAD_SERIALIZED: return "MPI_THREAD_SERIALIZED";
+    case MPI_THREAD_MULTIPLE: return "MPI_THREAD_MULTIPLE";
+    default: return "thread level " + std::to_string(level);
+  }
 }
 
 void Session::finalize() {

@@ -22,12 +22,19 @@ std::string library_version();
 
 class Session {
  public:
-  Session();  // MPI_Init_thread(FUNNELED); throws CommError on failure
+  // MPI_Init_thread asking for MPI_THREAD_MULTIPLE: a gang leader's job thread runs the
+  // gang's collectives while its main thread talks to the coordinator. Throws CommError
+  // on failure; a library that provides less is recorded (thread_level()), and gangs are
+  // then refused (run_command.cpp).
+  Session();
   ~Session() = default;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   int rank() const { return rank_; }
+  // The thread support MPI provided (MPI_THREAD_SINGLE ... MPI_THREAD_MULTIPLE), and its name.
+  int thread_level() const { return thread_level_; }
+  static std::string thread_level_name(int level);
   int size() const { return size_; }
   MPI_Comm world() const { return MPI_COMM_WORLD; }
   // Ranks on this node, and this rank's index among them (MPI_COMM_TYPE_SHARED).
@@ -55,7 +62,7 @@ class Session {
   Agreement agree(const std::string& my_failure, int my_exit_code) const;
 
  private:
-  int rank_ = 0, size_ = 1, local_size_ = 1, local_rank_ = 0;
+  int rank_ = 0, size_ = 1, local_size_ = 1, local_rank_ = 0, thread_level_ = MPI_THREAD_SINGLE;
   bool coordinator_is_local_ = true;
   bool finalized_ = false;
 };

@@ -88,6 +88,9 @@ class NcclGang final : public GangComm {
 
   [[noreturn]] void timed_out(const std::string& what) {
     broken_ = true;
+    // Abort now: a stuck collective would otherwise keep the GPU and the peers waiting.
+    if (comm_) ncclCommAbort(comm_);
+    comm_ = nullptr;
     throw CommError(name_ + ": " + what + " did not complete within " + std::to_string(timeout_.count()) +
                     " s (parallel.collective_timeout): a rank of the gang is stuck or dead. The model goes to another "
                     "gang and this gang retires");
@@ -102,7 +105,10 @@ class NcclGang final : public GangComm {
     LIRA_CUDA_CHECK(cudaStreamWaitEvent(stream_, ready_, 0));
     const ncclResult_t rc = enqueue();
     if (rc != ncclSuccess && rc != ncclInProgress) fail(rc, what);
-    // Poll for completion: the host sleeps instead of spinning, and a hang is noticed.
+    // On a non-blocking communicator ncclInProgress means the collective may not be on
+    // the stream yet: until ncclCommGetAsyncError says ncclSuccess, an idle stream says
+    // nothing about it. Then poll the stream. Both polls sleep and time out.
+    if (rc == ncclInProgress) wait_comm(what);
     const auto deadline = std::chrono::steady_clock::now() + timeout_;
     int fast = 200;
     for (auto delay = std::chrono::microseconds(20);;) {

@@ -12,6 +12,8 @@
 #include <variant>
 #include <vector>
 
+#include "common/results_layout.hpp"  // SignalArray, ModelResult
+
 namespace lira {
 
 // Coordinator -> worker: train model `model` on the candidates with keep_row[n] == 1.
@@ -27,27 +29,10 @@ struct StopWorker {};
 
 using CoordinatorMessage = std::variant<JobAssignment, StopWorker>;
 
-// One named per-model signal array, e.g. "logit_confidence" with shape [N, A].
-struct SignalArray {
-  std::string name;
-  std::vector<int64_t> shape;
-  std::vector<float> values;  // row-major, product(shape) elements
-};
-
 // Worker -> coordinator: the worker is up and idle (sent once, at start).
 struct WorkerReady {
   std::string host;
   int64_t pid = 0;
-};
-
-// Worker -> coordinator: a finished model. Also means "ready for the next job".
-struct ModelResult {
-  int64_t model = -1;
-  int32_t attempt = 0;
-  double train_accuracy = 0;
-  double test_accuracy = 0;
-  double train_seconds = 0;
-  std::vector<SignalArray> signals;
 };
 
 // Worker -> coordinator: still working on `model` (sent every heartbeat interval while a
@@ -67,6 +52,8 @@ struct JobFailure {
   bool retire = false;
 };
 
+// Worker -> coordinator: a finished model (ModelResult, common/results_layout.hpp) also
+// means "ready for the next job".
 using WorkerMessage = std::variant<WorkerReady, ModelResult, JobFailure, Heartbeat>;
 
 std::vector<std::byte> encode(const CoordinatorMessage& m);

@@ -24,7 +24,7 @@
 
 #include "common/results_layout.hpp"
 #include "h5.hpp"
-#include "orchestrator/messages.hpp"
+#include "common/results_layout.hpp"
 
 namespace lira {
 

@@ -1,5 +1,6 @@
-// Language models (docs/language-models.md): a GPT and the JobRunner that trains one per
-// job on its IN text records and computes per-token and per-record signals.
+// Language models (docs/language-models.md): lira's GPT, the model interface the
+// language-model task trains (the GPT or a TorchScript causal LM), window packing and
+// the per-token statistics.
 #pragma once
 
 #include <torch/torch.h>
@@ -9,9 +10,8 @@
 #include <string>
 
 #include "common/config.hpp"
-#include "dataset.hpp"
-#include "worker/gang.hpp"
-#include "worker/job_runner.hpp"
+#include "data/text.hpp"
+#include "task.hpp"
 
 namespace lira {
 
@@ -71,10 +71,15 @@ struct GptImpl : nn::Module {
       blocks.push_back(register_module("block" + std::to_string(i), Block(m.embed, m.heads, m.layers)));
   }
   // idx [B, T], records [B, T] (record id per position, -1 = padding) -> logits [B, T, V]
+  // Positions count from 0 at the start of every record, so a record packed after others
+  // sees the position embeddings it would see alone.
   torch::Tensor forward(const torch::Tensor& idx, const torch::Tensor& records) {
-    const int64_t T = idx.size(1);
-    auto pos = torch::arange(T, torch::TensorOptions(idx.device()).dtype(torch::kInt64));
-    auto x = wte(idx) + wpe(pos).unsqueeze(0);
+    const int64_t B = idx.size(0), T = idx.size(1);
+    const auto steps = torch::arange(T, torch::TensorOptions(idx.device()).dtype(torch::kInt64));
+    auto starts = torch::ones({B, T}, torch::TensorOptions(idx.device()).dtype(torch::kBool));
+    if (T > 1) starts.slice(1, 1).copy_(records.slice(1, 1).ne(records.slice(1, 0, -1)));
+    const auto first = std::get<0>(torch::cummax(torch::where(starts, steps.expand({B, T}), torch::zeros_like(idx)), 1));
+    auto x = wte(idx) + wpe(steps.expand({B, T}) - first);
     auto causal = torch::ones({T, T}, torch::TensorOptions(idx.device()).dtype(torch::kBool)).tril();
     auto same = records.unsqueeze(2).eq(records.unsqueeze(1));  // [B, T, T]
     auto allowed = same.logical_and(causal.unsqueeze(0)).unsqueeze(1);
@@ -87,17 +92,37 @@ struct GptImpl : nn::Module {
 };
 TORCH_MODULE(Gpt);
 
-// Per-token statistics of next-token distributions: for logits [T, V] and the actual next
-// tokens targets [T]: logprob[t] = log p(targets[t]), mu[t] = sum_v p_v log p_v (minus the
-// entropy), sigma[t] = sqrt(sum_v p_v (log p_v)^2 - mu[t]^2) -- what Min-K%++ normalizes
-// with. All float64, computed from float32 logits.
+// Per-token statistics of next-token distributions: for logits [K, V] and the actual next
+// tokens targets [K]: logprob[k] = log p(targets[k]), mu[k] = sum_v p_v log p_v (minus the
+// entropy), sigma[k] = sqrt(sum_v p_v (log p_v)^2 - mu[k]^2) -- what Min-K%++ normalizes
+// with. Float64 [K] each, computed from float32 logits on their device, in row chunks.
 struct TokenStats {
-  torch::Tensor logprob, mu, sigma;  // [T] each
+  torch::Tensor logprob, mu, sigma;
 };
 TokenStats token_stats(const torch::Tensor& logits, const torch::Tensor& targets);
 
-// Runner for model.arch: gpt on text data (dataset.text). Throws ConfigError for gangs.
-std::unique_ptr<JobRunner> make_lm_runner(const Config& config, std::shared_ptr<const Dataset> dataset, int threads,
-                                          torch::Device device, GangComm* gang);
+// The model a language-model job trains: lira's GPT, or a TorchScript causal LM whose
+// forward(idx [B, T]) returns logits [B, T, V] (fine-tuned from its saved weights).
+class LmModel {
+ public:
+  virtual ~LmModel() = default;
+  // idx [B, T], records [B, T] (record id per position, -1 = padding) -> logits [B, T, V]
+  virtual torch::Tensor forward(const torch::Tensor& idx, const torch::Tensor& records) = 0;
+  // Every trainable parameter under every name it has (unique_parameters removes repeats).
+  virtual NamedTensors named_parameters() = 0;
+  virtual std::vector<torch::Tensor> buffers() = 0;
+  virtual void set_training(bool on) = 0;
+  // Whether forward() honours record ids (then several records may share a window).
+  virtual bool masks_records() const = 0;
+};
+
+// model.arch gpt or torchscript; draws the GPT's weights from torch's generator.
+std::unique_ptr<LmModel> make_lm_model(const ModelConfig& model, int64_t vocab, torch::Device device);
+
+// Windows of `context` tokens packed with whole records in `order`: tokens and record
+// ids [W, context] (-1: padding), and per window the number of predicted tokens (every
+// record's tokens but its first). One record per window when `one_per_window`.
+void pack_windows(const TokenRecords& text, const std::vector<int64_t>& order, int64_t context, bool one_per_window,
+                  torch::Tensor& idx, torch::Tensor& rec, std::vector<int64_t>& predicted);
 
 }  // namespace lira

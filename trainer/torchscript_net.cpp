@@ -6,6 +6,7 @@
 
 #include "common/errors.hpp"
 #include "network.hpp"
+#include "task.hpp"
 
 namespace lira {
 namespace {
@@ -39,15 +40,18 @@ class TorchScriptNetwork final : public Network {
   }
   // PyTorch's default initialization for weights (kaiming-uniform, a = sqrt(5): bound
   // 1/sqrt(fan_in)); biases to zero; other 1-d parameters (norm scales) kept.
+  // A tied tensor listed under several names is drawn once.
   void reinitialize() {
     torch::NoGradGuard no_grad;
-    for (const auto& p : module_.named_parameters(true)) {
-      auto t = p.value;
+    NamedTensors all;
+    for (const auto& p : module_.named_parameters(true)) all.emplace_back(p.name, p.value);
+    for (const auto& [name, value] : unique_parameters(all)) {
+      auto t = value;
       if (t.dim() >= 2) {
         const double fan_in = static_cast<double>(t.numel() / t.size(0));
         const double bound = 1.0 / std::sqrt(fan_in);
         t.uniform_(-bound, bound);
-      } else if (p.name.size() >= 4 && p.name.compare(p.name.size() - 4, 4, "bias") == 0) {
+      } else if (name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0) {
         t.zero_();
       }
     }

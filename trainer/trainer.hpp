@@ -6,27 +6,49 @@
 #include <string>
 
 #include "common/config.hpp"
-#include "dataset.hpp"
+#include "data/dataset.hpp"
 #include "worker/gang.hpp"
 #include "worker/job_runner.hpp"
 
 namespace lira {
 
+// Everything a trainer needs besides the job: one struct, so adding a field does not
+// change every signature between app/, the trainer module and the tasks.
+struct TrainerContext {
+  Config config;
+  std::shared_ptr<const Dataset> dataset;  // shared by every job the runner runs
+  int threads = 1;                         // intra-op threads (>= 1)
+  int device_index = 0;                    // this worker's index on its node: GPU index % GPUs visible
+  int workers_on_node = 0;                 // > 0: checked against GPUs x parallel.ranks_per_gpu
+  // A data-parallel gang of more than one rank (parallel.ranks_per_model), or null. `gang`
+  // carries host-memory collectives (MPI); `tensor_gang` the gradients and weights: the
+  // same gang, or an NCCL gang over it on CUDA (device memory). app/ builds both; the
+  // trainer never sees MPI or NCCL. Both outlive the runner.
+  GangComm* gang = nullptr;
+  GangComm* tensor_gang = nullptr;
+};
+
 // A JobRunner that trains config.model with config.training on the IN candidates of each
-// job and evaluates every candidate under every query. `threads` is the intra-op thread
-// count (>= 1); on CUDA the runner uses GPU `device_index` modulo the GPUs visible. The
-// dataset is shared by every job the runner runs (and copied to the device once).
-// Throws ConfigError if training.device asks for CUDA that is not there, or if
-// `workers_on_node` (> 0) exceeds the GPUs x parallel.ranks_per_gpu of a CUDA node.
+// job and evaluates every candidate under every query: a classifier task for image and
+// table data, a language-model task for text (trainer/task.hpp), both through the one job
+// loop (trainer/job_loop.cpp). Throws ConfigError if training.device asks for CUDA that
+// is not there, or if workers_on_node exceeds the GPUs x parallel.ranks_per_gpu of a
+// CUDA node.
 //
-// With a `gang` of k > 1 ranks (parallel.ranks_per_model), every rank of the gang runs
-// the same job: identical initial weights (broadcast from the leader), each rank the k-th
-// shard of every batch, gradients summed over the gang (all-reduce over flat buckets),
-// optimizer steps in lockstep. Only the leader evaluates and returns signals; the other
-// ranks return an empty result. The gang outlives the runner.
-std::unique_ptr<JobRunner> make_torch_runner(const Config& config, std::shared_ptr<const Dataset> dataset,
-                                             int threads, int device_index = 0, GangComm* gang = nullptr,
-                                             int workers_on_node = 0);
+// With a gang, every rank of the gang runs the same job: identical initial weights
+// (broadcast from the leader), each rank a shard of every batch, gradients summed over
+// the gang, optimizer steps in lockstep. Only the leader evaluates and returns signals;
+// the other ranks return an empty result.
+std::unique_ptr<JobRunner> make_torch_runner(const TrainerContext& context);
+
+// Where a worker's jobs run: the CPU, or CUDA device `index` of this process.
+struct DeviceChoice {
+  bool cuda = false;
+  int index = -1;
+  std::string name;  // "cpu", "cuda:1"
+};
+// The device make_torch_runner would use for this context (same checks, same errors).
+DeviceChoice choose_device(const Config& config, int device_index, int workers_on_node);
 
 struct TorchInfo {
   std::string version;       // "1.13.0"
@@ -34,7 +56,6 @@ struct TorchInfo {
   bool cuda_available = false;
   int gpus = 0;
   std::string parallel_info;  // one line: threads backend
-  std::string nccl;           // NCCL version of the gang backend, "" when not built in
 };
 TorchInfo torch_info();
 

@@ -15,10 +15,10 @@
 namespace lira {
 
 struct TrainerApi {
-  static constexpr int kAbiVersion = 2;  // 2: gangs
+  static constexpr int kAbiVersion = 3;  // 2: gangs; 3: TrainerContext, device choice
   int abi_version = kAbiVersion;
-  std::unique_ptr<JobRunner> (*make_runner)(const Config&, std::shared_ptr<const Dataset>, int threads,
-                                            int device_index, GangComm* gang, int workers_on_node) = nullptr;
+  std::unique_ptr<JobRunner> (*make_runner)(const TrainerContext&) = nullptr;
+  DeviceChoice (*choose_device)(const Config&, int device_index, int workers_on_node) = nullptr;
   TorchInfo (*torch_info)() = nullptr;
 };
 

@@ -6,7 +6,9 @@
 #      no file), nor can a run without mpirun;
 #   3. a rank stuck before an all-reduce: its gang's collective times out, the model goes
 #      to the other gang, the stuck gang retires, every model is done, exit 6;
-#   4. ranks of an idle gang do not spin: CPU seconds per wall second near zero.
+#   4. ranks of an idle gang do not spin: CPU seconds per wall second near zero;
+#   5. language models in gangs: lira's GPT and a TorchScript LM, a gang of 2 against one
+#      rank, per-token log-probabilities equal up to summation order.
 # usage: gangs.sh LIRA MAKE_DATASET CHECK_RESULTS SOURCE_DIR MPIEXEC
 set -uo pipefail
 lira=$1 make_dataset=$2 check=$3 src=$4 mpiexec=$5
@@ -21,11 +23,12 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$make_dataset" "$work/data" 1500 100 >/dev/null || fail "dataset"
 args=(run "$src/tests/e2e/tiny.yaml" --set "data.path=$work/data" --set data.candidates=1000 --set training.epochs=20)
 mpi() { local n=$1; shift; "$mpiexec" -np "$n" --oversubscribe "$@"; }
-close() {  # A B TOL: max |A - B| over the logit confidences <= TOL
-  "$python" - "$1" "$2" "$3" <<'PY' || fail "signals of $1 and $2 differ"
+close() {  # A B TOL [SIGNAL]: max |A - B| over a signal (the logit confidences) <= TOL
+  "$python" - "$1" "$2" "$3" "${4:-logit_confidence}" <<'PY' || fail "signals of $1 and $2 differ"
 import sys, h5py, numpy as np
-a = h5py.File(sys.argv[1], "r")["signals/logit_confidence"][:]
-b = h5py.File(sys.argv[2], "r")["signals/logit_confidence"][:]
+a = h5py.File(sys.argv[1], "r")["signals/" + sys.argv[4]][:]
+b = h5py.File(sys.argv[2], "r")["signals/" + sys.argv[4]][:]
+a, b = a[np.isfinite(a)], b[np.isfinite(b)]
 d = float(np.abs(a - b).max())
 print(f"max |difference| {d:.3g} (values ~{float(np.abs(a).mean()):.3g})")
 sys.exit(0 if d <= float(sys.argv[3]) else 1)
@@ -77,3 +80,39 @@ for r in 5 6; do
   awk -v x="$use" 'BEGIN {exit !(x < 0.1)}' || fail "rank $r of an idle gang spins ($use CPU s per s)"
 done
 echo "ok: idle gang ranks sleep"
+
+# 5. Language models: a gang of 2 shards every batch's windows; one rank trains them all.
+"$python" - "$work/lines.txt" <<'PY'
+import sys
+words = "the cat sat on a mat and the dog ran far away from home".split()
+with open(sys.argv[1], "w") as f:
+    for i in range(160):
+        f.write(" ".join(words[(i * 7 + w * 3) % len(words)] for w in range(3 + i % 6)) + "\n")
+PY
+lm=(run "$src/configs/fortunes-gpt.yaml" --set data.dataset=text --set "data.path=$work/lines.txt"
+    --set data.candidates=100 --set data.test_examples=40 --set data.max_tokens=32 --set model.context=64
+    --set experiment.models=4 --set training.epochs=3 --set training.batch_size=8 --set training.threads=1)
+mpi 2 "$lira" "${lm[@]}" --log-level warn --out "$work/lm1.h5" || fail "one-rank GPT run"
+mpi 3 "$lira" "${lm[@]}" --log-level warn --set parallel.ranks_per_model=2 --out "$work/lm2.h5" || fail "GPT gang run"
+close "$work/lm1.h5" "$work/lm2.h5" 1e-3 token_logprob
+cat >"$work/export_lm.py" <<'PY'  # torch.jit.script needs the source in a file
+import sys, torch
+from torch import nn
+class Lm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(257, 32)
+        self.rnn = nn.GRU(32, 32, batch_first=True)
+        self.head = nn.Linear(32, 257)
+    def forward(self, idx):
+        return self.head(self.rnn(self.emb(idx))[0])
+torch.manual_seed(0)
+torch.jit.script(Lm()).save(sys.argv[1])
+PY
+"$python" "$work/export_lm.py" "$work/tinylm.pt" || fail "exporting the TorchScript LM"
+ts=("${lm[@]}" --set model.arch=torchscript --set "model.torchscript_path=$work/tinylm.pt" --set model.layers=2
+    --set model.heads=4 --set model.embed=128)
+mpi 2 "$lira" "${ts[@]}" --log-level warn --out "$work/ts1.h5" || fail "one-rank TorchScript LM run"
+mpi 3 "$lira" "${ts[@]}" --log-level warn --set parallel.ranks_per_model=2 --out "$work/ts2.h5" || fail "TorchScript LM gang"
+close "$work/ts1.h5" "$work/ts2.h5" 1e-3 token_logprob
+echo "ok: GPT and TorchScript language models in a gang of 2 = one rank, up to summation order"

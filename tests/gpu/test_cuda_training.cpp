@@ -64,8 +64,8 @@ TEST_CASE("a CNN trains on CUDA with bf16 autocast and channels-last, as well as
   Fixture gpu({"model.arch=cnn", "training.device=cuda", "training.augment_flip=true", "training.augment_crop=1"});
   Fixture cpu({"model.arch=cnn", "training.device=cpu", "training.augment_flip=true", "training.augment_crop=1"});
   const auto job = gpu.job(0);
-  const auto rg = make_torch_runner(gpu.config, gpu.data, 4)->run(job);
-  const auto rc = make_torch_runner(cpu.config, cpu.data, 4)->run(job);
+  const auto rg = make_torch_runner({gpu.config, gpu.data, 4})->run(job);
+  const auto rc = make_torch_runner({cpu.config, cpu.data, 4})->run(job);
   for (float v : values(rg, "logit_confidence")) REQUIRE(std::isfinite(v));
   MESSAGE("cuda: train acc " << rg.train_accuracy << ", test acc " << rg.test_accuracy << ", " << rg.train_seconds
                              << " s; cpu: " << rc.train_accuracy << ", " << rc.test_accuracy << ", "
@@ -82,7 +82,7 @@ TEST_CASE("airbench (data-dependent whitening) and a wide ResNet train on CUDA")
                "training.optimizer=sgd", "training.nesterov=true", "training.schedule=onecycle",
                "training.warmup=0.2", "training.label_smoothing=0.2", "training.ema=0.9", "queries.shift=1",
                "training.epochs=6"});
-    const auto r = make_torch_runner(f.config, f.data, 4)->run(f.job(1));
+    const auto r = make_torch_runner({f.config, f.data, 4})->run(f.job(1));
     CHECK(values(r, "loss").size() == 1000 * 18);
     for (float v : values(r, "loss")) REQUIRE(std::isfinite(v));
     CHECK(r.test_accuracy > 0.5);
@@ -91,8 +91,8 @@ TEST_CASE("airbench (data-dependent whitening) and a wide ResNet train on CUDA")
 
 TEST_CASE("two runners on one GPU (ranks_per_gpu 2) train side by side") {
   Fixture f({"model.arch=cnn", "training.device=cuda"});
-  auto a = make_torch_runner(f.config, f.data, 2, 0);
-  auto b = make_torch_runner(f.config, f.data, 2, 0);
+  auto a = make_torch_runner({f.config, f.data, 2, 0});
+  auto b = make_torch_runner({f.config, f.data, 2, 0});
   ModelResult ra, rb;
   std::thread ta([&] { ra = a->run(f.job(2)); });
   std::thread tb([&] { rb = b->run(f.job(3)); });

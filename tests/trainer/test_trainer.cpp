@@ -25,7 +25,12 @@ struct Fixture {
     fs::create_directories(dir);
     lira::testing::write_synthetic_dataset(dir.string(), 300, 100);
     std::vector<std::string> ov{"data.path=" + dir.string(), "data.candidates=200", "experiment.models=4",
-                                "training.epochs=8", "training.lr=0.05", "model.hidden=[32]"};
+                                "training.epochs=8", "training.lr=0.05"};
+    // model.hidden only for the architectures that read it (others refuse it).
+    bool reads_hidden = true;
+    for (const auto& o : overrides)
+      if (o.rfind("model.arch=", 0) == 0) reads_hidden = o == "model.arch=mlp" || o == "model.arch=cnn";
+    if (reads_hidden) ov.push_back("model.hidden=[32]");
     ov.insert(ov.end(), overrides.begin(), overrides.end());
     config = parse_config("", "test", ov);
     data = load_dataset(config.data);
@@ -49,7 +54,7 @@ const SignalArray& signal(const ModelResult& r, const std::string& name) {
 
 TEST_CASE("a job returns finite signals of shape [N, A] and the model learns") {
   Fixture f;
-  auto runner = make_torch_runner(f.config, f.data, 1);
+  auto runner = make_torch_runner({f.config, f.data, 1});
   const auto r = runner->run(f.job(0));
   const auto& conf = signal(r, "logit_confidence");
   const auto& loss = signal(r, "loss");
@@ -71,8 +76,8 @@ TEST_CASE("a job returns finite signals of shape [N, A] and the model learns") {
 
 TEST_CASE("bitwise identical signals whichever runner runs the job, in whatever order") {
   Fixture f;
-  auto a = make_torch_runner(f.config, f.data, 1);
-  auto b = make_torch_runner(f.config, f.data, 1);
+  auto a = make_torch_runner({f.config, f.data, 1});
+  auto b = make_torch_runner({f.config, f.data, 1});
   const auto a1 = a->run(f.job(1));
   const auto a2 = a->run(f.job(2));
   const auto b2 = b->run(f.job(2));  // b runs model 2 first
@@ -84,14 +89,14 @@ TEST_CASE("bitwise identical signals whichever runner runs the job, in whatever 
 
 TEST_CASE("the cnn trains too") {
   Fixture f({"model.arch=cnn", "model.channels=[4, 8]", "training.epochs=2"});
-  auto runner = make_torch_runner(f.config, f.data, 1);
+  auto runner = make_torch_runner({f.config, f.data, 1});
   const auto r = runner->run(f.job(3));
   CHECK(signal(r, "logit_confidence").values.size() == 400);
 }
 
 TEST_CASE("a keep row of the wrong length is a TrainError") {
   Fixture f;
-  auto runner = make_torch_runner(f.config, f.data, 1);
+  auto runner = make_torch_runner({f.config, f.data, 1});
   auto job = f.job(0);
   job.keep_row.pop_back();
   CHECK_THROWS_WITH_AS(runner->run(job), doctest::Contains("keep row of 199"), TrainError);
@@ -102,8 +107,8 @@ TEST_CASE("recipes: adamw, cosine with warmup, label smoothing, EMA, augmentatio
              "training.lr=0.01", "training.weight_decay=0.05", "training.schedule=cosine", "training.warmup=0.1",
              "training.label_smoothing=0.1", "training.ema=0.9", "training.augment_flip=true",
              "training.augment_crop=1", "training.epochs=15", "training.batch_size=32", "queries.shift=1"});
-  auto a = make_torch_runner(f.config, f.data, 1);
-  auto b = make_torch_runner(f.config, f.data, 1);
+  auto a = make_torch_runner({f.config, f.data, 1});
+  auto b = make_torch_runner({f.config, f.data, 1});
   const auto ra = a->run(f.job(1));
   const auto rb = b->run(f.job(1));
   CHECK(signal(ra, "logit_confidence").shape == std::vector<int64_t>{200, 18});
@@ -115,7 +120,7 @@ TEST_CASE("recipes: adamw, cosine with warmup, label smoothing, EMA, augmentatio
 TEST_CASE("training.device: cuda without CUDA is a clear ConfigError") {
   if (torch_info().cuda_available) return;  // only meaningful without a GPU
   Fixture f({"training.device=cuda"});
-  CHECK_THROWS_WITH_AS(make_torch_runner(f.config, f.data, 1), doctest::Contains("training.device is cuda"),
+  CHECK_THROWS_WITH_AS(make_torch_runner({f.config, f.data, 1}), doctest::Contains("training.device is cuda"),
                        ConfigError);
 }
 
@@ -123,7 +128,7 @@ TEST_CASE("training.device: cuda without CUDA is a clear ConfigError") {
 TEST_CASE("torchscript models train from C++: scripted with BatchNorm, and traced") {
   const std::string dir = LIRA_TEST_MODELS_DIR;
   Fixture f({"model.arch=torchscript", "model.torchscript_path=" + dir + "/tiny_cnn.pt", "training.epochs=3"});
-  auto runner = make_torch_runner(f.config, f.data, 1);
+  auto runner = make_torch_runner({f.config, f.data, 1});
   const auto r = runner->run(f.job(0));
   CHECK(r.train_accuracy > 0.5);
   // Same job again: same signals (the saved weights are reloaded for every job).
@@ -131,21 +136,21 @@ TEST_CASE("torchscript models train from C++: scripted with BatchNorm, and trace
   // BatchNorm with batch statistics at inference (the reference code's mode) differs.
   Fixture g({"model.arch=torchscript", "model.torchscript_path=" + dir + "/tiny_cnn.pt", "training.epochs=3",
              "queries.batchnorm=train"});
-  CHECK(signal(make_torch_runner(g.config, g.data, 1)->run(g.job(0)), "loss").values != signal(r, "loss").values);
+  CHECK(signal(make_torch_runner({g.config, g.data, 1})->run(g.job(0)), "loss").values != signal(r, "loss").values);
   // Re-initialized per model seed: different models start differently.
   Fixture h({"model.arch=torchscript", "model.torchscript_path=" + dir + "/tiny_mlp_traced.pt", "training.epochs=2",
              "model.torchscript_reinit=true"});
-  auto traced = make_torch_runner(h.config, h.data, 1);
+  auto traced = make_torch_runner({h.config, h.data, 1});
   CHECK(traced->run(h.job(0)).signals.size() == 2);
 }
 
 TEST_CASE("a TorchScript file that is missing or has the wrong output is refused before training") {
   const std::string dir = LIRA_TEST_MODELS_DIR;
   Fixture f({"model.arch=torchscript", "model.torchscript_path=" + dir + "/wrong_classes.pt"});
-  CHECK_THROWS_WITH_AS(make_torch_runner(f.config, f.data, 1)->run(f.job(0)), doctest::Contains("expected [2, 10]"),
+  CHECK_THROWS_WITH_AS(make_torch_runner({f.config, f.data, 1})->run(f.job(0)), doctest::Contains("expected [2, 10]"),
                        DataError);
   Fixture g({"model.arch=torchscript", "model.torchscript_path=" + dir + "/none.pt"});
-  CHECK_THROWS_WITH_AS(make_torch_runner(g.config, g.data, 1)->run(g.job(0)),
+  CHECK_THROWS_WITH_AS(make_torch_runner({g.config, g.data, 1})->run(g.job(0)),
                        doctest::Contains("cannot load the TorchScript model"), DataError);
 }
 #endif

@@ -1,5 +1,5 @@
 // Implements learning_rate.
-#include "schedule.hpp"
+#include "common/schedule.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -8,8 +8,8 @@
 #include "../tools/idx_writer.hpp"
 #include "common/config.hpp"
 #include "common/errors.hpp"
-#include "trainer/dataset.hpp"
-#include "trainer/idx.hpp"
+#include "data/dataset.hpp"
+#include "data/idx.hpp"
 
 using namespace lira;
 using lira::testing::idx_bytes;

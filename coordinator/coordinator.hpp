@@ -13,7 +13,7 @@
 #include "orchestrator/run_status.hpp"
 #include "orchestrator/scheduler.hpp"
 #include "storage/results_file.hpp"
-#include "trainer/dataset.hpp"
+#include "data/dataset.hpp"
 
 namespace lira {
 
@@ -64,5 +64,13 @@ class CoordinatorObserver final : public SchedulerObserver {
   std::chrono::steady_clock::time_point start_, last_line_, last_commit_;
   std::vector<std::string> failures_;
 };
+
+// The whole coordinator run over `transport`: schedules opened.pending, stores every
+// result in opened.writer, writes the status file, and closes the file. Returns the exit
+// code; `must_abort` says some worker may still be running (abandoned jobs, lost
+// workers) and must be ended by force -- how depends on the mode (MPI_Abort, or _Exit for
+// the in-process worker thread). The same function for the MPI and the in-process runs.
+int run_coordinator(const Config& config, const Plan& plan, OpenedResults& opened, CoordinatorTransport& transport,
+                    bool& must_abort);
 
 }  // namespace lira

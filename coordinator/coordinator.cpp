@@ -217,4 +217,11 @@ int CoordinatorObserver::finish(const ScheduleSummary& summary, bool& must_abort
   return code;
 }
 
+int run_coordinator(const Config& config, const Plan& plan, OpenedResults& opened, CoordinatorTransport& transport,
+                    bool& must_abort) {
+  CoordinatorObserver observer(*opened.writer, transport, config, opened.already_done);
+  const auto summary = run_schedule(plan, opened.pending, transport, observer, scheduler_options(config));
+  return observer.finish(summary, must_abort);
+}
+
 }  // namespace lira

@@ -5,7 +5,7 @@
 #include <numbers>
 
 #include "common/config.hpp"
-#include "trainer/schedule.hpp"
+#include "common/schedule.hpp"
 
 using namespace lira;
 

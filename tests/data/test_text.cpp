@@ -7,9 +7,9 @@
 #include <fstream>
 
 #include "common/errors.hpp"
-#include "trainer/dataset.hpp"
-#include "trainer/bpe.hpp"
-#include "trainer/text.hpp"
+#include "data/dataset.hpp"
+#include "data/bpe.hpp"
+#include "data/text.hpp"
 
 using namespace lira;
 namespace fs = std::filesystem;

@@ -1,0 +1,207 @@
+// The classifier task (task.hpp): image and table data, every native architecture and
+// TorchScript classifiers; signals per candidate and query (logit-scaled confidence,
+// loss, and optionally probabilities and logits).
+#include <spdlog/spdlog.h>
+
+#include "augment.hpp"
+#include "common/errors.hpp"
+#include "common/signal.hpp"
+#include "network.hpp"
+#include "task.hpp"
+#include "torch_compat.hpp"
+#include "trainer.hpp"
+
+namespace lira {
+namespace {
+
+constexpr int64_t kEvalBatch = 1024;
+constexpr int64_t kWhiteningSample = 5000;
+
+// Raw split data as tensors on the device: uint8 images or float features.
+torch::Tensor raw_tensor(const Split& s, torch::Device device) {
+  std::vector<int64_t> shape{s.count};
+  shape.insert(shape.end(), s.example_shape.begin(), s.example_shape.end());
+  torch::Tensor t = s.is_image()
+                        ? torch::from_blob(const_cast<uint8_t*>(s.pixels.data()), shape, torch::kUInt8)
+                        : torch::from_blob(const_cast<float*>(s.features.data()), shape, torch::kFloat32);
+  return t.to(device).clone();  // own the memory (to() is a no-op on CPU)
+}
+
+torch::Tensor label_tensor(const Split& s, torch::Device device) {
+  return torch::from_blob(const_cast<int64_t*>(s.labels.data()), {s.count}, torch::kInt64).to(device).clone();
+}
+
+class ClassifierTask final : public Task {
+ public:
+  ClassifierTask(const TrainerContext& c, torch::Device device)
+      : config_(c.config), dataset_(c.dataset), device_(device), queries_(config_.query_specs()) {
+    const auto& d = *dataset_;
+    images_ = d.candidates.is_image();
+    x_ = raw_tensor(d.candidates, device_);
+    y_ = label_tensor(d.candidates, device_);
+    x_test_ = raw_tensor(d.test, device_);
+    y_test_ = label_tensor(d.test, device_);
+    const int64_t channels = static_cast<int64_t>(d.scale.size());
+    std::vector<int64_t> view{1, channels};
+    if (images_) view.insert(view.end(), {1, 1});
+    scale_ = torch::tensor(d.scale).view(view).to(device_);
+    shift_ = torch::tensor(d.shift).view(view).to(device_);
+    const bool cuda = device_.is_cuda();
+    bf16_ = cuda && config_.training.bf16;
+    channels_last_ = cuda && config_.training.channels_last && images_ && config_.model.arch != "mlp";
+    spdlog::debug("classifier: bf16 {}, channels_last {}", bf16_, channels_last_);
+    const auto& t = config_.training;
+    loss_options_ = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(t.label_smoothing);
+    sum_options_ =
+        torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(t.label_smoothing).reduction(torch::kSum);
+  }
+
+  const char* name() const override { return "classifier"; }
+  int64_t candidates() const override { return dataset_->candidates.count; }
+
+  void build(const std::vector<int64_t>& in) override {
+    in_idx_ = torch::tensor(in, torch::kInt64).to(device_);
+    NetworkInputs inputs{dataset_->candidates.example_shape, dataset_->classes, {}};
+    if (config_.model.arch == "airbench")
+      inputs.init_sample = normalize(x_.index_select(0, in_idx_.slice(0, 0, kWhiteningSample)));
+    net_ = build_network(config_.model, inputs);
+    net_->to(device_, channels_last_);
+  }
+
+  NamedTensors parameters() override { return unique_parameters(net_->named_parameters()); }
+  std::vector<torch::Tensor> buffers() override { return net_->buffers(); }
+  void set_training(bool on) override { net_->set_training(on); }
+
+  int64_t begin_epoch(int64_t) override {
+    const int64_t n_in = in_idx_.size(0);
+    order_ = in_idx_.index_select(0, torch::randperm(n_in, torch::kInt64).to(device_));
+    return (n_in + config_.training.batch_size - 1) / config_.training.batch_size;
+  }
+
+  ShardLoss loss(int64_t batch_index, int rank, int ranks) override {
+    const auto& t = config_.training;
+    const int64_t n_in = order_.size(0), start = batch_index * t.batch_size;
+    const auto batch = order_.slice(0, start, std::min(start + t.batch_size, n_in));
+    auto x = normalize(x_.index_select(0, batch));
+    // Augmented for the whole batch on every rank of a gang, so the random draws are
+    // the same as on one rank; then each rank keeps its shard.
+    if (images_ && (t.augment_flip || t.augment_crop > 0)) x = augment_batch(x, t.augment_flip, t.augment_crop);
+    auto y = y_.index_select(0, batch);
+    const int64_t b = batch.size(0);
+    ShardLoss out;
+    out.items = static_cast<double>(b);
+    compat::CudaAutocast autocast(bf16_);
+    if (ranks == 1) {
+      out.loss = torch::nn::functional::cross_entropy(net_->forward(x).to(torch::kFloat32), y, loss_options_);
+      out.sum = out.loss.detach() * static_cast<double>(b);
+      return out;
+    }
+    // Shard r of k; its summed loss over the whole batch's size, so the gradients summed
+    // over the gang are the full batch's mean gradient.
+    const int64_t lo = b * rank / ranks, hi = b * (rank + 1) / ranks;
+    if (hi <= lo) return out;
+    const auto sum = torch::nn::functional::cross_entropy(net_->forward(x.slice(0, lo, hi)).to(torch::kFloat32),
+                                                          y.slice(0, lo, hi), sum_options_);
+    out.loss = sum / static_cast<double>(b);
+    out.sum = sum.detach();
+    return out;
+  }
+
+  void evaluate(const std::vector<uint8_t>& keep, ModelResult& result) override {
+    torch::NoGradGuard no_grad;
+    Network& net = *net_;
+    // queries.batchnorm: train is the reference code's inference (batch statistics). A
+    // forward pass in training mode also moves BatchNorm's running statistics; they are
+    // restored afterwards, so the test accuracy below sees the trained model's.
+    const bool train_mode = config_.queries.batchnorm == "train";
+    std::vector<torch::Tensor> saved;
+    if (train_mode)
+      for (auto& b : net.buffers()) saved.push_back(b.clone());
+    net.set_training(train_mode);
+    const int64_t n = x_.size(0);
+    const int64_t a = static_cast<int64_t>(queries_.size());
+    const int64_t classes = dataset_->classes;
+    SignalArray conf{"logit_confidence", {n, a}, std::vector<float>(static_cast<size_t>(n * a))};
+    SignalArray loss{"loss", {n, a}, std::vector<float>(static_cast<size_t>(n * a))};
+    const bool probabilities = config_.signals.probabilities, keep_logits = config_.signals.logits;
+    SignalArray max_prob{"max_probability", {n, a}, {}}, entropy{"entropy", {n, a}, {}};
+    SignalArray all_logits{"logits", {n, a, classes}, {}};
+    if (probabilities) max_prob.values.resize(n * a), entropy.values.resize(n * a);
+    if (keep_logits) all_logits.values.resize(static_cast<size_t>(n * a * classes));
+    const auto& labels = dataset_->candidates.labels;
+    for (int64_t q = 0; q < a; ++q) {
+      const auto z = logits(x_, images_ ? &queries_[q] : nullptr);
+      const float* zp = z.data_ptr<float>();
+      for (int64_t i = 0; i < n; ++i) {
+        const std::span<const float> zi(zp + i * classes, classes);
+        const auto s = classifier_signal(zi, labels[i]);
+        conf.values[i * a + q] = static_cast<float>(s.logit_confidence);
+        loss.values[i * a + q] = static_cast<float>(s.loss);
+        if (probabilities) {
+          const auto ps = probability_stats(zi);
+          max_prob.values[i * a + q] = static_cast<float>(ps.max_probability);
+          entropy.values[i * a + q] = static_cast<float>(ps.entropy);
+        }
+        if (keep_logits) std::copy(zi.begin(), zi.end(), all_logits.values.begin() + (i * a + q) * classes);
+      }
+      if (q == 0) {
+        // Training accuracy on the model's IN candidates, under the first query.
+        int64_t correct = 0, in = 0;
+        const auto pred = z.argmax(1);
+        const int64_t* pp = pred.data_ptr<int64_t>();
+        for (int64_t i = 0; i < n; ++i)
+          if (keep[i]) ++in, correct += pp[i] == labels[i];
+        result.train_accuracy = in ? static_cast<double>(correct) / static_cast<double>(in) : 0.0;
+      }
+    }
+    if (train_mode) {
+      auto live = net.buffers();
+      for (size_t i = 0; i < live.size(); ++i) live[i].copy_(saved[i]);
+    }
+    net.set_training(false);  // test accuracy always with running statistics
+    const auto zt = logits(x_test_, nullptr);
+    result.test_accuracy = zt.argmax(1).eq(y_test_.to(torch::kCPU)).to(torch::kFloat64).mean().item<double>();
+    result.signals.push_back(std::move(conf));
+    result.signals.push_back(std::move(loss));
+    if (probabilities) {
+      result.signals.push_back(std::move(max_prob));
+      result.signals.push_back(std::move(entropy));
+    }
+    if (keep_logits) result.signals.push_back(std::move(all_logits));
+  }
+
+ private:
+  torch::Tensor normalize(const torch::Tensor& raw) const {
+    auto x = raw.to(torch::kFloat32).mul_(scale_).add_(shift_);
+    return channels_last_ ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+  }
+
+  // Logits in fp32 on the CPU, batch by batch (no autocast: the signals need fp32).
+  torch::Tensor logits(const torch::Tensor& raw, const QuerySpec* query) const {
+    std::vector<torch::Tensor> parts;
+    for (int64_t s = 0; s < raw.size(0); s += kEvalBatch) {
+      auto x = normalize(raw.slice(0, s, std::min(s + kEvalBatch, raw.size(0))));
+      if (query) x = apply_query(x, *query);
+      parts.push_back(net_->forward(x).to(torch::kFloat32));
+    }
+    return torch::cat(parts).to(torch::kCPU).contiguous();
+  }
+
+  Config config_;
+  std::shared_ptr<const Dataset> dataset_;
+  torch::Device device_;
+  std::vector<QuerySpec> queries_;
+  bool images_ = true, bf16_ = false, channels_last_ = false;
+  torch::Tensor x_, y_, x_test_, y_test_, scale_, shift_;
+  torch::nn::functional::CrossEntropyFuncOptions loss_options_, sum_options_;
+  std::unique_ptr<Network> net_;
+  torch::Tensor in_idx_, order_;
+};
+
+}  // namespace
+
+std::unique_ptr<Task> make_classifier_task(const TrainerContext& context, torch::Device device) {
+  return std::make_unique<ClassifierTask>(context, device);
+}
+
+}  // namespace lira

@@ -1,0 +1,171 @@
+// Implements the job loop (job_loop.hpp) and the libtorch JobRunner around it.
+//
+// Determinism: each job seeds torch's generators with its own seed before it builds the
+// model, and draws every batch order and augmentation from them; one process runs one
+// job at a time. So on CPU a job's signals depend only on (config, seed, keep row, thread
+// count), not on which worker runs it or when.
+#include "job_loop.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "common/errors.hpp"
+#include "common/schedule.hpp"
+#include "device.hpp"
+#include "trainer.hpp"
+
+namespace lira {
+namespace {
+
+// Exponential moving average of parameters and floating-point buffers, debiased as
+// objax's ExponentialMovingAverage(debias=True) in the official LiRA code.
+class WeightAverage {
+ public:
+  WeightAverage(std::vector<torch::Tensor> live, double decay) : live_(std::move(live)), decay_(decay) {
+    torch::NoGradGuard no_grad;
+    for (auto& t : live_) shadow_.push_back(torch::zeros_like(t));
+  }
+  void update() {
+    torch::NoGradGuard no_grad;
+    ++updates_;
+    for (size_t i = 0; i < live_.size(); ++i) shadow_[i].mul_(decay_).add_(live_[i].detach(), 1.0 - decay_);
+  }
+  // Replaces the live values by the debiased averages.
+  void apply() {
+    if (updates_ == 0) return;
+    torch::NoGradGuard no_grad;
+    const double debias = 1.0 - std::pow(decay_, static_cast<double>(updates_));
+    for (size_t i = 0; i < live_.size(); ++i) live_[i].copy_(shadow_[i] / debias);
+  }
+
+ private:
+  std::vector<torch::Tensor> live_, shadow_;
+  double decay_;
+  int64_t updates_ = 0;
+};
+
+void train(const LoopOptions& o, Task& task, int64_t model_index) {
+  const auto& t = *o.training;
+  const auto named = task.parameters();
+  std::vector<torch::Tensor> params;
+  for (const auto& [name, p] : named) params.push_back(p);
+  auto optimizer = make_optimizer(t, named);
+  std::unique_ptr<WeightAverage> ema;
+  if (t.ema > 0) {
+    auto state = params;
+    for (auto& b : task.buffers())
+      if (b.is_floating_point()) state.push_back(b);
+    ema = std::make_unique<WeightAverage>(state, t.ema);
+  }
+  const int rank = o.gang ? o.gang->rank() : 0, ranks = o.gang ? o.gang->size() : 1;
+  task.set_training(true);
+  int64_t batches = task.begin_epoch(0);
+  const int64_t steps_per_epoch = std::max<int64_t>(1, (batches + t.accumulate - 1) / t.accumulate);
+  const int64_t total_steps = t.epochs * steps_per_epoch;
+  int64_t step = 0;
+  for (int64_t epoch = 0; epoch < t.epochs; ++epoch) {
+    if (epoch > 0) batches = task.begin_epoch(epoch);
+    auto epoch_sum = torch::zeros({}, torch::TensorOptions(o.device).dtype(torch::kFloat64));
+    double epoch_items = 0;
+    for (int64_t b = 0; b < batches; ++step) {
+      // Later epochs of a packed language model may hold a batch more than the first.
+      const double lr = learning_rate(t, std::min(step, total_steps - 1), total_steps);
+      for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
+      optimizer->zero_grad();
+      for (int64_t a = 0; a < t.accumulate && b < batches; ++a, ++b) {
+        const ShardLoss l = task.loss(b, rank, ranks);
+        if (l.loss.defined()) {
+          (t.accumulate > 1 ? l.loss / static_cast<double>(t.accumulate) : l.loss).backward();
+          epoch_sum += l.sum.to(torch::kFloat64);
+        }
+        epoch_items += l.items;
+      }
+      if (o.gang) o.gang->allreduce_gradients(params);
+      if (t.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, t.grad_clip);
+      optimizer->step();
+      if (ema) ema->update();
+    }
+    // One host synchronization per epoch; a gang sums its shards' sums, so every rank
+    // sees the same mean and all of them stop together on a NaN.
+    double sum = epoch_sum.item<double>();
+    if (o.gang) sum = o.gang->allreduce(sum, "all-reduce of the epoch loss");
+    const double mean = sum / std::max(1.0, epoch_items);
+    if (!std::isfinite(mean))
+      throw TrainError("model " + std::to_string(model_index) + ": training loss became " + std::to_string(mean) +
+                       " in epoch " + std::to_string(epoch + 1) + "; lower training.lr");
+    spdlog::debug("model {} epoch {}/{}: loss {:.4f}", model_index, epoch + 1, t.epochs, mean);
+  }
+  if (ema) ema->apply();
+}
+
+}  // namespace
+
+ModelResult run_job(const LoopOptions& o, Task& task, const JobAssignment& job) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t n = task.candidates();
+  if (static_cast<int64_t>(job.keep_row.size()) != n)
+    throw TrainError("job for model " + std::to_string(job.model) + " has a keep row of " +
+                     std::to_string(job.keep_row.size()) + " entries, expected " + std::to_string(n));
+  // Per job, from the thread that runs it: OpenMP's thread count is per calling thread.
+  torch::set_num_threads(o.threads);
+  torch::manual_seed(job.seed);
+  std::vector<int64_t> in;
+  for (int64_t i = 0; i < n; ++i)
+    if (job.keep_row[i]) in.push_back(i);
+  task.build(in);
+  if (o.gang) {
+    // The seeds agree too; this makes the weights agree whatever the initialization draws.
+    std::vector<torch::Tensor> state;
+    for (auto& [name, p] : task.parameters()) state.push_back(p);
+    for (auto& b : task.buffers()) state.push_back(b);
+    o.gang->broadcast(state);
+  }
+  train(o, task, job.model);
+
+  ModelResult result;
+  result.model = job.model;
+  result.attempt = job.attempt;
+  if (o.gang && o.gang->rank() != 0) return result;  // the leader evaluates and reports
+  task.evaluate(job.keep_row, result);
+  result.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+namespace {
+
+class TorchRunner final : public JobRunner {
+ public:
+  explicit TorchRunner(const TrainerContext& c)
+      : device_(resolve_device(c.config, c.device_index, c.workers_on_node)), training_(c.config.training) {
+    if (c.threads < 1) throw Error("make_torch_runner: threads must be >= 1");
+    if (c.gang && c.gang->size() > 1) {
+      GangComm& tensors = c.tensor_gang ? *c.tensor_gang : *c.gang;
+      gang_ = std::make_unique<GangSync>(*c.gang, tensors, device_);
+    }
+    task_ = c.config.data.is_text() ? make_lm_task(c, device_) : make_classifier_task(c, device_);
+    options_ = {&training_, device_, c.threads, gang_.get()};
+    spdlog::debug("trainer: {} task on {}{}", task_->name(), device_.str(),
+                  gang_ ? ", in a gang of " + std::to_string(gang_->size()) : "");
+    if (!device_.is_cuda()) warn_if_reference_blas();
+  }
+
+  ModelResult run(const JobAssignment& job) override { return run_job(options_, *task_, job); }
+  bool broken() const override { return gang_ && gang_->broken(); }
+
+ private:
+  torch::Device device_;
+  TrainingConfig training_;
+  std::unique_ptr<GangSync> gang_;
+  std::unique_ptr<Task> task_;
+  LoopOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<JobRunner> make_torch_runner(const TrainerContext& context) {
+  return std::make_unique<TorchRunner>(context);
+}
+
+}  // namespace lira
