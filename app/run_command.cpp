@@ -240,10 +240,11 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
   std::unique_ptr<GangComm> tensor_gang;  // NCCL over `gang`, on CUDA
   try {
     layout = mpi::gang_layout(session.rank(), session.size(), static_cast<int>(config.parallel.ranks_per_model));
-    if (layout.ranks_per_model > 1 && session.thread_level() < MPI_THREAD_MULTIPLE)
+    if (layout.ranks_per_model > 1 && session.thread_level() < MPI_THREAD_SERIALIZED)
       throw ConfigError("parallel.ranks_per_model is " + std::to_string(layout.ranks_per_model) +
-                        ": a gang leader runs collectives on its job thread, which needs MPI_THREAD_MULTIPLE, but "
-                        "this MPI provides " + mpi::Session::thread_level_name(session.thread_level()) +
+                        ": a gang leader calls MPI from its job thread as well as its main thread, which needs "
+                        "MPI_THREAD_SERIALIZED, but this MPI provides " +
+                        mpi::Session::thread_level_name(session.thread_level()) +
                         "; use an MPI built with thread support, or parallel.ranks_per_model: 1");
     // Collective over every rank, the same on all of them: agreed by construction.
     gang = std::make_unique<mpi::MpiGang>(session.world(), layout, std::chrono::seconds(config.parallel.collective_timeout));
@@ -336,7 +337,7 @@ int run_command(const RunArgs& args) {
   mpi::Session session;
   init_logging(session.rank(), args.log_level);
   if (session.rank() == 0)
-    spdlog::debug("MPI thread support: {}", mpi::Session::thread_level_name(session.thread_level()));
+    spdlog::info("MPI thread support: {}", mpi::Session::thread_level_name(session.thread_level()));
   int code = 0;
   try {
     code = run_distributed(session, args);

@@ -52,7 +52,7 @@ MpiGang::MpiGang(MPI_Comm world, const GangLayout& layout, std::chrono::seconds 
 MpiGang::~MpiGang() {
   // A broken gang may have a collective in flight: freeing the communicator then is
   // erroneous, and the run ends with MPI_Abort anyway.
-  if (comm_ != MPI_COMM_NULL && !broken_) MPI_Comm_free(&comm_);
+  if (comm_ != MPI_COMM_NULL && !broken_) LIRA_MPI_CALL(MPI_Comm_free(&comm_));
 }
 
 void MpiGang::wait(MPI_Request& request, const char* what, bool forever) {
@@ -60,7 +60,7 @@ void MpiGang::wait(MPI_Request& request, const char* what, bool forever) {
   Backoff backoff(kCollectivePollCapUs, forever ? 0 : kCollectiveFastPolls);
   for (;;) {
     int done = 0;
-    const int rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    const int rc = LIRA_MPI_CALL(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
     if (rc != MPI_SUCCESS) {
       broken_ = true;
       throw_mpi_error(rc, what, __FILE__, __LINE__);
@@ -88,7 +88,7 @@ static void stall_if_asked() {
   int rank = -1, seconds = 0, world = -1;
   if (std::sscanf(spec, "%d:%d", &rank, &seconds) != 2) return;
 
-  MPI_Comm_rank(MPI_COMM_WORLD, &world);
+  LIRA_MPI_CALL(MPI_Comm_rank(MPI_COMM_WORLD, &world));
   if (world == rank) std::this_thread::sleep_for(std::chrono::seconds(seconds));
 }
 

@@ -2,6 +2,7 @@
 #include "mpi_session.hpp"
 
 #include <cstdlib>
+#include <string>
 
 #include "mpi_check.hpp"
 
@@ -26,8 +27,12 @@ std::string library_version() {
 }
 
 Session::Session() {
+  // Fault injection for tests/e2e/gangs.sh: LIRA_TEST_MPI_THREAD=funneled asks for less,
+  // as an MPI without thread support would provide.
+  const char* wanted = std::getenv("LIRA_TEST_MPI_THREAD");
+  const int level = wanted && std::string(wanted) == "funneled" ? MPI_THREAD_FUNNELED : MPI_THREAD_SERIALIZED;
   int provided = MPI_THREAD_SINGLE;
-  LIRA_MPI_CHECK(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided));
+  LIRA_MPI_CHECK(MPI_Init_thread(nullptr, nullptr, level, &provided));
   thread_level_ = provided;
   // Errors come back as return codes, which we check, instead of aborting inside MPI.
   LIRA_MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
@@ -60,7 +65,7 @@ void Session::finalize() {
 }
 
 void Session::abort(int code) {
-  MPI_Abort(MPI_COMM_WORLD, code);
+  MPI_Abort(MPI_COMM_WORLD, code);  // without the call mutex: another thread may hold it forever
   std::_Exit(code);  // MPI_Abort should not return; make sure we do not either
 }
 

@@ -22,10 +22,10 @@ std::string library_version();
 
 class Session {
  public:
-  // MPI_Init_thread asking for MPI_THREAD_MULTIPLE: a gang leader's job thread runs the
-  // gang's collectives while its main thread talks to the coordinator. Throws CommError
-  // on failure; a library that provides less is recorded (thread_level()), and gangs are
-  // then refused (run_command.cpp).
+  // MPI_Init_thread asking for MPI_THREAD_SERIALIZED: a gang leader's job thread runs
+  // the gang's collectives while its main thread talks to the coordinator, one call at a
+  // time (mpi_check.hpp). Throws CommError on failure; a library that provides less is
+  // recorded (thread_level()), and gangs are then refused (run_command.cpp).
   Session();
   ~Session() = default;
   Session(const Session&) = delete;

@@ -61,7 +61,7 @@ PendingSends::~PendingSends() {
   Backoff backoff(kWorkerPollCapUs);
   while (!sends_.empty() && std::chrono::steady_clock::now() < deadline) {
     int done = 0;
-    if (MPI_Test(&sends_.front().request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) break;
+    if (LIRA_MPI_CALL(MPI_Test(&sends_.front().request, &done, MPI_STATUS_IGNORE)) != MPI_SUCCESS) break;
     if (done) {
       sends_.pop_front();
     } else {
@@ -69,7 +69,7 @@ PendingSends::~PendingSends() {
     }
   }
   for (auto& s : sends_) {
-    MPI_Request_free(&s.request);
+    LIRA_MPI_CALL(MPI_Request_free(&s.request));
     new std::vector<std::byte>(std::move(s.bytes));  // MPI may still read it: keep it alive (leaked)
   }
 }

@@ -9,6 +9,7 @@
 // in its window. A TorchScript model cannot take record ids, so it gets one record per
 // window. Evaluation runs each candidate record alone (begin-of-record token first) and
 // computes the per-token statistics where the logits are.
+#include <ATen/Parallel.h>
 #include <spdlog/spdlog.h>
 #include <torch/script.h>
 
@@ -314,9 +315,50 @@ void pack_windows(const TokenRecords& text, const std::vector<int64_t>& order, i
   rec = torch::tensor(rid, torch::kInt64).view({windows, C});
 }
 
+namespace {
+
+// On the CPU: one fused pass per row over float32 logits with float64 arithmetic -- the
+// max, then exp(z - max) once per entry (kept), then log p, mu and the second moment --
+// instead of eight float64 tensor passes over [K, V]. Rows in parallel.
+TokenStats token_stats_cpu(const torch::Tensor& logits, const torch::Tensor& targets) {
+  const auto z = logits.to(torch::kFloat32).contiguous();
+  const auto t = targets.to(torch::kInt64).contiguous();
+  const int64_t K = z.size(0), V = z.size(1);
+  TokenStats out;
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  out.logprob = torch::empty({K}, opts), out.mu = torch::empty({K}, opts), out.sigma = torch::empty({K}, opts);
+  const float* zp = z.data_ptr<float>();
+  const int64_t* tp = t.data_ptr<int64_t>();
+  double *lp = out.logprob.data_ptr<double>(), *mu = out.mu.data_ptr<double>(), *sg = out.sigma.data_ptr<double>();
+  at::parallel_for(0, K, 1, [&](int64_t k0, int64_t k1) {
+    std::vector<double> e(static_cast<size_t>(V));
+    for (int64_t k = k0; k < k1; ++k) {
+      const float* row = zp + k * V;
+      double m = row[0];
+      for (int64_t v = 1; v < V; ++v) m = std::max(m, static_cast<double>(row[v]));
+      double sum = 0;
+      for (int64_t v = 0; v < V; ++v) sum += (e[v] = std::exp(static_cast<double>(row[v]) - m));
+      const double lse = m + std::log(sum), inv = 1.0 / sum;
+      double first = 0, second = 0;
+      for (int64_t v = 0; v < V; ++v) {
+        const double l = static_cast<double>(row[v]) - lse, pl = e[v] * inv * l;
+        first += pl;
+        second += pl * l;
+      }
+      lp[k] = static_cast<double>(row[tp[k]]) - lse;
+      mu[k] = first;
+      sg[k] = std::sqrt(std::max(0.0, second - first * first));
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
 TokenStats token_stats(const torch::Tensor& logits, const torch::Tensor& targets) {
-  // Float64 in row chunks of ~16M values, on the logits' device: [K, 50257] stays small.
   const int64_t K = logits.size(0), V = logits.size(-1);
+  if (!logits.is_cuda()) return token_stats_cpu(logits, targets);
+  // On the GPU: float64 tensor ops in row chunks of ~16M values, where the logits are.
   const int64_t rows = std::max<int64_t>(1, (int64_t{1} << 24) / std::max<int64_t>(1, V));
   std::vector<torch::Tensor> lp, mu, sg;
   for (int64_t s = 0; s < K; s += rows) {

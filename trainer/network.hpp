@@ -35,11 +35,6 @@ struct NetworkInputs {
   torch::Tensor init_sample;
 };
 
-// The optimizer of training.optimizer over these parameters, weight decay on weights of
-// two or more dimensions only unless training.decay_all (torch_runner.cpp).
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainingConfig& training,
-                                                       const std::vector<std::pair<std::string, torch::Tensor>>& named);
-
 // Builds config.arch. Parameters are drawn from torch's default generator: seed it first.
 // Throws ConfigError when the architecture does not fit the data (e.g. too small images).
 std::unique_ptr<Network> build_network(const ModelConfig& config, const NetworkInputs& inputs);

@@ -89,3 +89,5 @@ for spec in "wrn-28-2 256" "resnet18 256" "airbench 1024"; do
   build-gpu/bench/train_step --arch "$1" --batch "$2" --image 3x32x32 --device cuda --augment --bf16 --steps 100 \
     | tee -a "$out/bench-gpu.txt"
 done
+# Language-model evaluation statistics with GPT-2's vocabulary, where the logits are.
+build-gpu/bench/lm_eval --vocab 50257 --records 64 --max-len 128 --device cuda --reps 3 | tee -a "$out/bench-gpu.txt"

@@ -3,7 +3,7 @@
 #   1. a gang of 2 trains the same models as one rank with the full batch, up to
 #      floating-point summation order (an MLP: no BatchNorm, no dropout);
 #   2. two gangs share the work; 3 worker ranks cannot form gangs of 2 (clean error,
-#      no file), nor can a run without mpirun;
+#      no file), nor can a run without mpirun, nor an MPI without MPI_THREAD_SERIALIZED;
 #   3. a rank stuck before an all-reduce: its gang's collective times out, the model goes
 #      to the other gang, the stuck gang retires, every model is done, exit 6;
 #   4. ranks of an idle gang do not spin: CPU seconds per wall second near zero;
@@ -55,7 +55,13 @@ grep -q "parallel.ranks_per_model is 2 but there are 3 worker ranks" "$work/bad.
 [ ! -e "$work/bad.h5" ] || fail "a refused run left a results file"
 "$lira" "${args[@]}" --set parallel.ranks_per_model=2 --out "$work/single.h5" >"$work/single.out" 2>&1
 [ $? -eq 2 ] && grep -q "need MPI ranks" "$work/single.out" || fail "a gang without mpirun: $(cat "$work/single.out")"
-echo "ok: two gangs share the work; impossible layouts are refused"
+LIRA_TEST_MPI_THREAD=funneled mpi 3 -x LIRA_TEST_MPI_THREAD "$lira" "${args[@]}" --set parallel.ranks_per_model=2 \
+  --out "$work/funneled.h5" >"$work/funneled.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "needs MPI_THREAD_SERIALIZED, but this MPI provides MPI_THREAD_FUNNELED" "$work/funneled.out" ||
+  fail "gangs without MPI_THREAD_MULTIPLE: exit $rc, $(tail -3 "$work/funneled.out")"
+[ ! -e "$work/funneled.h5" ] || fail "a refused run left a results file"
+echo "ok: two gangs share the work; impossible layouts and missing thread support are refused"
 
 # 3. Rank 2 (gang 0's second rank) stalls 6 s before its first all-reduce; timeout 2 s.
 LIRA_TEST_STALL_RANK=2:6 mpi 5 -x LIRA_TEST_STALL_RANK "$lira" "${args[@]}" --set parallel.ranks_per_model=2 \

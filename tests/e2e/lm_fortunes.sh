@@ -77,9 +77,11 @@ torch.manual_seed(1)
 torch.jit.script(TinyLm()).save(sys.argv[1])
 PY
 "$python" "$work/export_lm.py" "$work/tiny_lm.pt" || fail "exporting the TorchScript LM"
+# model.embed back to its default: fortunes-gpt.yaml sets it for the GPT, and a TorchScript
+# model does not read it (lira refuses keys set where nothing reads them).
 "$mpiexec" -np 3 --oversubscribe "$lira" run "$src/configs/fortunes-gpt.yaml" --set experiment.models=2 \
   --set data.candidates=40 --set data.test_examples=10 --set model.arch=torchscript \
-  --set "model.torchscript_path=$work/tiny_lm.pt" --set training.epochs=1 --set training.lr=0 \
+  --set "model.torchscript_path=$work/tiny_lm.pt" --set model.embed=128 --set training.epochs=1 --set training.lr=0 \
   --set training.threads=1 --out "$work/ts.h5" --log-level warn || fail "lira run with a TorchScript LM"
 "$python" - "$work/tiny_lm.pt" "$work/ts.h5" <<'PY' || fail "TorchScript LM log-probs differ from PyTorch's"
 import sys, h5py, numpy as np, torch

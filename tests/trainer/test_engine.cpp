@@ -277,3 +277,20 @@ TEST_CASE("queries.batchnorm train: evaluation leaves BatchNorm's running statis
     CHECK(again.signals[0].values == first.signals[0].values);
   }
 }
+
+TEST_CASE("per-token statistics of a large vocabulary (the CPU's fused pass) equal a direct float64 computation") {
+  torch::manual_seed(5);
+  const int64_t V = 6000;
+  const auto logits = torch::randn({5, V}) * 4.0;
+  const auto targets = torch::randint(0, V, {5}, torch::kInt64);
+  const auto s = token_stats(logits, targets);
+  const auto z = logits.to(torch::kFloat64);
+  const auto logp = torch::log_softmax(z, -1);
+  const auto p = logp.exp();
+  const auto mu = (p * logp).sum(-1);
+  const auto sigma = ((p * logp * logp).sum(-1) - mu * mu).sqrt();
+  const auto lp = logp.gather(1, targets.unsqueeze(1)).squeeze(1);
+  CHECK((s.logprob - lp).abs().max().item<double>() < 1e-12);
+  CHECK((s.mu - mu).abs().max().item<double>() < 1e-12);
+  CHECK((s.sigma - sigma).abs().max().item<double>() < 1e-9);
+}
