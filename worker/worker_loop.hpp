@@ -17,8 +17,8 @@ struct WorkerIdentity {
 };
 
 // Returns the number of jobs run (successful or not). A job runs on its own thread while
-// this one (the only one that talks to the transport, as MPI_THREAD_FUNNELED requires)
-// sends heartbeats. An exception from the runner is caught, logged and reported as
+// this one (the only one that talks to the transport) sends heartbeats; a gang's
+// collectives on the job thread go through the same MPI mutex (mpi/mpi_check.hpp). An exception from the runner is caught, logged and reported as
 // JobFailure; the worker then takes the next job. Transport errors propagate (the run
 // cannot continue without its coordinator).
 int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerIdentity& me,
