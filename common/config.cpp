@@ -234,11 +234,24 @@ void set_defaults(Config& c) {
 // that silently does nothing costs a week of GPU time as surely as a typo. (Keys at their
 // default pass: the resolved config that every rank parses back holds every key.)
 struct KeyUse {
-  const char* key;
-  bool (*differs)(const Config& c, const Config& d);  // from the default
+  const char* key;  // "section.name"
   bool (*applies)(const Config& c);
   const char* applies_to;
 };
+
+// Whether `key` holds another value than its declared default in `c` (non-const: the
+// field accessors take references).
+bool differs_from_default(const Key& key, Config& copy) {
+  return std::visit(
+      [&](const auto& k) -> bool {
+        using K = std::decay_t<decltype(k)>;
+        if constexpr (std::is_same_v<K, schema::TextKey> || std::is_same_v<K, schema::ChoiceKey>)
+          return k.field(copy) != std::string(k.def);
+        else
+          return k.field(copy) != k.def;
+      },
+      key.kind);
+}
 
 bool arch_in(const Config& c, std::initializer_list<const char*> archs) {
   for (const char* a : archs)
@@ -248,55 +261,25 @@ bool arch_in(const Config& c, std::initializer_list<const char*> archs) {
 
 const std::vector<KeyUse>& key_uses() {
   static const std::vector<KeyUse> uses = {
-      {"model.hidden", [](const Config& c, const Config& d) { return c.model.hidden != d.model.hidden; },
-       [](const Config& c) { return arch_in(c, {"mlp", "cnn"}); }, "model.arch mlp and cnn"},
-      {"model.channels", [](const Config& c, const Config& d) { return c.model.channels != d.model.channels; },
-       [](const Config& c) { return arch_in(c, {"cnn"}); }, "model.arch cnn"},
-      {"model.depth", [](const Config& c, const Config& d) { return c.model.depth != d.model.depth; },
-       [](const Config& c) { return arch_in(c, {"wrn"}); }, "model.arch wrn"},
-      {"model.width", [](const Config& c, const Config& d) { return c.model.width != d.model.width; },
-       [](const Config& c) { return arch_in(c, {"wrn"}); }, "model.arch wrn"},
-      {"model.dropout", [](const Config& c, const Config& d) { return c.model.dropout != d.model.dropout; },
-       [](const Config& c) { return arch_in(c, {"wrn", "wrn-28-2", "wrn-16-4"}); }, "the wide ResNets"},
-      {"model.airbench_widths",
-       [](const Config& c, const Config& d) { return c.model.airbench_widths != d.model.airbench_widths; },
-       [](const Config& c) { return arch_in(c, {"airbench"}); }, "model.arch airbench"},
-      {"model.torchscript_path",
-       [](const Config& c, const Config& d) { return c.model.torchscript_path != d.model.torchscript_path; },
-       [](const Config& c) { return arch_in(c, {"torchscript"}); }, "model.arch torchscript"},
-      {"model.torchscript_reinit",
-       [](const Config& c, const Config& d) { return c.model.torchscript_reinit != d.model.torchscript_reinit; },
-       [](const Config& c) { return arch_in(c, {"torchscript"}); }, "model.arch torchscript"},
-      {"model.layers", [](const Config& c, const Config& d) { return c.model.layers != d.model.layers; },
-       [](const Config& c) { return arch_in(c, {"gpt"}); }, "model.arch gpt"},
-      {"model.heads", [](const Config& c, const Config& d) { return c.model.heads != d.model.heads; },
-       [](const Config& c) { return arch_in(c, {"gpt"}); }, "model.arch gpt"},
-      {"model.embed", [](const Config& c, const Config& d) { return c.model.embed != d.model.embed; },
-       [](const Config& c) { return arch_in(c, {"gpt"}); }, "model.arch gpt"},
-      {"model.context", [](const Config& c, const Config& d) { return c.model.context != d.model.context; },
-       [](const Config& c) { return c.data.is_text(); }, "language models (gpt, or torchscript on text)"},
-      {"model.job_seconds", [](const Config& c, const Config& d) { return c.model.job_seconds != d.model.job_seconds; },
-       [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
-      {"model.synthetic_failure_rate",
-       [](const Config& c, const Config& d) {
-         return c.model.synthetic_failure_rate != d.model.synthetic_failure_rate;
-       },
-       [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
-      {"model.synthetic_slow_fraction",
-       [](const Config& c, const Config& d) {
-         return c.model.synthetic_slow_fraction != d.model.synthetic_slow_fraction;
-       },
-       [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
-      {"model.synthetic_slowdown",
-       [](const Config& c, const Config& d) { return c.model.synthetic_slowdown != d.model.synthetic_slowdown; },
-       [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
-      {"training.momentum", [](const Config& c, const Config& d) { return c.training.momentum != d.training.momentum; },
-       [](const Config& c) { return c.training.optimizer == "sgd"; }, "training.optimizer sgd"},
-      {"training.nesterov", [](const Config& c, const Config& d) { return c.training.nesterov != d.training.nesterov; },
-       [](const Config& c) { return c.training.optimizer == "sgd"; }, "training.optimizer sgd"},
-      {"training.channels_last",
-       [](const Config& c, const Config& d) { return c.training.channels_last != d.training.channels_last; },
-       [](const Config& c) { return !c.data.is_text() && c.data.dataset != "csv" && c.model.arch != "mlp"; },
+      {"model.hidden", [](const Config& c) { return arch_in(c, {"mlp", "cnn"}); }, "model.arch mlp and cnn"},
+      {"model.channels", [](const Config& c) { return arch_in(c, {"cnn"}); }, "model.arch cnn"},
+      {"model.depth", [](const Config& c) { return arch_in(c, {"wrn"}); }, "model.arch wrn"},
+      {"model.width", [](const Config& c) { return arch_in(c, {"wrn"}); }, "model.arch wrn"},
+      {"model.dropout", [](const Config& c) { return arch_in(c, {"wrn", "wrn-28-2", "wrn-16-4"}); }, "the wide ResNets"},
+      {"model.airbench_widths", [](const Config& c) { return arch_in(c, {"airbench"}); }, "model.arch airbench"},
+      {"model.torchscript_path", [](const Config& c) { return arch_in(c, {"torchscript"}); }, "model.arch torchscript"},
+      {"model.torchscript_reinit", [](const Config& c) { return arch_in(c, {"torchscript"}); }, "model.arch torchscript"},
+      {"model.layers", [](const Config& c) { return arch_in(c, {"gpt"}); }, "model.arch gpt"},
+      {"model.heads", [](const Config& c) { return arch_in(c, {"gpt"}); }, "model.arch gpt"},
+      {"model.embed", [](const Config& c) { return arch_in(c, {"gpt"}); }, "model.arch gpt"},
+      {"model.context", [](const Config& c) { return c.data.is_text(); }, "language models (gpt, or torchscript on text)"},
+      {"model.job_seconds", [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
+      {"model.synthetic_failure_rate", [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
+      {"model.synthetic_slow_fraction", [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
+      {"model.synthetic_slowdown", [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
+      {"training.momentum", [](const Config& c) { return c.training.optimizer == "sgd"; }, "training.optimizer sgd"},
+      {"training.nesterov", [](const Config& c) { return c.training.optimizer == "sgd"; }, "training.optimizer sgd"},
+      {"training.channels_last", [](const Config& c) { return !c.data.is_text() && c.data.dataset != "csv" && c.model.arch != "mlp"; },
        "convolutional classifiers on images"},
   };
   return uses;
@@ -309,12 +292,17 @@ std::string task_of(const Config& c) {
 }
 
 std::vector<std::string> unused_key_errors(const Config& c) {
-  static const Config d = default_config();
   std::vector<std::string> errors;
-  for (const auto& u : key_uses())
-    if (u.differs(c, d) && !u.applies(c))
+  Config copy = c;
+  for (const auto& u : key_uses()) {
+    const std::string dotted = u.key;
+    const auto dot = dotted.find('.');
+    const Key* key = find_key(dotted.substr(0, dot), dotted.substr(dot + 1));
+    if (!key) throw Error("internal: key_uses() names '" + dotted + "', which the key table does not declare");
+    if (differs_from_default(*key, copy) && !u.applies(c))
       errors.push_back(std::string(u.key) + ": set, but " + task_of(c) + " does not use it; it applies to " +
                        u.applies_to + ". Remove it, or leave it at its default");
+  }
   return errors;
 }
 
