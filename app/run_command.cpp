@@ -173,7 +173,8 @@ int run_in_process(const Config& config, bool overwrite) {
   const int threads = auto_threads(config, 1);
   log_start(config, 1, threads);
   auto data = dataset_for(config);
-  const Plan plan(config.experiment.models, config.data.candidates, static_cast<uint64_t>(config.experiment.seed));
+  const Plan plan(config.experiment.models, config.data.candidates, static_cast<uint64_t>(config.experiment.seed),
+                  config.data.population);
   auto runner = runner_for(config, data, threads, 0, 0);
   RunLock lock(config.experiment.output);
   auto opened = open_results(config, plan, *data, overwrite);

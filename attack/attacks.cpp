@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "common/errors.hpp"
+#include "common/suggest.hpp"
 
 namespace lira {
 
@@ -24,7 +25,18 @@ const std::vector<AttackInfo>& attack_catalog() {
       {AttackId::kReference, "reference", {"loss"},
        "calibrated loss (Watson et al. 2022): mean loss of the OUT references minus the target's loss"},
       {AttackId::kRmia, "rmia", {"loss"},
-       "RMIA offline (Zarifzadeh et al. 2024): share of population z with LR(x, z) >= gamma"},
+       "RMIA offline (Zarifzadeh et al. 2024): share of population z with LR(x, z) > gamma, P(x) from the OUT "
+       "references and a (tuned, or --rmia-a)"},
+      {AttackId::kRmiaOnline, "rmia-online", {"loss"},
+       "RMIA online: P(x) = 20%-trimmed mean over as many IN as OUT references"},
+      {AttackId::kBavariaNOnline, "bavaria-n-online", {"logit_confidence"},
+       "BaVarIA-n (online): LiRA with per-example variances shrunk to a normal-inverse-gamma prior (alpha0 = 1)"},
+      {AttackId::kBavariaNOffline, "bavaria-n-offline", {"logit_confidence"},
+       "BaVarIA-n offline: the OUT posterior against the IN prior"},
+      {AttackId::kBavariaTOnline, "bavaria-t-online", {"logit_confidence"},
+       "BaVarIA-t (online): Student-t posterior predictives (alpha0 = 2), log t_in - log t_out"},
+      {AttackId::kBavariaTOffline, "bavaria-t-offline", {"logit_confidence"},
+       "BaVarIA-t offline: the OUT predictive against the IN prior predictive"},
       {AttackId::kShokri, "shokri", {"loss", "logit_confidence"},
        "shadow-model classifier (Shokri et al. 2017): logistic regression on per-example features"},
       // token_logprob marks text results, which carry /records/zlib_bytes.
@@ -40,11 +52,13 @@ const std::vector<AttackInfo>& attack_catalog() {
 
 const AttackInfo& find_attack(const std::string& name) {
   std::string names;
+  std::vector<std::string> known;
   for (const auto& a : attack_catalog()) {
     if (name == a.name) return a;
     names += (names.empty() ? "" : ", ") + std::string(a.name);
+    known.emplace_back(a.name);
   }
-  throw ScoreError("unknown attack '" + name + "'; known attacks: " + names);
+  throw ScoreError("unknown attack '" + name + "'" + did_you_mean(name, known) + "; known attacks: " + names);
 }
 
 const AttackInfo& attack_info(AttackId id) {
@@ -86,7 +100,8 @@ ScoreMatrix::ScoreMatrix(int64_t targets, int64_t candidates)
 
 std::vector<std::unique_ptr<AttackGroup>> make_attack_groups(const std::vector<AttackId>& ids, const ScoreSetup& setup) {
   std::vector<AttackId> lira, simple;
-  bool rmia = false, shokri = false;
+  std::vector<AttackId> rmia;
+  bool shokri = false;
   std::vector<AttackId> lm;
   for (auto id : ids) {
     switch (id) {
@@ -94,6 +109,10 @@ std::vector<std::unique_ptr<AttackGroup>> make_attack_groups(const std::vector<A
       case AttackId::kLiraOffline:
       case AttackId::kLiraOnlineFixedVariance:
       case AttackId::kLiraOfflineFixedVariance:
+      case AttackId::kBavariaNOnline:
+      case AttackId::kBavariaNOffline:
+      case AttackId::kBavariaTOnline:
+      case AttackId::kBavariaTOffline:
         lira.push_back(id);
         break;
       case AttackId::kGlobalThreshold:
@@ -102,7 +121,8 @@ std::vector<std::unique_ptr<AttackGroup>> make_attack_groups(const std::vector<A
         simple.push_back(id);
         break;
       case AttackId::kRmia:
-        rmia = true;
+      case AttackId::kRmiaOnline:
+        rmia.push_back(id);
         break;
       case AttackId::kShokri:
         shokri = true;
@@ -117,7 +137,7 @@ std::vector<std::unique_ptr<AttackGroup>> make_attack_groups(const std::vector<A
   std::vector<std::unique_ptr<AttackGroup>> groups;
   if (!lira.empty()) groups.push_back(make_lira_group(lira, setup));
   if (!simple.empty()) groups.push_back(make_simple_group(simple, setup));
-  if (rmia) groups.push_back(make_rmia_group(setup));
+  if (!rmia.empty()) groups.push_back(make_rmia_group(rmia, setup));
   if (shokri) groups.push_back(make_shokri_group(setup));
   if (!lm.empty()) groups.push_back(make_lm_group(lm, setup));
   return groups;

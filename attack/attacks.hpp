@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <span>
@@ -25,6 +26,11 @@ enum class AttackId {
   kLoss,
   kReference,
   kRmia,
+  kRmiaOnline,
+  kBavariaNOnline,
+  kBavariaNOffline,
+  kBavariaTOnline,
+  kBavariaTOffline,
   kShokri,
   kZlib,
   kMinK,
@@ -48,9 +54,11 @@ const AttackInfo& attack_info(AttackId id);
 enum class Flavor { kPaper, kOfficialCode };
 
 struct RmiaOptions {
-  double a = 0.3;          // offline P(x) = (1 + a)/2 mean_OUT p(x) + (1 - a)/2
-  double gamma = 1.0;      // LR(x, z) >= gamma counts
-  int64_t population = 0;  // z: at most this many of the target's non-members; 0 = all
+  // offline P(x) = (1 + a)/2 mean_OUT p(x) + (1 - a)/2; NaN: tuned on a reference model
+  // playing target (grid 0, 0.1, ..., 1; the a of the best AUC), as ML Privacy Meter.
+  double a = std::numeric_limits<double>::quiet_NaN();
+  double gamma = 1.0;      // LR(x, z) > gamma counts (strict, as both reference codebases)
+  int64_t population = 0;  // z: at most this many of the population candidates; 0 = all
 };
 
 struct ShokriOptions {
@@ -68,6 +76,12 @@ struct ScoreSetup {
   // target's own row is left out of its fits.
   std::vector<int64_t> base;
   bool leave_one_out = false;
+  // Candidates IN for no model of the file (data.population): RMIA's population z, and
+  // left out of every attack's evaluation (their scores stay NaN). [N], 1 = population.
+  std::vector<uint8_t> population;
+  int64_t population_count = 0;
+  // RMIA's a-tuning: a reference model that is not a target plays the target (-1: none).
+  int64_t tuning_model = -1;
   Flavor flavor = Flavor::kPaper;
   // official-code flavor: the smallest IN and OUT counts over all candidates (plot.py's
   // in_size and out_size), computed by the scorer from /keep before any signal is read.
@@ -79,6 +93,7 @@ struct ScoreSetup {
   std::vector<int64_t> offsets, zlib_bytes;
   double min_k = 0.2;  // min-k and min-k++: the fraction of lowest tokens averaged
   bool has(const std::string& signal) const;
+  bool in_population(int64_t n) const { return !population.empty() && population[static_cast<size_t>(n)] != 0; }
   std::vector<std::string> available;  // signals present in the file
 };
 
@@ -142,7 +157,7 @@ std::vector<std::unique_ptr<AttackGroup>> make_attack_groups(const std::vector<A
 // The individual groups (attack/*_group.cpp).
 std::unique_ptr<AttackGroup> make_lira_group(const std::vector<AttackId>& ids, const ScoreSetup& setup);
 std::unique_ptr<AttackGroup> make_simple_group(const std::vector<AttackId>& ids, const ScoreSetup& setup);
-std::unique_ptr<AttackGroup> make_rmia_group(const ScoreSetup& setup);
+std::unique_ptr<AttackGroup> make_rmia_group(const std::vector<AttackId>& ids, const ScoreSetup& setup);
 std::unique_ptr<AttackGroup> make_shokri_group(const ScoreSetup& setup);
 std::unique_ptr<AttackGroup> make_lm_group(const std::vector<AttackId>& ids, const ScoreSetup& setup);
 

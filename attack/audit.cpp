@@ -3,12 +3,14 @@
 #include "audit.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numeric>
 
 #include "common/errors.hpp"
 #include "common/rng.hpp"
+#include "gaussian.hpp"
 
 namespace lira {
 namespace {
@@ -126,6 +128,170 @@ AuditResult audit(std::span<const double> scores, std::span<const uint8_t> membe
   r.evaluated = epsilon_bound(fp, members - tp, members, static_cast<int64_t>(s2.size()) - members, delta, alpha);
   r.evaluated.threshold = r.chosen.threshold;
   return r;
+}
+
+EpsilonBound bonferroni_epsilon_bound(std::span<const double> scores, std::span<const uint8_t> member, double delta,
+                                      double alpha) {
+  std::vector<double> distinct(scores.begin(), scores.end());
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  const double per = alpha / static_cast<double>(std::max<size_t>(1, distinct.size()));
+  return best_epsilon_bound(scores, member, delta, per);
+}
+
+double normal_cdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
+
+double normal_quantile(double p) {
+  if (p <= 0) return -std::numeric_limits<double>::infinity();
+  if (p >= 1) return std::numeric_limits<double>::infinity();
+  // Acklam's rational approximation, then two Newton steps on Phi (log-space in the tails).
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+                             1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
+  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                             6.680131188771972e+01,  -1.328068155288572e+01};
+  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                             -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
+  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                             3.754408661907416e+00};
+  const double lo = 0.02425;
+  double x;
+  if (p < lo) {
+    const double q = std::sqrt(-2 * std::log(p));
+    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  } else if (p <= 1 - lo) {
+    const double q = p - 0.5, r = q * q;
+    x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+  } else {
+    const double q = std::sqrt(-2 * std::log1p(-p));
+    x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  for (int i = 0; i < 2; ++i) {
+    const double pdf = std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
+    if (pdf <= 0) break;
+    // Newton on the tail that is computed accurately: Phi(x) for x < 0, 1 - Phi(x) above.
+    const double err = x < 0 ? normal_cdf(x) - p : (1 - p) - normal_cdf(-x);
+    x -= err / pdf;  // err = Phi(x) - p either way
+  }
+  return x;
+}
+
+double gdp_delta(double mu, double epsilon) {
+  if (mu <= 0) return 0.0;
+  // e^eps Phi(-eps/mu - mu/2) in log space: for large eps both factors over/underflow.
+  const double first = normal_cdf(-epsilon / mu + mu / 2);
+  const double second = std::exp(epsilon + log_normal_cdf(-epsilon / mu - mu / 2));
+  return first - second;
+}
+
+double gdp_epsilon(double mu, double delta) {
+  if (mu <= 0 || gdp_delta(mu, 0.0) <= delta) return 0.0;
+  double lo = 0, hi = 100;
+  if (gdp_delta(mu, hi) > delta) return hi;
+  for (int i = 0; i < 200 && hi - lo > 1e-12; ++i) {
+    const double mid = (lo + hi) / 2;
+    (gdp_delta(mu, mid) > delta ? lo : hi) = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+GdpBound gdp_bound(std::span<const double> scores, std::span<const uint8_t> member, double delta, double alpha) {
+  int64_t members = 0;
+  for (auto m : member) members += m ? 1 : 0;
+  const int64_t nonmembers = static_cast<int64_t>(member.size()) - members;
+  std::vector<size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  // (FP, FN) at each distinct threshold.
+  std::vector<std::array<int64_t, 2>> points;
+  std::vector<double> thresholds;
+  int64_t tp = 0, fp = 0;
+  for (size_t i = 0; i < order.size();) {
+    const double s = scores[order[i]];
+    while (i < order.size() && scores[order[i]] == s) (member[order[i++]] ? tp : fp)++;
+    points.push_back({fp, members - tp});
+    thresholds.push_back(s);
+  }
+  GdpBound g;
+  g.thresholds = static_cast<int64_t>(points.size());
+  const double per = alpha / static_cast<double>(std::max<size_t>(1, points.size()));  // CP at per / 2 each
+  for (size_t i = 0; i < points.size(); ++i) {
+    const double fpr_ub = clopper_pearson_upper(points[i][0], nonmembers, per);
+    const double fnr_ub = clopper_pearson_upper(points[i][1], members, per);
+    if (fpr_ub >= 1 - delta || fnr_ub >= 1 - delta) continue;
+    const double mu = normal_quantile(1 - fpr_ub) - normal_quantile(fnr_ub);
+    if (mu > g.mu) g.mu = mu, g.threshold = thresholds[i], g.fpr_upper = fpr_ub, g.fnr_upper = fnr_ub;
+  }
+  g.epsilon = gdp_epsilon(g.mu, delta);
+  return g;
+}
+
+namespace {
+
+// log of the Binomial(r, q) pmf at k.
+double log_binomial_pmf(int64_t r, int64_t k, double log_q, double log_1mq) {
+  return std::lgamma(static_cast<double>(r + 1)) - std::lgamma(static_cast<double>(k + 1)) -
+         std::lgamma(static_cast<double>(r - k + 1)) + static_cast<double>(k) * log_q +
+         static_cast<double>(r - k) * log_1mq;
+}
+
+}  // namespace
+
+double one_run_p_value(int64_t r, int64_t v, int64_t m, double epsilon, double delta) {
+  if (v <= 0) return 1.0;
+  // q = e^eps / (1 + e^eps), in logs without overflow.
+  const double log_q = -std::log1p(std::exp(-epsilon)), log_1mq = -std::log1p(std::exp(epsilon));
+  std::vector<double> pmf(static_cast<size_t>(r + 1));
+  for (int64_t k = 0; k <= r; ++k) pmf[static_cast<size_t>(k)] = std::exp(log_binomial_pmf(r, k, log_q, log_1mq));
+  double beta = 0;  // P[Bin(r, q) >= v]
+  for (int64_t k = v; k <= r; ++k) beta += pmf[static_cast<size_t>(k)];
+  double a = 0, window = 0;  // max over i of P[v - i <= Bin < v] / i
+  for (int64_t i = 1; i <= v; ++i) {
+    window += pmf[static_cast<size_t>(v - i)];
+    a = std::max(a, window / static_cast<double>(i));
+  }
+  return std::min(1.0, beta + 2.0 * static_cast<double>(m) * delta * a);
+}
+
+double one_run_epsilon(int64_t r, int64_t v, int64_t m, double delta, double alpha) {
+  if (one_run_p_value(r, v, m, 0.0, delta) >= alpha) return 0.0;
+  double lo = 0, hi = 1;
+  while (hi < 1e3 && one_run_p_value(r, v, m, hi, delta) < alpha) lo = hi, hi *= 2;  // p grows with epsilon
+  for (int i = 0; i < 200 && hi - lo > 1e-12; ++i) {
+    const double mid = (lo + hi) / 2;
+    (one_run_p_value(r, v, m, mid, delta) < alpha ? lo : hi) = mid;
+  }
+  return lo;
+}
+
+OneRunBound one_run_bound(std::span<const double> scores, std::span<const uint8_t> member,
+                          const std::vector<int64_t>& k_plus, const std::vector<int64_t>& k_minus, double delta,
+                          double alpha) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < scores.size(); ++i)
+    if (!std::isnan(scores[i])) order.push_back(i);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  const int64_t m = static_cast<int64_t>(order.size());
+  std::vector<std::pair<int64_t, int64_t>> pairs;
+  for (int64_t kp : k_plus)
+    for (int64_t km : k_minus)
+      if (kp >= 0 && km >= 0 && kp + km > 0 && kp + km <= m) pairs.emplace_back(kp, km);
+  OneRunBound best;
+  best.canaries = m;
+  best.tried = static_cast<int64_t>(pairs.size());
+  const double per = alpha / static_cast<double>(std::max<size_t>(1, pairs.size()));
+  for (auto [kp, km] : pairs) {
+    int64_t correct = 0;
+    for (int64_t i = 0; i < kp; ++i) correct += member[order[static_cast<size_t>(i)]] != 0;
+    for (int64_t i = m - km; i < m; ++i) correct += member[order[static_cast<size_t>(i)]] == 0;
+    const double eps = one_run_epsilon(kp + km, correct, m, delta, per);
+    if (eps > best.epsilon || best.guesses == 0) {
+      best.epsilon = eps, best.k_plus = kp, best.k_minus = km, best.guesses = kp + km, best.correct = correct;
+    }
+  }
+  return best;
 }
 
 }  // namespace lira

@@ -1,8 +1,14 @@
-// Privacy auditing (lira-method.md section 5; Jagielski et al. 2020, Nasr et al. 2021): an
-// empirical lower bound on the epsilon of (epsilon, delta)-DP from a membership attack's
-// false positives and false negatives at one threshold, with Clopper-Pearson upper bounds
-// on the rates at significance alpha. The threshold is chosen on one half of the
-// candidates and the bound computed on the other, so choosing it does not bias the bound.
+// Privacy auditing (docs/scoring.md): empirical lower bounds on the epsilon of
+// (epsilon, delta)-DP from a membership attack's scores.
+//  - Clopper-Pearson (Jagielski et al. 2020): false positives and false negatives at one
+//    threshold, upper bounds on both rates at significance alpha; the threshold is chosen
+//    either on one half of the candidates and evaluated on the other (split), or over all
+//    thresholds at once with a Bonferroni correction (alpha / thresholds each).
+//  - GDP (Nasr et al. 2023): the largest mu of mu-GDP the rates rule out, converted to
+//    epsilon at delta.
+//  - One run (Steinke, Nasr, Jagielski 2023): guesses on canaries each IN with probability
+//    1/2, the p-value of that many correct guesses under (epsilon, delta)-DP, and the
+//    largest epsilon it rejects.
 #pragma once
 
 #include <cstdint>
@@ -45,5 +51,46 @@ struct AuditResult {
 // bounds epsilon on the second.
 AuditResult audit(std::span<const double> scores, std::span<const uint8_t> member, double delta, double alpha,
                   uint64_t seed);
+
+// Every distinct score as a threshold, alpha / (number of thresholds) each: the best bound
+// with the correction, valid without a held-out half.
+EpsilonBound bonferroni_epsilon_bound(std::span<const double> scores, std::span<const uint8_t> member, double delta,
+                                      double alpha);
+
+// Standard normal CDF and its inverse (accurate to ~1e-15 in the body, ~1e-12 relative in
+// the tails, for p in (1e-300, 1)).
+double normal_cdf(double z);
+double normal_quantile(double p);
+
+// delta(epsilon) of mu-GDP: Phi(-eps/mu + mu/2) - e^eps Phi(-eps/mu - mu/2).
+double gdp_delta(double mu, double epsilon);
+// The epsilon at which mu-GDP has the given delta (0 if delta(0) <= delta); on [0, 100].
+double gdp_epsilon(double mu, double delta);
+
+struct GdpBound {
+  double mu = 0, epsilon = 0;
+  double threshold = 0, fpr_upper = 1, fnr_upper = 1;
+  int64_t thresholds = 0;
+};
+// Over every distinct score as a threshold (n of them): Clopper-Pearson upper bounds on FPR
+// and FNR at alpha / (2 n); thresholds where either is >= 1 - delta are dropped; mu_lb =
+// max Phi^-1(1 - FPR_ub) - Phi^-1(FNR_ub), clamped at 0, and epsilon = gdp_epsilon(mu_lb, delta).
+GdpBound gdp_bound(std::span<const double> scores, std::span<const uint8_t> member, double delta, double alpha);
+
+// One-run p-value: r guesses, v of them correct, m canaries, under (epsilon, delta)-DP.
+double one_run_p_value(int64_t r, int64_t v, int64_t m, double epsilon, double delta);
+// The largest epsilon whose p-value is < alpha (0 if none).
+double one_run_epsilon(int64_t r, int64_t v, int64_t m, double delta, double alpha);
+
+struct OneRunBound {
+  double epsilon = 0;
+  int64_t k_plus = 0, k_minus = 0, guesses = 0, correct = 0, canaries = 0;
+  int64_t tried = 0;  // (k+, k-) pairs tried: each at alpha / tried
+};
+// Guesses IN for the k+ highest scores and OUT for the k- lowest, for each pair of the
+// lists (Bonferroni over the pairs), and returns the best bound.
+OneRunBound one_run_bound(std::span<const double> scores, std::span<const uint8_t> member,
+                          const std::vector<int64_t>& k_plus, const std::vector<int64_t>& k_minus, double delta,
+                          double alpha);
 
 }  // namespace lira

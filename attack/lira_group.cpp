@@ -8,6 +8,21 @@
 //   smallest count (first models in order), median centering, two-sided offline
 //   -log N(s; out), fixed variance = one std over all truncated signals (not centered per
 //   example), and online fixed variance uses std(dat_in) for both sides.
+//
+// BaVarIA (Brannvall et al. 2026), paper flavor only: per query, a normal-inverse-gamma
+// prior from the global IN (OUT) statistics -- mu0 = the mean of every IN (OUT) reference
+// signal of every candidate, beta0 = their variance * (alpha0 - 1), kappa0 = 1 -- updated
+// with the candidate's n reference signals (mean xbar, sum of squares SS):
+//   kappa_n = 1 + n, alpha_n = alpha0 + n/2,
+//   beta_n = beta0 + SS/2 + n (xbar - mu0)^2 / (2 kappa_n).
+// BaVarIA-n (alpha0 = 1): v = beta_n / (alpha_n - 1), score = log N(s; xbar_in, v_in) -
+//   log N(s; xbar_out, v_out). BaVarIA-t (alpha0 = 2): Student-t predictives with nu =
+//   2 alpha_n, location (mu0 + n xbar) / kappa_n, scale^2 = beta_n (kappa_n + 1) / (alpha_n
+//   kappa_n); score = log t_in(s) - log t_out(s). Offline: the IN side is the prior (n = 0;
+//   BaVarIA-n: the global IN variance).
+//
+// Per-example variances (lira-online, lira-offline) need at least 2 signals on a side;
+// with fewer the candidate has no score (NaN, counted) instead of a degenerate sd of 0.
 #include <omp.h>
 
 #include <algorithm>
@@ -28,6 +43,21 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 bool is_fixed(AttackId id) {
   return id == AttackId::kLiraOnlineFixedVariance || id == AttackId::kLiraOfflineFixedVariance;
 }
+bool is_bavaria(AttackId id) {
+  return id == AttackId::kBavariaNOnline || id == AttackId::kBavariaNOffline || id == AttackId::kBavariaTOnline ||
+         id == AttackId::kBavariaTOffline;
+}
+
+// Normal-inverse-gamma prior of one side and query.
+struct Prior {
+  double mu0 = 0, var = 0;  // global mean and variance of that side's reference signals
+};
+
+double log_student_t(double x, double nu, double loc, double scale2) {
+  const double d = x - loc;
+  return std::lgamma((nu + 1) / 2) - std::lgamma(nu / 2) - 0.5 * std::log(nu * M_PI * scale2) -
+         (nu + 1) / 2 * std::log1p(d * d / (nu * scale2));
+}
 
 // Sums of (x - pivot) and (x - pivot)^2 for one side (IN or OUT): mean and variance
 // without the cancellation of raw sums, and with O(1) removal of one value.
@@ -39,14 +69,35 @@ struct Side {
   double mean(double pivot) const { return n ? pivot + s1 / static_cast<double>(n) : kNaN; }
   double ss() const { return n ? std::max(0.0, s2 - s1 * s1 / static_cast<double>(n)) : 0.0; }
   double sd() const { return n ? std::sqrt(ss() / static_cast<double>(n)) : kNaN; }
+  // beta_n of the normal-inverse-gamma update (kappa0 = 1), given the mean around pivot.
+  double beta_n(double pivot, double beta0, double mu0) const {
+    const double nn = static_cast<double>(n);
+    if (n == 0) return beta0;
+    const double d = mean(pivot) - mu0;
+    return beta0 + ss() / 2 + nn * d * d / (2 * (1 + nn));
+  }
+  // BaVarIA-n's variance (alpha0 = 1, beta0 = 0): beta_n / (n / 2); NaN for n = 0.
+  double bavaria_n_var(double pivot, double mu0) const {
+    return n ? beta_n(pivot, 0.0, mu0) / (static_cast<double>(n) / 2) : kNaN;
+  }
+  // BaVarIA-t's log predictive density at x (alpha0 = 2, beta0 = var).
+  double bavaria_t_logpdf(double x, double pivot, const Prior& p) const {
+    const double nn = static_cast<double>(n), kappa = 1 + nn, alpha = 2 + nn / 2;
+    const double beta = beta_n(pivot, p.var, p.mu0);
+    const double loc = (p.mu0 + (n ? nn * mean(pivot) : 0.0)) / kappa;
+    return log_student_t(x, 2 * alpha, loc, beta * (kappa + 1) / (alpha * kappa) + kSdEpsilon);
+  }
 };
 
 class LiraGroup final : public AttackGroup {
  public:
   LiraGroup(std::vector<AttackId> ids, const ScoreSetup& setup) : ids_(std::move(ids)), s_(setup) {
-    for (auto id : ids_) fixed_ = fixed_ || is_fixed(id);
+    for (auto id : ids_) fixed_ = fixed_ || is_fixed(id), bavaria_ = bavaria_ || is_bavaria(id);
     const int64_t A = s_.queries;
     ss_in_.assign(A, 0.0), ss_out_.assign(A, 0.0), c_in_.assign(A, 0), c_out_.assign(A, 0);
+    g_in_.assign(A, RunningMoments{}), g_out_.assign(A, RunningMoments{});
+    // BaVarIA has no official-code flavor (plot.py has no such attack): the scorer skips
+    // it there, and score_official leaves its scores NaN.
     if (s_.flavor == Flavor::kOfficialCode) {
       if (s_.leave_one_out)
         throw ScoreError("--flavor official-code reproduces plot.py, which has no leave-one-out: use --targets");
@@ -61,7 +112,7 @@ class LiraGroup final : public AttackGroup {
 
   std::vector<AttackId> ids() const override { return ids_; }
   std::vector<std::string> signals() const override { return {"logit_confidence"}; }
-  bool needs_first_pass() const override { return fixed_; }
+  bool needs_first_pass() const override { return fixed_ || bavaria_; }
 
   // Pass 1. Per-thread partial sums are merged in thread order, not as threads finish,
   // so the pooled variances -- and every score -- are the same on every rerun.
@@ -73,17 +124,20 @@ class LiraGroup final : public AttackGroup {
       std::vector<double> ss_in, ss_out;
       std::vector<int64_t> c_in, c_out;
       RunningMoments in, out;
+      std::vector<RunningMoments> g_in, g_out;  // per query: BaVarIA's global prior
     };
     std::vector<Partial> partials(static_cast<size_t>(omp_get_max_threads()));
 #pragma omp parallel
     {
       Partial& p = partials[static_cast<size_t>(omp_get_thread_num())];
       p.ss_in.assign(A, 0.0), p.ss_out.assign(A, 0.0), p.c_in.assign(A, 0), p.c_out.assign(A, 0);
+      p.g_in.assign(A, RunningMoments{}), p.g_out.assign(A, RunningMoments{});
       std::vector<uint8_t> keep(s_.base.size());
       std::vector<int64_t> in_models, out_models;
       std::vector<double> in, out;
       std::vector<float> tile;
       for_each_candidate(conf, s_.models, b.count, A, tile, [&](int64_t j, const float* row) {
+        if (s_.in_population(b.n0 + j)) return;  // no model trained on it: not a candidate to fit
         load_keep(b, j, keep);
         if (official) truncated_models(keep, in_models, out_models);
         for (int64_t a = 0; a < A; ++a) {
@@ -96,6 +150,9 @@ class LiraGroup final : public AttackGroup {
             Side sin, sout;
             paper_sums(row, a, keep, sin, sout);
             p.ss_in[a] += sin.ss(), p.ss_out[a] += sout.ss(), p.c_in[a] += sin.n, p.c_out[a] += sout.n;
+            if (bavaria_)
+              for (size_t k = 0; k < s_.base.size(); ++k)
+                (keep[k] ? p.g_in[a] : p.g_out[a]).add(value(row, s_.base[k], a));
           }
         }
       });
@@ -106,6 +163,7 @@ class LiraGroup final : public AttackGroup {
         ss_in_[a] += p.ss_in[a], ss_out_[a] += p.ss_out[a], c_in_[a] += p.c_in[a], c_out_[a] += p.c_out[a];
       global_in_.merge(p.in);
       global_out_.merge(p.out);
+      for (int64_t a = 0; a < A; ++a) g_in_[a].merge(p.g_in[a]), g_out_[a].merge(p.g_out[a]);
     }
   }
 
@@ -119,10 +177,6 @@ class LiraGroup final : public AttackGroup {
 
   std::vector<std::string> notes() const override {
     std::vector<std::string> notes;
-    if (min_in_ < 2 || min_out_ < 2)
-      notes.push_back("some candidates have only " + std::to_string(std::min(min_in_, min_out_)) +
-                      " IN or OUT reference model(s): their per-example sd is 0 and per-example LiRA scores "
-                      "degenerate; train more models, use fewer --targets, or read the fixed-variance rows");
     if (s_.flavor == Flavor::kOfficialCode)
       notes.push_back("official-code flavor: IN/OUT sets truncated to " + std::to_string(in_size_) + "/" +
                       std::to_string(out_size_) + " reference models per candidate, as plot.py");
@@ -180,9 +234,13 @@ class LiraGroup final : public AttackGroup {
     const float* conf = b.get("logit_confidence");
     const int64_t A = s_.queries, T = static_cast<int64_t>(s_.targets.size());
     std::vector<double> sd_in_fixed(A), sd_out_fixed(A);
+    std::vector<Prior> prior_in(A), prior_out(A);
     for (int64_t a = 0; a < A; ++a) {
       sd_in_fixed[a] = c_in_[a] ? std::sqrt(ss_in_[a] / static_cast<double>(c_in_[a])) : kNaN;
       sd_out_fixed[a] = c_out_[a] ? std::sqrt(ss_out_[a] / static_cast<double>(c_out_[a])) : kNaN;
+      const double vi = g_in_[a].sd(), vo = g_out_[a].sd();
+      prior_in[a] = {g_in_[a].count ? g_in_[a].mean : kNaN, vi * vi};
+      prior_out[a] = {g_out_[a].count ? g_out_[a].mean : kNaN, vo * vo};
     }
     int64_t min_in = min_in_, min_out = min_out_;
 #pragma omp parallel reduction(min : min_in, min_out)
@@ -191,6 +249,7 @@ class LiraGroup final : public AttackGroup {
       std::vector<double> total(ids_.size() * T);
       std::vector<float> tile;
       for_each_candidate(conf, s_.models, b.count, A, tile, [&](int64_t j, const float* row) {
+        if (s_.in_population(b.n0 + j)) return;  // not evaluated: its scores stay NaN
         load_keep(b, j, keep);
         std::fill(total.begin(), total.end(), 0.0);
         for (int64_t a = 0; a < A; ++a) {
@@ -207,12 +266,33 @@ class LiraGroup final : public AttackGroup {
               double x = kNaN;
               switch (ids_[v]) {
                 case AttackId::kLiraOnline:
-                  if (in.n && out_side.n)
+                  if (in.n >= 2 && out_side.n >= 2)
                     x = log_normal_pdf(s, mu_in, in.sd() + kSdEpsilon) -
                         log_normal_pdf(s, mu_out, out_side.sd() + kSdEpsilon);
                   break;
                 case AttackId::kLiraOffline:
-                  if (out_side.n) x = log_normal_cdf((s - mu_out) / (out_side.sd() + kSdEpsilon));
+                  if (out_side.n >= 2) x = log_normal_cdf((s - mu_out) / (out_side.sd() + kSdEpsilon));
+                  break;
+                case AttackId::kBavariaNOnline:
+                  if (in.n && out_side.n)
+                    x = log_normal_pdf(s, mu_in, std::sqrt(in.bavaria_n_var(pivot, prior_in[a].mu0)) + kSdEpsilon) -
+                        log_normal_pdf(s, mu_out,
+                                       std::sqrt(out_side.bavaria_n_var(pivot, prior_out[a].mu0)) + kSdEpsilon);
+                  break;
+                case AttackId::kBavariaNOffline:
+                  if (out_side.n)
+                    x = log_normal_pdf(s, prior_in[a].mu0, std::sqrt(prior_in[a].var) + kSdEpsilon) -
+                        log_normal_pdf(s, mu_out,
+                                       std::sqrt(out_side.bavaria_n_var(pivot, prior_out[a].mu0)) + kSdEpsilon);
+                  break;
+                case AttackId::kBavariaTOnline:
+                  if (in.n && out_side.n)
+                    x = in.bavaria_t_logpdf(s, pivot, prior_in[a]) - out_side.bavaria_t_logpdf(s, pivot, prior_out[a]);
+                  break;
+                case AttackId::kBavariaTOffline:
+                  if (out_side.n)
+                    x = Side{}.bavaria_t_logpdf(s, pivot, prior_in[a]) -
+                        out_side.bavaria_t_logpdf(s, pivot, prior_out[a]);
                   break;
                 case AttackId::kLiraOnlineFixedVariance:
                   if (in.n && out_side.n)
@@ -247,6 +327,7 @@ class LiraGroup final : public AttackGroup {
       std::vector<double> in, out_values, total(ids_.size() * T);
       std::vector<float> tile;
       for_each_candidate(conf, s_.models, b.count, A, tile, [&](int64_t j, const float* row) {
+        if (s_.in_population(b.n0 + j)) return;
         load_keep(b, j, keep);
         truncated_models(keep, in_models, out_models);
         std::fill(total.begin(), total.end(), 0.0);
@@ -294,7 +375,8 @@ class LiraGroup final : public AttackGroup {
 
   std::vector<AttackId> ids_;
   const ScoreSetup& s_;
-  bool fixed_ = false;
+  bool fixed_ = false, bavaria_ = false;
+  std::vector<RunningMoments> g_in_, g_out_;  // per query: BaVarIA's global IN / OUT statistics
   std::vector<double> ss_in_, ss_out_;
   std::vector<int64_t> c_in_, c_out_;
   RunningMoments global_in_, global_out_;

@@ -93,4 +93,26 @@ Metrics mean_metrics(const std::vector<Metrics>& per_target) {
   return m;
 }
 
+Metrics standard_error(const std::vector<Metrics>& per_target) {
+  Metrics se;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const size_t T = per_target.size();
+  se.fpr_targets = T ? per_target.front().fpr_targets : std::vector<double>{};
+  se.auc = se.balanced_accuracy = se.advantage = nan;
+  se.tpr_at.assign(se.fpr_targets.size(), nan);
+  if (T < 2) return se;
+  const Metrics mean = mean_metrics(per_target);
+  auto se_of = [&](auto get, double m) {
+    double ss = 0;
+    for (const auto& t : per_target) ss += (get(t) - m) * (get(t) - m);
+    return std::sqrt(ss / static_cast<double>(T - 1)) / std::sqrt(static_cast<double>(T));
+  };
+  se.auc = se_of([](const Metrics& t) { return t.auc; }, mean.auc);
+  se.balanced_accuracy = se_of([](const Metrics& t) { return t.balanced_accuracy; }, mean.balanced_accuracy);
+  se.advantage = se_of([](const Metrics& t) { return t.advantage; }, mean.advantage);
+  for (size_t i = 0; i < se.tpr_at.size(); ++i)
+    se.tpr_at[i] = se_of([i](const Metrics& t) { return t.tpr_at[i]; }, mean.tpr_at[i]);
+  return se;
+}
+
 }  // namespace lira

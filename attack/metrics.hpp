@@ -39,5 +39,7 @@ Metrics compute_metrics(std::span<const double> scores, std::span<const uint8_t>
 
 // Element-wise mean of several targets' metrics (counts are summed).
 Metrics mean_metrics(const std::vector<Metrics>& per_target);
+// Element-wise standard error of that mean: sd (ddof 1) / sqrt(T); NaN for fewer than 2.
+Metrics standard_error(const std::vector<Metrics>& per_target);
 
 }  // namespace lira

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "common/errors.hpp"
 #include "report.hpp"
 
 namespace lira {
@@ -86,7 +87,11 @@ std::string roc_svg(const ScoreResult& r) {
   std::ostringstream o;
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
     << " " << H << "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\">\n";
+  o << kSvgMarker << "\n";
   o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  if (r.report.bootstrap > 0)
+    o << "<text x=\"" << left + 6 << "\" y=\"" << top + 16 << "\" fill=\"#555555\">AUC intervals: "
+      << num(r.report.confidence * 100) << "% bootstrap, " << r.report.bootstrap << " resamples</text>\n";
   // Grid and ticks: decades from 1e-5 to 1.
   for (int e = -5; e <= 0; ++e) {
     const double v = std::pow(10.0, e);
@@ -129,8 +134,12 @@ std::string roc_svg(const ScoreResult& r) {
   size_t longest = 0;
   for (size_t a = 0; a < attacks.size(); ++a) {
     char text[160];
-    std::snprintf(text, sizeof text, "%s, AUC %.3f, TPR@0.1%%FPR %.1f%%", attacks[a].name.c_str(),
-                  attacks[a].pooled.auc, 100 * tpr_at_fpr(rocs[a], 1e-3));
+    const auto& ci = attacks[a].ci;
+    char interval[48] = "";
+    if (ci.resamples > 0)
+      std::snprintf(interval, sizeof interval, " [%.3f, %.3f]", ci.auc.low, ci.auc.high);
+    std::snprintf(text, sizeof text, "%s, AUC %.3f%s, TPR@0.1%%FPR %.1f%%", attacks[a].name.c_str(),
+                  attacks[a].pooled.auc, interval, 100 * tpr_at_fpr(rocs[a], 1e-3));
     labels.push_back(text);
     longest = std::max(longest, labels.back().size());
   }
@@ -145,6 +154,89 @@ std::string roc_svg(const ScoreResult& r) {
     o << "<line x1=\"" << lx << "\" y1=\"" << y - 4 << "\" x2=\"" << lx + 22 << "\" y2=\"" << y - 4 << "\" stroke=\""
       << colors[a % 10] << "\" stroke-width=\"2\"/>\n";
     o << "<text x=\"" << lx + 28 << "\" y=\"" << y << "\">" << escape(text) << "</text>\n";
+  }
+  o << "</svg>\n";
+  return o.str();
+}
+
+std::string scores_svg(const ScoreResult& r, const std::vector<std::string>& names) {
+  std::vector<size_t> chosen;
+  for (const auto& name : names) {
+    size_t a = 0;
+    while (a < r.report.attacks.size() && r.report.attacks[a].name != name) ++a;
+    if (a == r.report.attacks.size()) throw ScoreError("--plot-scores: attack '" + name + "' was not scored");
+    chosen.push_back(a);
+  }
+  if (chosen.empty())
+    for (size_t a = 0; a < r.report.attacks.size(); ++a) chosen.push_back(a);
+  const double W = 640, panel = 200, left = 70, right = 20, top = 30, gap = 50;
+  const double pw = W - left - right, H = top + static_cast<double>(chosen.size()) * (panel + gap);
+  const int kBins = 60;
+  std::ostringstream o;
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
+    << " " << H << "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\">\n"
+    << kSvgMarker << "\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  o << "<text x=\"" << left << "\" y=\"18\" font-size=\"13\">Score distributions, all targets pooled: members "
+       "(blue) and non-members (red), log density</text>\n";
+  for (size_t p = 0; p < chosen.size(); ++p) {
+    const size_t a = chosen[p];
+    std::vector<double> in, out;
+    for (size_t ti = 0; ti < r.report.targets.size(); ++ti) {
+      const auto row = r.scores[a].row(static_cast<int64_t>(ti));
+      for (size_t n = 0; n < row.size(); ++n)
+        if (std::isfinite(row[n])) (r.membership[ti][n] ? in : out).push_back(row[n]);
+    }
+    std::vector<double> all(in);
+    all.insert(all.end(), out.begin(), out.end());
+    if (all.empty()) continue;
+    std::sort(all.begin(), all.end());
+    // The central 99.8%: one far outlier would otherwise squeeze every other bin into one.
+    double lo = all[static_cast<size_t>(0.001 * static_cast<double>(all.size() - 1))];
+    double hi = all[static_cast<size_t>(0.999 * static_cast<double>(all.size() - 1))];
+    if (!(hi > lo)) hi = lo + 1;
+    const double width = (hi - lo) / kBins;
+    auto density = [&](const std::vector<double>& v) {
+      std::vector<double> d(kBins, 0.0);
+      for (double x : v) {
+        const int b = std::clamp(static_cast<int>((x - lo) / width), 0, kBins - 1);
+        d[static_cast<size_t>(b)] += 1;
+      }
+      for (auto& x : d) x /= std::max<double>(1, static_cast<double>(v.size())) * width;
+      return d;
+    };
+    const auto din = density(in), dout = density(out);
+    double dmax = 0, dmin = INFINITY;
+    for (double x : din) dmax = std::max(dmax, x), dmin = x > 0 ? std::min(dmin, x) : dmin;
+    for (double x : dout) dmax = std::max(dmax, x), dmin = x > 0 ? std::min(dmin, x) : dmin;
+    if (!(dmax > 0)) continue;
+    const double ytop = std::ceil(std::log10(dmax)), ybot = std::min(ytop - 1, std::floor(std::log10(dmin)));
+    const double y0 = top + static_cast<double>(p) * (panel + gap);
+    auto sx = [&](double x) { return left + pw * (x - lo) / (hi - lo); };
+    auto sy = [&](double d) {
+      const double l = d > 0 ? std::log10(d) : ybot;
+      return y0 + panel - panel * (std::max(l, ybot) - ybot) / (ytop - ybot);
+    };
+    o << "<rect x=\"" << left << "\" y=\"" << y0 << "\" width=\"" << pw << "\" height=\"" << panel
+      << "\" fill=\"none\" stroke=\"black\"/>\n";
+    for (double e = ybot; e <= ytop; e += 1)
+      o << "<text x=\"" << left - 6 << "\" y=\"" << sy(std::pow(10.0, e)) + 4 << "\" text-anchor=\"end\">10<tspan "
+        << "dy=\"-5\" font-size=\"9\">" << num(e) << "</tspan></text>\n";
+    for (int t = 0; t <= 4; ++t) {
+      const double x = lo + (hi - lo) * t / 4;
+      o << "<text x=\"" << sx(x) << "\" y=\"" << y0 + panel + 16 << "\" text-anchor=\"middle\">" << num(x)
+        << "</text>\n";
+    }
+    o << "<text x=\"" << left + 6 << "\" y=\"" << y0 + 16 << "\">" << escape(r.report.attacks[a].name) << " ("
+      << in.size() << " members, " << out.size() << " non-members)</text>\n";
+    for (int side = 0; side < 2; ++side) {
+      const auto& d = side ? dout : din;
+      o << "<polyline fill=\"none\" stroke-width=\"1.6\" stroke=\"" << (side ? "#d62728" : "#1f77b4")
+        << "\" points=\"";
+      for (int b = 0; b < kBins; ++b)
+        o << num(sx(lo + width * b)) << "," << num(sy(d[static_cast<size_t>(b)])) << " " << num(sx(lo + width * (b + 1)))
+          << "," << num(sy(d[static_cast<size_t>(b)])) << " ";
+      o << "\"/>\n";
+    }
   }
   o << "</svg>\n";
   return o.str();

@@ -47,6 +47,14 @@ nlohmann::json metrics_json(const Metrics& m) {
 
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
+nlohmann::json interval_json(const Interval& i) { return {number_or_null(i.low), number_or_null(i.high)}; }
+
+// "0.7230 [0.70, 0.74]" or "0.7230" without an interval.
+std::string with_interval(double v, const Interval& i) {
+  if (std::isnan(i.low)) return fmt("%.4f", v);
+  return fmt("%.4f", v) + " [" + fmt("%.3f", i.low) + "," + fmt("%.3f", i.high) + "]";
+}
+
 }  // namespace
 
 std::string format_percent(double fraction) { return fmt("%.6g", fraction * 100.0) + "%"; }
@@ -68,23 +76,54 @@ std::string format_table(const ScoreReport& r) {
       << "), each scored against " << (r.leave_one_out ? "every other finished model (leave-one-out, "
                                                         : "")
       << r.references.size() << " reference models" << (r.leave_one_out ? ")" : "") << "; flavor " << r.flavor << "\n";
+  out << "state: " << r.state;
+  if (!r.state_detail.empty()) out << " -- " << r.state_detail;
+  out << "\n";
   for (const auto& n : r.notes) out << "note: " << n << "\n";
+  for (const auto& sk : r.skipped) out << "skipped: " << sk.name << ": " << sk.reason << "\n";
   out << "\n";
 
   const bool several = r.targets.size() > 1;
-  if (several) out << "pooled over the " << r.targets.size() << " targets:\n";
-  const size_t name_w = 30;
-  out << pad("attack", name_w) << pad("AUC", 9) << pad("bal.acc", 9) << pad("adv.", 9);
+  const bool ci = r.bootstrap > 0;
+  if (several) out << "pooled over the " << r.targets.size() << " targets";
+  if (ci) out << (several ? "; " : "") << "[" << fmt("%g", r.confidence * 100) << "% bootstrap interval, " << r.bootstrap
+              << " resamples of the members and non-members]";
+  if (several || ci) out << ":\n";
+  const size_t name_w = 30, metric_w = ci ? 23 : 9;
+  bool any_mark = false;
+  out << pad("attack", name_w) << pad("AUC", metric_w) << pad("bal.acc", 9) << pad("adv.", 9);
   const auto& fprs = r.attacks.empty() ? std::vector<double>{} : r.attacks.front().pooled.fpr_targets;
-  for (double f : fprs) out << pad("TPR@" + format_percent(f) + "FPR", 17);
+  for (double f : fprs) out << pad("TPR@" + format_percent(f) + "FPR", std::max<size_t>(17, metric_w));
   out << "\n";
   for (const auto& a : r.attacks) {
-    out << pad(a.name, name_w) << pad(fmt("%.4f", a.pooled.auc), 9) << pad(fmt("%.4f", a.pooled.balanced_accuracy), 9)
-        << pad(fmt("%.4f", a.pooled.advantage), 9);
-    for (double t : a.pooled.tpr_at) out << pad(fmt("%.4f", t), 17);
+    const bool mark = !a.few_references.empty();
+    any_mark = any_mark || mark;
+    out << pad(a.name + (mark ? " *" : ""), name_w) << pad(with_interval(a.pooled.auc, a.ci.auc), metric_w)
+        << pad(fmt("%.4f", a.pooled.balanced_accuracy), 9) << pad(fmt("%.4f", a.pooled.advantage), 9);
+    for (size_t i = 0; i < a.pooled.tpr_at.size(); ++i)
+      out << pad(with_interval(a.pooled.tpr_at[i], i < a.ci.tpr_at.size() ? a.ci.tpr_at[i] : Interval{}),
+                 std::max<size_t>(17, metric_w));
     out << "\n";
   }
+  if (any_mark) {
+    out << "* fitted on too few reference models:\n";
+    for (const auto& a : r.attacks)
+      if (!a.few_references.empty()) out << "  " << a.name << ": " << a.few_references << "\n";
+  }
   if (several) {
+    out << "\nmean +- standard error over the " << r.targets.size() << " targets:\n"
+        << pad("attack", name_w) << pad("AUC", 18);
+    for (double f : fprs) out << pad("TPR@" + format_percent(f) + "FPR", 18);
+    out << pad("flip@" + format_percent(r.decision_fpr) + "FPR", 14) << "\n";
+    for (const auto& a : r.attacks) {
+      out << pad(a.name, name_w) << pad(fmt("%.4f", a.mean.auc) + " +- " + fmt("%.4f", a.se.auc), 18);
+      for (size_t i = 0; i < a.mean.tpr_at.size(); ++i)
+        out << pad(fmt("%.4f", a.mean.tpr_at[i]) + " +- " + fmt("%.4f", a.se.tpr_at[i]), 18);
+      out << pad(std::isnan(a.decisions.mean_member_flip) ? "-" : fmt("%.3f", a.decisions.mean_member_flip), 14)
+          << "\n";
+    }
+    out << "flip: for an example that is a member of several targets, the share of pairs of those targets that "
+           "disagree on flagging it (each target's threshold at that FPR); 0 = every target decides alike\n";
     out << "\nAUC per target (and the mean over targets):\n" << pad("target model", 14);
     for (const auto& a : r.attacks) out << pad(a.name, std::max<size_t>(a.name.size() + 2, 9));
     out << "\n";
@@ -115,12 +154,36 @@ std::string to_json_text(const ScoreReport& r) {
   j["mean_train_accuracy"] = number_or_null(r.mean_train_accuracy);
   j["mean_test_accuracy"] = number_or_null(r.mean_test_accuracy);
   j["notes"] = r.notes;
+  j["generator"] = "lira score";
+  j["state"] = r.state;
+  j["state_detail"] = r.state_detail;
+  j["models_failed"] = r.models_failed;
+  j["population"] = r.population;
+  j["skipped"] = nlohmann::json::array();
+  for (const auto& sk : r.skipped) j["skipped"].push_back({{"name", sk.name}, {"reason", sk.reason}});
+  j["bootstrap"] = {{"resamples", r.bootstrap}, {"confidence", r.confidence},
+                    {"method", "percentile; members and non-members resampled separately"}};
   j["attacks"] = nlohmann::json::array();
   for (const auto& a : r.attacks) {
     nlohmann::json ja;
     ja["name"] = a.name;
     ja["pooled"] = metrics_json(a.pooled);
+    if (a.ci.resamples > 0) {
+      ja["pooled"]["auc_interval"] = interval_json(a.ci.auc);
+      for (size_t i = 0; i < a.ci.tpr_at.size() && i < ja["pooled"]["tpr_at_fpr"].size(); ++i)
+        ja["pooled"]["tpr_at_fpr"][i]["interval"] = interval_json(a.ci.tpr_at[i]);
+    }
     ja["mean"] = metrics_json(a.mean);
+    ja["standard_error"] = {{"auc", number_or_null(a.se.auc)}, {"tpr_at_fpr", nlohmann::json::array()}};
+    for (size_t i = 0; i < a.se.tpr_at.size(); ++i)
+      ja["standard_error"]["tpr_at_fpr"].push_back({{"fpr", a.se.fpr_targets[i]}, {"se", number_or_null(a.se.tpr_at[i])}});
+    ja["few_references"] = !a.few_references.empty();
+    if (!a.few_references.empty()) ja["few_references_reason"] = a.few_references;
+    ja["decisions"] = {{"fpr", a.decisions.fpr},
+                       {"mean_member_flip", number_or_null(a.decisions.mean_member_flip)},
+                       {"mean_nonmember_flip", number_or_null(a.decisions.mean_nonmember_flip)},
+                       {"flagged_by_all", number_or_null(a.decisions.flagged_by_all)},
+                       {"examples", a.decisions.examples}};
     ja["per_target"] = nlohmann::json::array();
     for (size_t t = 0; t < a.per_target.size(); ++t) {
       auto m = metrics_json(a.per_target[t]);

@@ -18,6 +18,14 @@ std::string roc_csv(const ScoreResult& result);
 // each attack's AUC and TPR at 0.1% FPR.
 std::string roc_svg(const ScoreResult& result);
 
+// Histograms of the scores of members and of non-members (log density), one panel per
+// named attack (all scored attacks when names is empty), all targets pooled.
+std::string scores_svg(const ScoreResult& result, const std::vector<std::string>& names);
+
+// The comment every SVG lira writes carries: how `lira score` recognizes its own files
+// before replacing one.
+inline constexpr const char* kSvgMarker = "<!-- written by lira score -->";
+
 // "0.1%" for 0.001, "0.001%" for 1e-5.
 std::string format_percent(double fraction);
 

@@ -1,13 +1,18 @@
-// RMIA, offline form (Zarifzadeh et al. 2024, lira-method.md section 4):
+// RMIA (Zarifzadeh et al. 2024), offline and online (docs/scoring.md):
 //   p(x | theta) = the model's probability of the true class, mean over queries
 //                  (exp(-loss), from /signals/loss);
-//   P(x)         = (1 + a)/2 * mean over OUT references of p(x | theta_ref) + (1 - a)/2;
+//   offline P(x) = (1 + a)/2 * mean over OUT references of p(x | theta_ref) + (1 - a)/2;
+//   online  P(x) = 20%-trimmed mean of p(x | theta_ref) over as many IN as OUT references;
 //   LR(x, z)     = [p(x | theta)/P(x)] / [p(z | theta)/P(z)];
-//   score(x)     = share of population samples z with LR(x, z) >= gamma.
-// Population: the target's non-members among the candidates (a seeded random subset of
-// --rmia-population of them, or all). Since LR(x, z) >= gamma iff ratio(z) <= ratio(x) /
-// gamma, each target sorts its population's ratios once and scores every x by binary
-// search: O((N + |Z|) log |Z|) per target instead of O(N |Z|).
+//   score(x)     = share of population samples z with LR(x, z) > gamma (strict).
+// The population Z is the candidates no model trained on (data.population): every
+// reference is OUT for z, so P(z) is the offline formula (online: the trimmed mean of the
+// OUT references). Since LR(x, z) > gamma iff ratio(z) < ratio(x) / gamma, each target
+// sorts its population's ratios once and scores every x by binary search.
+//
+// a (offline) is given, or tuned as ML Privacy Meter tunes it: a reference model that is
+// not a target plays the target, the other non-target references are its references,
+// and the a of the grid 0, 0.1, ..., 1 with the best AUC on its candidates is used.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -15,91 +20,201 @@
 
 #include "attacks.hpp"
 #include "common/rng.hpp"
+#include "metrics.hpp"
 
 namespace lira {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kTrim = 0.2;  // online: scipy.stats.trim_mean's proportiontocut in PMr
+constexpr double kDefaultA = 0.3;  // when a cannot be tuned: PMr's value for CIFAR-10
+constexpr uint64_t kPopulationStream = 3;
+
+// scipy.stats.trim_mean: drops floor(cut * n) values at each end (reorders v).
+double trimmed_mean(std::vector<double>& v, double cut) {
+  if (v.empty()) return kNaN;
+  const size_t k = static_cast<size_t>(cut * static_cast<double>(v.size()));
+  std::sort(v.begin(), v.end());
+  double sum = 0;
+  for (size_t i = k; i < v.size() - k; ++i) sum += v[i];
+  return sum / static_cast<double>(v.size() - 2 * k);
+}
 
 class RmiaGroup final : public AttackGroup {
  public:
-  explicit RmiaGroup(const ScoreSetup& setup)
-      : s_(setup), ratio_(setup.targets.size(), std::vector<double>(static_cast<size_t>(setup.candidates), kNaN)) {}
-  std::vector<AttackId> ids() const override { return {AttackId::kRmia}; }
+  RmiaGroup(std::vector<AttackId> ids, const ScoreSetup& setup) : ids_(std::move(ids)), s_(setup) {
+    const size_t T = s_.targets.size(), N = static_cast<size_t>(s_.candidates);
+    p_.assign(T, std::vector<double>(N, kNaN));
+    mean_out_ = p_;
+    if (has(AttackId::kRmiaOnline)) online_ = p_;
+    tune_ = std::isnan(s_.rmia.a) && has(AttackId::kRmia);
+    if (tune_) {
+      for (int64_t r : s_.base)
+        if (r != s_.tuning_model && std::find(s_.targets.begin(), s_.targets.end(), r) == s_.targets.end())
+          tune_refs_.push_back(r);
+      if (s_.tuning_model < 0 || tune_refs_.empty()) {
+        tune_ = false;
+        a_note_ = "a = 0.3 (not tuned: the file has no reference model besides the targets to tune it on; give "
+                  "--rmia-a)";
+      } else {
+        tune_p_.assign(N, kNaN), tune_mean_out_.assign(N, kNaN), tune_member_.assign(N, 0);
+      }
+    }
+  }
+  std::vector<AttackId> ids() const override { return ids_; }
   std::vector<std::string> signals() const override { return {"loss"}; }
 
   void score(const SignalBlock& b, const std::vector<ScoreMatrix*>&) override {
     const float* loss = b.get("loss");
     const int64_t A = s_.queries, T = static_cast<int64_t>(s_.targets.size());
-    const double a = s_.rmia.a;
     auto prob = [&](int64_t m, int64_t j) {
       double p = 0;
       for (int64_t q = 0; q < A; ++q) p += std::exp(-static_cast<double>(loss[(m * b.count + j) * A + q]));
       return p / static_cast<double>(A);
     };
+    const bool online = has(AttackId::kRmiaOnline);
 #pragma omp parallel for schedule(static)
     for (int64_t j = 0; j < b.count; ++j) {
-      const int64_t n = b.n0 + j;
-      // OUT references' mean probability; the target is left out of its own (leave-one-out).
-      double sum = 0;
-      int64_t count = 0;
-      for (int64_t r : s_.base)
-        if (!b.in(r, j)) sum += prob(r, j), ++count;
+      const size_t n = static_cast<size_t>(b.n0 + j);
+      std::vector<double> in_p, out_p, mix;
       for (int64_t ti = 0; ti < T; ++ti) {
-        const int64_t t = s_.targets[ti];
-        double out_sum = sum;
-        int64_t out_count = count;
-        if (s_.leave_one_out && !b.in(t, j)) out_sum -= prob(t, j), --out_count;
-        const double px = out_count ? (1 + a) / 2 * out_sum / static_cast<double>(out_count) + (1 - a) / 2 : kNaN;
-        ratio_[ti][n] = prob(t, j) / px;
+        const int64_t t = s_.targets[static_cast<size_t>(ti)];
+        in_p.clear(), out_p.clear();
+        // The target's own row is never one of its references (leave-one-out).
+        for (int64_t r : s_.base)
+          if (r != t) (b.in(r, j) ? in_p : out_p).push_back(prob(r, j));
+        p_[ti][n] = prob(t, j);
+        if (!out_p.empty()) mean_out_[ti][n] = std::accumulate(out_p.begin(), out_p.end(), 0.0) / double(out_p.size());
+        if (online) {
+          if (s_.in_population(b.n0 + j)) {
+            online_[ti][n] = trimmed_mean(out_p, kTrim);
+          } else if (!in_p.empty() && !out_p.empty()) {
+            // As many IN as OUT references, the first in model order (PMr: num_ref/2 of each).
+            const size_t k = std::min(in_p.size(), out_p.size());
+            mix.assign(in_p.begin(), in_p.begin() + static_cast<std::ptrdiff_t>(k));
+            mix.insert(mix.end(), out_p.begin(), out_p.begin() + static_cast<std::ptrdiff_t>(k));
+            online_[ti][n] = trimmed_mean(mix, kTrim);
+          }
+        }
+      }
+      if (tune_) {
+        double sum = 0;
+        int64_t count = 0;
+        for (int64_t r : tune_refs_)
+          if (!b.in(r, j)) sum += prob(r, j), ++count;
+        tune_p_[n] = prob(s_.tuning_model, j);
+        tune_member_[n] = b.in(s_.tuning_model, j) ? 1 : 0;
+        if (count) tune_mean_out_[n] = sum / static_cast<double>(count);
       }
     }
   }
 
   void finish(const std::vector<ScoreMatrix*>& out) override {
-    const int64_t N = s_.candidates;
-    for (size_t ti = 0; ti < s_.targets.size(); ++ti) {
-      const int64_t t = s_.targets[ti];
-      std::vector<int64_t> population;
-      for (int64_t n = 0; n < N; ++n)
-        if (!s_.target_keep[ti][n] && !std::isnan(ratio_[ti][n])) population.push_back(n);
-      if (s_.rmia.population > 0 && static_cast<int64_t>(population.size()) > s_.rmia.population) {
-        Xoshiro256 rng(derive_seed(s_.seed, 3, static_cast<uint64_t>(t)));
-        for (int64_t i = 0; i < s_.rmia.population; ++i) {  // partial Fisher-Yates
-          const auto k = i + static_cast<int64_t>(rng.below(population.size() - i));
-          std::swap(population[i], population[k]);
-        }
-        population.resize(static_cast<size_t>(s_.rmia.population));
+    choose_population();
+    a_ = std::isnan(s_.rmia.a) ? kDefaultA : s_.rmia.a;
+    if (tune_) tune_a();
+    for (size_t v = 0; v < ids_.size(); ++v)
+      for (size_t ti = 0; ti < s_.targets.size(); ++ti) {
+        const bool on = ids_[v] == AttackId::kRmiaOnline;
+        std::vector<double> ratio(static_cast<size_t>(s_.candidates));
+        for (size_t n = 0; n < ratio.size(); ++n)
+          ratio[n] = p_[ti][n] / (on ? online_[ti][n] : offline_p(mean_out_[ti][n], a_));
+        scores_from_ratios(ratio, *out[v], static_cast<int64_t>(ti));
       }
-      population_size_ = static_cast<int64_t>(population.size());
-      std::vector<double> z(population.size());
-      for (size_t i = 0; i < population.size(); ++i) z[i] = ratio_[ti][population[i]];
-      std::sort(z.begin(), z.end());
-      const double gamma = s_.rmia.gamma;
-#pragma omp parallel for schedule(static)
-      for (int64_t n = 0; n < N; ++n) {
-        const double r = ratio_[ti][n];
-        if (std::isnan(r) || z.empty()) continue;
-        // #{z : r / ratio(z) >= gamma} = #{z : ratio(z) <= r / gamma}
-        const auto k = std::upper_bound(z.begin(), z.end(), r / gamma) - z.begin();
-        out[0]->at(static_cast<int64_t>(ti), n) = static_cast<double>(k) / static_cast<double>(z.size());
-      }
-    }
   }
 
   std::vector<std::string> notes() const override {
-    return {"rmia: a = " + std::to_string(s_.rmia.a) + ", gamma = " + std::to_string(s_.rmia.gamma) + ", " +
-            std::to_string(population_size_) + " population samples (the target's non-members)"};
+    std::string a = a_note_.empty() ? "a = " + format(a_) : a_note_;
+    return {"rmia: " + (has(AttackId::kRmia) ? a + ", " : std::string()) + "gamma = " + format(s_.rmia.gamma) +
+            ", " + std::to_string(z_.size()) + " population samples (candidates no model trained on)"};
   }
 
  private:
+  bool has(AttackId id) const { return std::find(ids_.begin(), ids_.end(), id) != ids_.end(); }
+  static std::string format(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+  }
+  static double offline_p(double mean_out, double a) { return (1 + a) / 2 * mean_out + (1 - a) / 2; }
+
+  // Z: every population candidate, or a seeded random subset of --rmia-population of them
+  // (the same for every target).
+  void choose_population() {
+    z_.clear();
+    for (int64_t n = 0; n < s_.candidates; ++n)
+      if (s_.in_population(n)) z_.push_back(n);
+    if (s_.rmia.population > 0 && static_cast<int64_t>(z_.size()) > s_.rmia.population) {
+      Xoshiro256 rng(derive_seed(s_.seed, kPopulationStream, 0));
+      for (int64_t i = 0; i < s_.rmia.population; ++i) {  // partial Fisher-Yates
+        const auto k = i + static_cast<int64_t>(rng.below(z_.size() - static_cast<size_t>(i)));
+        std::swap(z_[static_cast<size_t>(i)], z_[static_cast<size_t>(k)]);
+      }
+      z_.resize(static_cast<size_t>(s_.rmia.population));
+      std::sort(z_.begin(), z_.end());
+    }
+  }
+
+  // Scores of every non-population x from its ratio p(x|theta)/P(x); NaN stays NaN.
+  void scores_from_ratios(const std::vector<double>& ratio, ScoreMatrix& out, int64_t ti) const {
+    std::vector<double> z;
+    for (int64_t n : z_)
+      if (std::isfinite(ratio[static_cast<size_t>(n)])) z.push_back(ratio[static_cast<size_t>(n)]);
+    std::sort(z.begin(), z.end());
+    const double gamma = s_.rmia.gamma;
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < s_.candidates; ++n) {
+      const double r = ratio[static_cast<size_t>(n)];
+      if (!std::isfinite(r) || z.empty() || s_.in_population(n)) continue;
+      // #{z : r / ratio(z) > gamma} = #{z : ratio(z) < r / gamma}
+      const auto k = std::lower_bound(z.begin(), z.end(), r / gamma) - z.begin();
+      out.at(ti, n) = static_cast<double>(k) / static_cast<double>(z.size());
+    }
+  }
+
+  void tune_a() {
+    double best_auc = -1;
+    std::string grid;
+    for (int i = 0; i <= 10; ++i) {
+      const double a = i / 10.0;
+      std::vector<double> ratio(tune_p_.size());
+      for (size_t n = 0; n < ratio.size(); ++n) ratio[n] = tune_p_[n] / offline_p(tune_mean_out_[n], a);
+      ScoreMatrix m(1, s_.candidates);
+      scores_from_ratios(ratio, m, 0);
+      std::vector<double> sc;
+      std::vector<uint8_t> mem;
+      for (int64_t n = 0; n < s_.candidates; ++n)
+        if (!std::isnan(m.at(0, n))) sc.push_back(m.at(0, n)), mem.push_back(tune_member_[static_cast<size_t>(n)]);
+      const int64_t members = std::count(mem.begin(), mem.end(), uint8_t{1});
+      if (members == 0 || members == static_cast<int64_t>(mem.size())) continue;
+      const double auc_a = auc(roc_curve(sc, mem));
+      if (auc_a > best_auc) best_auc = auc_a, a_ = a;  // the first of equal AUCs: the smallest a
+    }
+    if (best_auc < 0) {
+      a_note_ = "a = 0.3 (not tuned: the tuning model " + std::to_string(s_.tuning_model) +
+                " has no scorable members and non-members)";
+      return;
+    }
+    a_note_ = "a = " + format(a_) + " (tuned: model " + std::to_string(s_.tuning_model) + " as target against " +
+              std::to_string(tune_refs_.size()) + " references, AUC " + format(best_auc) + ")";
+  }
+
+  std::vector<AttackId> ids_;
   const ScoreSetup& s_;
-  std::vector<std::vector<double>> ratio_;
-  int64_t population_size_ = 0;
+  std::vector<std::vector<double>> p_, mean_out_, online_;  // [T][N]
+  bool tune_ = false;
+  std::vector<int64_t> tune_refs_;
+  std::vector<double> tune_p_, tune_mean_out_;
+  std::vector<uint8_t> tune_member_;
+  std::vector<int64_t> z_;
+  double a_ = kDefaultA;
+  std::string a_note_;
 };
 
 }  // namespace
 
-std::unique_ptr<AttackGroup> make_rmia_group(const ScoreSetup& setup) { return std::make_unique<RmiaGroup>(setup); }
+std::unique_ptr<AttackGroup> make_rmia_group(const std::vector<AttackId>& ids, const ScoreSetup& setup) {
+  return std::make_unique<RmiaGroup>(ids, setup);
+}
 
 }  // namespace lira

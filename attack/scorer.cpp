@@ -3,10 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <array>
 #include <future>
 #include <limits>
 
 #include "common/errors.hpp"
+#include "common/rng.hpp"
+#include "common/run_lock.hpp"
+#include "common/suggest.hpp"
 
 namespace lira {
 namespace {
@@ -24,7 +28,7 @@ double mean_over(const std::vector<double>& values, const std::vector<uint8_t>& 
 }
 
 std::vector<const AttackInfo*> choose_attacks(const ResultsReader& file, const ScoreOptions& options,
-                                              std::vector<std::string>& notes) {
+                                              std::vector<SkippedAttack>& skipped) {
   std::vector<const AttackInfo*> chosen;
   auto missing = [&](const AttackInfo& a) -> std::string {
     for (const char* s : a.signals)
@@ -38,7 +42,7 @@ std::vector<const AttackInfo*> choose_attacks(const ResultsReader& file, const S
       } else if (m.rfind("token_", 0) == 0) {
         // A language-model attack on a classifier's file: nothing to say.
       } else {
-        notes.push_back(std::string("attack ") + a.name + " skipped: the file has no /signals/" + m);
+        skipped.push_back({a.name, "needs /signals/" + m + ", which the file lacks"});
       }
     }
   } else {
@@ -52,6 +56,57 @@ std::vector<const AttackInfo*> choose_attacks(const ResultsReader& file, const S
   if (chosen.empty()) throw ScoreError("no attack can run on '" + file.path() + "': it has no usable signals");
   return chosen;
 }
+
+// Reference counts per example, over the evaluated (non-population) candidates, for the
+// feasibility of each attack: for each target, how many candidates have at least i IN
+// and o OUT references, and the fewest IN and OUT references of any candidate.
+struct ReferenceCounts {
+  static constexpr int kNeeds = 5;
+  static constexpr int64_t kIn[kNeeds] = {0, 0, 1, 0, 2}, kOut[kNeeds] = {1, 2, 1, 0, 2};
+  std::vector<std::array<int64_t, kNeeds>> satisfied;  // [T]: candidates meeting need k
+  int64_t min_in = INT64_MAX, min_out = INT64_MAX;     // over targets and candidates
+  int64_t satisfying(int64_t in, int64_t out) const {  // over the worst target
+    int k = 0;
+    while (k < kNeeds && !(kIn[k] == in && kOut[k] == out)) ++k;
+    int64_t least = INT64_MAX;
+    for (const auto& t : satisfied) least = std::min(least, t[static_cast<size_t>(k)]);
+    return satisfied.empty() ? 0 : least;
+  }
+};
+
+// What an attack needs of the references: IN and OUT reference signals per example, and
+// the count below which its fits are marked as too few to trust.
+struct Needs {
+  int64_t in = 0, out = 0;
+  int64_t trust = 0;  // mark the row when some example has fewer on a side it uses
+  const char* what = "";
+};
+
+Needs needs_of(AttackId id) {
+  switch (id) {
+    case AttackId::kLiraOnline:
+      return {2, 2, 8, "a per-example IN and OUT variance (>= 2 IN and >= 2 OUT references per example)"};
+    case AttackId::kLiraOffline:
+      return {0, 2, 8, "a per-example OUT variance (>= 2 OUT references per example)"};
+    case AttackId::kLiraOnlineFixedVariance:
+    case AttackId::kRmiaOnline:
+      return {1, 1, 2, "IN and OUT references for each example"};
+    case AttackId::kBavariaNOnline:
+    case AttackId::kBavariaTOnline:
+      return {1, 1, 1, "IN and OUT references for each example"};
+    case AttackId::kLiraOfflineFixedVariance:
+    case AttackId::kReference:
+    case AttackId::kRmia:
+      return {0, 1, 2, "OUT references for each example"};
+    case AttackId::kBavariaNOffline:
+    case AttackId::kBavariaTOffline:
+      return {0, 1, 1, "OUT references for each example"};
+    default:
+      return {0, 0, 0, ""};
+  }
+}
+
+std::string plural(int64_t n, const std::string& what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); }
 
 }  // namespace
 
@@ -71,18 +126,39 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   report.models_done = static_cast<int64_t>(done_models.size());
   report.mean_train_accuracy = mean_over(file.model_values("train_accuracy"), done);
   report.mean_test_accuracy = mean_over(file.model_values("test_accuracy"), done);
-  if (report.models_done < report.models)
-    report.notes.push_back("only " + std::to_string(report.models_done) + " of " + std::to_string(report.models) +
-                           " models are done; scoring those");
+  for (double f : file.model_values("failed")) report.models_failed += f != 0;
+  report.bootstrap = options.bootstrap;
+  report.confidence = options.confidence;
+  report.decision_fpr = options.decision_fpr;
+  {
+    std::string holder;
+    if (RunLock::held(file.path(), &holder)) {
+      report.state = "running";
+      report.state_detail = "a run (" + holder + ") is writing this file: " + std::to_string(report.models_done) +
+                            " of " + std::to_string(report.models) +
+                            " models done so far; the numbers will change as models finish";
+    } else if (report.models_done < report.models) {
+      report.state = "interrupted";
+      report.state_detail = "no run holds this file and " + std::to_string(report.models - report.models_done) +
+                            " of " + std::to_string(report.models) + " models are not done (" +
+                            std::to_string(report.models_failed) +
+                            " failed): these numbers use the finished ones; `lira run` with the same config "
+                            "resumes it";
+    } else {
+      report.state = "complete";
+    }
+  }
 
-  const auto attacks = choose_attacks(file, options, report.notes);
+  auto attacks = choose_attacks(file, options, report.skipped);
 
   // Targets and references.
   const int64_t k = options.targets;
   if (k < 1) throw ScoreError("the number of targets must be >= 1");
-  if (report.models_done < k + 1)
-    throw ScoreError("'" + file.path() + "' has " + std::to_string(report.models_done) + " finished models; " +
-                     std::to_string(k) + " target(s) need at least " + std::to_string(k + 1) +
+  if (report.models_done == 0)
+    throw ScoreError("'" + file.path() + "' has no finished model yet: nothing to score (wait for the run)");
+  if (report.models_done < k)
+    throw ScoreError("'" + file.path() + "' has " + plural(report.models_done, "finished model") + "; " +
+                     std::to_string(k) + " target(s) need at least " + std::to_string(k) +
                      " (use fewer targets, or wait for the run)");
   ScoreSetup setup;
   setup.models = report.models;
@@ -100,6 +176,123 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   report.references = setup.base;
   if (options.leave_one_out)
     report.references.erase(std::find(report.references.begin(), report.references.end(), setup.targets.front()));
+  for (int64_t r : setup.base)
+    if (std::find(setup.targets.begin(), setup.targets.end(), r) == setup.targets.end()) {
+      setup.tuning_model = r;
+      break;
+    }
+
+  // One pass over the keep matrix: the population (candidates IN for no model), the
+  // reference counts per example behind each attack's feasibility, and plot.py's
+  // in_size / out_size for the official-code flavor.
+  const int64_t T = static_cast<int64_t>(setup.targets.size());
+  ReferenceCounts counts;
+  counts.satisfied.assign(static_cast<size_t>(T), {});
+  setup.population.assign(static_cast<size_t>(report.candidates), 0);
+  int64_t official_min_in = INT64_MAX, official_min_out = INT64_MAX;
+  {
+    std::vector<uint8_t> keep;
+    for (int64_t n0 = 0; n0 < report.candidates; n0 += kKeepBlock) {
+      const int64_t n1 = std::min(report.candidates, n0 + kKeepBlock), w = n1 - n0;
+      file.read_keep(n0, n1, keep);
+      for (int64_t j = 0; j < w; ++j) {
+        int64_t any = 0;
+        for (int64_t m = 0; m < report.models; ++m) any |= keep[m * w + j];
+        if (!any) {
+          setup.population[static_cast<size_t>(n0 + j)] = 1;
+          ++setup.population_count;
+          continue;
+        }
+        int64_t in = 0;
+        for (int64_t r : setup.base) in += keep[r * w + j];
+        const int64_t refs = static_cast<int64_t>(setup.base.size());
+        official_min_in = std::min(official_min_in, in);
+        official_min_out = std::min(official_min_out, refs - in);
+        for (int64_t ti = 0; ti < T; ++ti) {
+          // Leave-one-out: the target's own row is not one of its references.
+          const int64_t t = setup.targets[static_cast<size_t>(ti)];
+          const int64_t own_in = options.leave_one_out ? keep[t * w + j] : 0;
+          const int64_t own = options.leave_one_out ? 1 : 0;
+          const int64_t i_t = in - own_in, o_t = refs - own - i_t;
+          counts.min_in = std::min(counts.min_in, i_t), counts.min_out = std::min(counts.min_out, o_t);
+          for (int q = 0; q < ReferenceCounts::kNeeds; ++q)
+            counts.satisfied[static_cast<size_t>(ti)][static_cast<size_t>(q)] +=
+                i_t >= ReferenceCounts::kIn[q] && o_t >= ReferenceCounts::kOut[q];
+        }
+      }
+    }
+  }
+  report.population = setup.population_count;
+  if (setup.population_count == report.candidates)
+    throw ScoreError("'" + file.path() + "': no model is IN for any candidate (/keep is all zeros), so there are no "
+                     "members to detect; is /keep the membership matrix (1 = trained on)?");
+  if (setup.population_count > 0)
+    report.notes.push_back(plural(setup.population_count, "candidate") +
+                           " that no model trained on (the population) are left out of the metrics");
+  setup.official_in_size = official_min_in == INT64_MAX ? 0 : official_min_in;
+  setup.official_out_size = official_min_out == INT64_MAX ? 0 : official_min_out;
+
+  // Each attack decides whether it can be scored; the others still run.
+  const int64_t references = static_cast<int64_t>(report.references.size());
+  std::vector<std::string> few(attacks.size());
+  {
+    std::vector<const AttackInfo*> feasible;
+    std::vector<std::string> feasible_few;
+    for (auto* a : attacks) {
+      const Needs need = needs_of(a->id);
+      std::string reason, mark;
+      const bool lira_family = a->id == AttackId::kLiraOnline || a->id == AttackId::kLiraOffline ||
+                               a->id == AttackId::kLiraOnlineFixedVariance ||
+                               a->id == AttackId::kLiraOfflineFixedVariance;
+      if (need.in + need.out > 0 && counts.satisfying(need.in, need.out) == 0) {
+        reason = "needs " + std::string(need.what) + "; with " + plural(references, "reference model") +
+                 " per target no candidate has that for every target" +
+                 (references < 4 ? " (train more models, or use fewer --targets)" : " (use fewer --targets)");
+      } else if (lira_family && options.flavor == Flavor::kOfficialCode &&
+                 (setup.official_out_size == 0 ||
+                  (setup.official_in_size == 0 &&
+                   (a->id == AttackId::kLiraOnline || a->id == AttackId::kLiraOnlineFixedVariance)))) {
+        reason = "official-code flavor truncates every candidate's IN and OUT sets to the smallest count, and some "
+                 "candidate has no " + std::string(setup.official_out_size == 0 ? "OUT" : "IN") +
+                 " reference (plot.py would fail too): train more models or use fewer --targets";
+      } else if (options.flavor == Flavor::kOfficialCode &&
+                 std::string(a->name).rfind("bavaria", 0) == 0) {
+        reason = "has no official-code flavor (plot.py has no such attack): use --flavor paper";
+      } else if ((a->id == AttackId::kRmia || a->id == AttackId::kRmiaOnline) && setup.population_count == 0) {
+        reason = "needs a population: candidates that no model trained on (set data.population in the config; "
+                 "this file has none). Using the targets' own non-members instead would rely on the secret "
+                 "being measured";
+      } else if (a->id == AttackId::kShokri) {
+        int64_t train = 0;
+        for (int64_t r : setup.base) train += std::find(setup.targets.begin(), setup.targets.end(), r) == setup.targets.end();
+        if (train == 0)
+          reason = "needs reference models that are not targets to train its classifier on; all " +
+                   plural(report.models_done, "finished model") + " are targets";
+      }
+      if (!reason.empty()) {
+        report.skipped.push_back({a->name, reason});
+        continue;
+      }
+      if (need.trust > 0) {
+        const int64_t fewest_in = need.in > 0 ? counts.min_in : INT64_MAX;
+        const int64_t fewest = std::min(fewest_in, counts.min_out);
+        if (fewest < need.trust)
+          mark = "some examples' fits use only " + std::to_string(fewest) + " " +
+                 (fewest == counts.min_out ? "OUT" : "IN") + " reference signal(s) (fewer than " +
+                 std::to_string(need.trust) + "): read it as indicative" +
+                 (need.trust >= 8 ? "; the fixed-variance and BaVarIA rows are made for few references" : "");
+      }
+      feasible.push_back(a);
+      feasible_few.push_back(mark);
+    }
+    attacks = feasible;
+    few = feasible_few;
+  }
+  if (attacks.empty()) {
+    std::string why;
+    for (const auto& sk : report.skipped) why += "\n  " + sk.name + ": " + sk.reason;
+    throw ScoreError("no attack can be scored on '" + file.path() + "':" + why);
+  }
 
   // Text results: the ragged token layout, for the language-model attacks.
   setup.offsets = file.offsets();
@@ -131,23 +324,6 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   result.membership = setup.target_keep;
   std::vector<AttackId> ids;
   for (auto* a : attacks) ids.push_back(a->id);
-  if (options.flavor == Flavor::kOfficialCode && !options.leave_one_out) {
-    // plot.py's in_size / out_size: the smallest IN and OUT counts among the references.
-    int64_t min_in = INT64_MAX, min_out = INT64_MAX;
-    std::vector<uint8_t> keep;
-    for (int64_t n0 = 0; n0 < report.candidates; n0 += kKeepBlock) {
-      const int64_t n1 = std::min(report.candidates, n0 + kKeepBlock);
-      file.read_keep(n0, n1, keep);
-      for (int64_t j = 0; j < n1 - n0; ++j) {
-        int64_t in = 0;
-        for (int64_t r : setup.base) in += keep[r * (n1 - n0) + j];
-        min_in = std::min(min_in, in);
-        min_out = std::min(min_out, static_cast<int64_t>(setup.base.size()) - in);
-      }
-    }
-    setup.official_in_size = min_in;
-    setup.official_out_size = min_out;
-  }
   auto groups = make_attack_groups(ids, setup);
   // Every signal the groups read (some read optional ones, such as shokri's max_probability)
   // must have the same [M, N, A] shape.
@@ -165,7 +341,6 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   if (!token_signals.empty() && static_cast<int64_t>(setup.offsets.size()) != report.candidates + 1)
     throw ScoreError("'" + file.path() + "' has per-token signals but no /offsets of " +
                      std::to_string(report.candidates + 1) + " entries");
-  const int64_t T = static_cast<int64_t>(setup.targets.size());
   for (size_t i = 0; i < ids.size(); ++i) result.scores.emplace_back(T, report.candidates);
   // Each group's outputs, in the order of `ids`.
   std::vector<std::vector<ScoreMatrix*>> outputs;
@@ -175,13 +350,32 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
     outputs.push_back(o);
   }
 
-  // Block length: a multiple of the storage chunk, within the memory budget.
-  int64_t block = options.block_candidates;
-  if (block <= 0) {
+  // Blocks: runs of candidates within the memory budget. Per-candidate signals take
+  // models x queries x 4 bytes per signal (blocks a multiple of the storage chunk); text
+  // results add every target's tokens of the block's records for each per-token signal, so
+  // a block ends where its tokens would pass the budget, whatever the number of targets.
+  std::vector<int64_t> bounds{0};
+  {
     const int64_t per_candidate = report.models * (setup.queries * 4 * static_cast<int64_t>(signals.size()) + 1);
-    block = std::max<int64_t>(1, kBlockBudgetBytes / std::max<int64_t>(1, per_candidate));
-    const int64_t chunk = file.signal_chunk_candidates(signals.front());
-    if (block > chunk) block -= block % chunk;
+    const int64_t per_token = 4 * T * static_cast<int64_t>(token_signals.size());
+    int64_t block = options.block_candidates;
+    if (block <= 0) {
+      block = std::max<int64_t>(1, kBlockBudgetBytes / std::max<int64_t>(1, per_candidate));
+      const int64_t chunk = file.signal_chunk_candidates(signals.front());
+      if (block > chunk) block -= block % chunk;
+    }
+    for (int64_t n0 = 0; n0 < report.candidates;) {
+      int64_t n1 = std::min(report.candidates, n0 + block);
+      if (per_token > 0) {
+        // The largest n1 whose tokens fit (at least one record per block).
+        const auto first = setup.offsets.begin() + n0;
+        const int64_t limit = setup.offsets[static_cast<size_t>(n0)] + std::max<int64_t>(1, kBlockBudgetBytes / per_token);
+        const int64_t fit = (std::upper_bound(first + 1, setup.offsets.begin() + n1 + 1, limit) - first) - 1;
+        n1 = n0 + std::max<int64_t>(1, fit);
+      }
+      bounds.push_back(n1);
+      n0 = n1;
+    }
   }
   // Streams the blocks, reading block k + 1 on another thread while block k is scored.
   // Only that thread calls HDF5 meanwhile (the HDF5 library here is not thread-safe).
@@ -193,8 +387,8 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   Buffers current{std::vector<std::vector<float>>(signals.size()), {},
                   std::vector<std::vector<float>>(token_signals.size() * static_cast<size_t>(T))},
       next = current;
-  auto read = [&](int64_t n0, Buffers& into) {
-    const int64_t n1 = std::min(report.candidates, n0 + block);
+  auto read = [&](size_t bi, Buffers& into) {
+    const int64_t n0 = bounds[bi], n1 = bounds[bi + 1];
     for (size_t i = 0; i < signals.size(); ++i) file.read_signal(signals[i], n0, n1, into.signals[i]);
     file.read_keep(n0, n1, into.keep);
     for (size_t i = 0; i < token_signals.size(); ++i)
@@ -202,18 +396,19 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
         file.read_token_signal(token_signals[i], setup.targets[static_cast<size_t>(ti)], setup.offsets[n0],
                                setup.offsets[n1], into.tokens[i * static_cast<size_t>(T) + static_cast<size_t>(ti)]);
   };
+  const size_t blocks = bounds.size() - 1;
   auto for_each_block = [&](auto&& fn) {
     read(0, current);
-    for (int64_t n0 = 0; n0 < report.candidates; n0 += block) {
+    for (size_t bi = 0; bi < blocks; ++bi) {
       std::future<void> reading;
-      if (n0 + block < report.candidates) reading = std::async(std::launch::async, read, n0 + block, std::ref(next));
+      if (bi + 1 < blocks) reading = std::async(std::launch::async, read, bi + 1, std::ref(next));
       SignalBlock b;
-      b.n0 = n0;
-      b.count = std::min(report.candidates, n0 + block) - n0;
+      b.n0 = bounds[bi];
+      b.count = bounds[bi + 1] - bounds[bi];
       for (size_t i = 0; i < signals.size(); ++i) b.signals[signals[i]] = current.signals[i].data();
       b.keep = current.keep.data();
       if (!token_signals.empty()) {
-        b.s0 = setup.offsets[n0];
+        b.s0 = setup.offsets[b.n0];
         for (size_t i = 0; i < token_signals.size(); ++i)
           for (int64_t ti = 0; ti < T; ++ti)
             b.token_rows[token_signals[i]].push_back(current.tokens[i * static_cast<size_t>(T) + static_cast<size_t>(ti)].data());
@@ -245,19 +440,31 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
     for (auto& n : groups[i]->notes()) report.notes.push_back(n);
   }
 
-  // Metrics per attack: each target, pooled, and the mean over targets.
+  // The population is not evaluated by any attack.
   const int64_t N = report.candidates;
+  for (auto& m : result.scores)
+    for (int64_t ti = 0; ti < T; ++ti)
+      for (int64_t n = 0; n < N; ++n)
+        if (setup.in_population(n)) m.at(ti, n) = std::numeric_limits<double>::quiet_NaN();
+
+  // Metrics per attack: each target, pooled, the mean over targets and its standard error,
+  // bootstrap intervals of the pooled metrics, and the decisions' variability. An attack
+  // some target cannot be evaluated for (no scored member or non-member) is skipped.
+  std::vector<ScoreMatrix> kept_scores;
   for (size_t ai = 0; ai < ids.size(); ++ai) {
     AttackReport ar;
     ar.name = attacks[ai]->name;
+    ar.few_references = few[ai];
     std::vector<double> all_scores;
     std::vector<uint8_t> all_members;
-    for (int64_t ti = 0; ti < T; ++ti) {
+    std::string unusable;
+    for (int64_t ti = 0; ti < T && unusable.empty(); ++ti) {
       const auto row = result.scores[ai].row(ti);
       std::vector<double> kept;
       std::vector<uint8_t> member;
       kept.reserve(N), member.reserve(N);
       for (int64_t n = 0; n < N; ++n) {
+        if (setup.in_population(n)) continue;
         if (std::isnan(row[n])) {
           ++ar.undefined_scores;
           continue;
@@ -265,15 +472,43 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
         kept.push_back(row[n]);
         member.push_back(result.membership[ti][n]);
       }
+      const int64_t members = std::count(member.begin(), member.end(), uint8_t{1});
+      if (members == 0 || members == static_cast<int64_t>(member.size())) {
+        unusable = "target model " + std::to_string(setup.targets[static_cast<size_t>(ti)]) + " has " +
+                   plural(members, "member") + " and " +
+                   plural(static_cast<int64_t>(member.size()) - members, "non-member") +
+                   " with a score: a ROC curve needs both";
+        break;
+      }
       ar.per_target.push_back(compute_metrics(kept, member, options.fpr));
-      if (T > 1) all_scores.insert(all_scores.end(), kept.begin(), kept.end()), all_members.insert(all_members.end(), member.begin(), member.end());
+      all_scores.insert(all_scores.end(), kept.begin(), kept.end());
+      all_members.insert(all_members.end(), member.begin(), member.end());
+    }
+    if (!unusable.empty()) {
+      report.skipped.push_back({ar.name, unusable});
+      continue;
     }
     ar.mean = mean_metrics(ar.per_target);
+    ar.se = standard_error(ar.per_target);
     ar.pooled = T > 1 ? compute_metrics(all_scores, all_members, options.fpr) : ar.per_target.front();
+    ar.ci = bootstrap_metrics(all_scores, all_members, options.fpr, options.bootstrap, options.confidence,
+                              derive_seed(options.seed, 7, ai));
+    if (T > 1) {
+      std::vector<std::span<const double>> rows;
+      for (int64_t ti = 0; ti < T; ++ti) rows.push_back(result.scores[ai].row(ti));
+      ar.decisions = decision_variability(rows, result.membership, options.decision_fpr);
+    }
     if (ar.undefined_scores > 0)
       report.notes.push_back(ar.name + ": " + std::to_string(ar.undefined_scores) +
-                             " (target, candidate) pairs had no score (no IN or OUT reference) and were left out");
+                             " (target, candidate) pairs had no score (too few IN or OUT references) and were left out");
     report.attacks.push_back(std::move(ar));
+    kept_scores.push_back(std::move(result.scores[ai]));
+  }
+  result.scores = std::move(kept_scores);
+  if (report.attacks.empty()) {
+    std::string why;
+    for (const auto& sk : report.skipped) why += "\n  " + sk.name + ": " + sk.reason;
+    throw ScoreError("no attack can be scored on '" + file.path() + "':" + why);
   }
   return result;
 }

@@ -39,6 +39,7 @@ class ShokriGroup final : public AttackGroup {
     std::vector<double> row(features_.size());
     for (int64_t j = 0; j < b.count; ++j) {
       const int64_t n = b.n0 + j;
+      if (s_.in_population(n)) continue;  // OUT of every model: would skew the classes
       for (int64_t m : train_models_) {
         if (derive_seed(s_.seed, 4, static_cast<uint64_t>(m * s_.candidates + n)) > threshold) continue;
         features(ptrs, b.count, m, j, row);

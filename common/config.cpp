@@ -17,6 +17,7 @@
 
 #include "config_schema.hpp"
 #include "errors.hpp"
+#include "suggest.hpp"
 
 namespace lira {
 namespace {
@@ -25,34 +26,9 @@ using schema::Key;
 
 // ------------------------------------------------------------------ small helpers
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 // " (did you mean 'x'?)" for the closest candidate, if it is close enough.
 std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
-  std::string best;
-  size_t best_d = std::string::npos;
-  for (const auto& c : candidates) {
-    const size_t d = edit_distance(word, c);
-    if (d < best_d) {
-      best_d = d;
-      best = c;
-    }
-  }
-  const size_t limit = std::max<size_t>(2, word.size() / 3);
-  if (best.empty() || best_d > limit) return "";
-  return " (did you mean '" + best + "'?)";
+  return did_you_mean(word, candidates);
 }
 
 std::string format_real(double v) {
@@ -312,6 +288,9 @@ std::vector<std::string> check_conflicts(const Config& c) {
     errors.push_back("experiment.models: " + std::to_string(c.experiment.models) +
                      " is odd; it must be even so every candidate is IN for exactly models/2 models");
   if (c.experiment.name.empty()) errors.push_back("experiment.name: must not be empty");
+  if (c.data.population >= c.data.candidates)
+    errors.push_back("data.population: " + std::to_string(c.data.population) + " leaves none of the " +
+                     std::to_string(c.data.candidates) + " candidates to train on; it must be < data.candidates");
   if (!c.queries.identity && !c.queries.mirror)
     errors.push_back("queries: every query is disabled; enable at least queries.identity");
   if (c.training.nesterov && c.training.momentum <= 0.0)

@@ -28,6 +28,7 @@ struct DataConfig {
   std::string path;     // directory holding the dataset files
   int64_t candidates = 0;        // N
   int64_t candidate_offset = 0;  // the pool is training examples [offset, offset + N)
+  int64_t population = 0;        // the last P candidates are IN for no model
   int64_t test_examples = 0;     // examples of the test split used for test accuracy (0: all)
   std::string normalization;     // standard | symmetric | none
   std::string cifar100_labels;   // fine | coarse

@@ -63,6 +63,10 @@ const std::vector<Key>& keys() {
       {"data", "candidate_offset",
        IntKey{0, 0, kMaxInt, [](Config& c) -> int64_t& { return c.data.candidate_offset; }},
        "First training example of the pool: the pool is examples [offset, offset + N)."},
+      {"data", "population", IntKey{0, 0, kMaxInt, [](Config& c) -> int64_t& { return c.data.population; }},
+       "The last P candidates of the pool are trained on by no model: data with every model's signals that no "
+       "target saw, RMIA's population z (rmia is skipped without one); they are left out of every attack's "
+       "metrics. Must be < data.candidates."},
       {"data", "test_examples", IntKey{0, 0, kMaxInt, [](Config& c) -> int64_t& { return c.data.test_examples; }},
        "Examples of the test split used to measure test accuracy; 0 = all of them."},
       {"data", "normalization",

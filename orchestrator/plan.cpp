@@ -9,16 +9,19 @@
 
 namespace lira {
 
-Plan::Plan(int64_t models, int64_t candidates, uint64_t seed)
-    : models_(models), candidates_(candidates), seed_(seed) {
+Plan::Plan(int64_t models, int64_t candidates, uint64_t seed, int64_t population)
+    : models_(models), candidates_(candidates), population_(population), seed_(seed) {
   if (models < 2 || models % 2 != 0)
     throw ConfigError("experiment.models must be even and >= 2 (each candidate is IN for exactly models/2 "
                       "models); got " + std::to_string(models));
   if (candidates < 1) throw ConfigError("data.candidates must be >= 1; got " + std::to_string(candidates));
+  if (population < 0 || population >= candidates)
+    throw ConfigError("data.population must be in [0, data.candidates - 1] (the last P candidates are trained on by "
+                      "no model); got " + std::to_string(population) + " of " + std::to_string(candidates));
   keep_.assign(static_cast<size_t>(models) * static_cast<size_t>(candidates), 0);
   const int64_t half = models / 2;
   std::vector<int64_t> order(static_cast<size_t>(models));
-  for (int64_t n = 0; n < candidates; ++n) {
+  for (int64_t n = 0; n < candidates - population; ++n) {
     // Partial Fisher-Yates: the first `half` entries of a uniform random permutation
     // of the models form a uniform random half-subset.
     Xoshiro256 rng(derive_seed(seed, static_cast<uint64_t>(SeedStream::kKeepMatrix), static_cast<uint64_t>(n)));

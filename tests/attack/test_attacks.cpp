@@ -34,38 +34,62 @@ ScoreMatrix run_group(AttackId id, const ScoreSetup& s, const SignalBlock& b) {
 
 }  // namespace
 
-TEST_CASE("RMIA: the share of population samples z with LR(x, z) >= gamma, by hand") {
-  // 3 models, 4 candidates, 1 query; target model 2, references 0 and 1.
-  // keep:  m0: 1 0 1 0   m1: 0 1 0 1   m2 (target): 1 1 0 0
-  const std::vector<uint8_t> keep{1, 0, 1, 0, 0, 1, 0, 1, 1, 1, 0, 0};
+TEST_CASE("RMIA offline and online: the share of population samples z with LR(x, z) > gamma, by hand") {
+  // 3 models, 6 candidates, 1 query; target model 2, references 0 and 1; candidates 4 and
+  // 5 are the population (IN for no model).
+  // keep:  m0: 1 0 1 0 0 0   m1: 0 1 0 1 0 0   m2 (target): 1 1 0 0 0 0
+  const std::vector<uint8_t> keep{1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0};
   // p = exp(-loss): choose losses so p is simple.
-  const std::vector<double> p_ref0{0.9, 0.4, 0.8, 0.2}, p_ref1{0.3, 0.7, 0.6, 0.9}, p_target{0.95, 0.9, 0.5, 0.3};
+  const std::vector<double> p_ref0{0.9, 0.4, 0.8, 0.2, 0.5, 0.6}, p_ref1{0.3, 0.7, 0.6, 0.9, 0.4, 0.3},
+      p_target{0.95, 0.9, 0.5, 0.3, 0.45, 0.35};
   std::vector<float> loss;
   for (const auto* p : {&p_ref0, &p_ref1, &p_target})
     for (double v : *p) loss.push_back(static_cast<float>(-std::log(v)));
   ScoreSetup s;
-  s.models = 3, s.candidates = 4, s.queries = 1, s.targets = {2}, s.base = {0, 1};
-  s.target_keep = {{keep.begin() + 8, keep.end()}};
+  s.models = 3, s.candidates = 6, s.queries = 1, s.targets = {2}, s.base = {0, 1};
+  s.target_keep = {{keep.begin() + 12, keep.end()}};
   s.available = {"loss"};
+  s.population = {0, 0, 0, 0, 1, 1};
+  s.population_count = 2;
   s.rmia.a = 0.5;
   SignalBlock b;
-  b.count = 4;
+  b.count = 6;
   b.signals = {{"loss", loss.data()}};
   b.keep = keep.data();
-  const auto out = run_group(AttackId::kRmia, s, b);
-  // OUT reference per candidate: n0 -> m1 (0.3), n1 -> m0 (0.4), n2 -> m1 (0.6), n3 -> m0 (0.2).
-  // P(x) = 0.75 p_out + 0.25; ratio = p_target / P(x).
-  const double p_out[4] = {0.3, 0.4, 0.6, 0.2};
-  double ratio[4];
-  for (int n = 0; n < 4; ++n) ratio[n] = p_target[n] / (0.75 * p_out[n] + 0.25);
-  // Population: the target's non-members, candidates 2 and 3.
-  for (int n = 0; n < 4; ++n) {
-    const double expect = ((ratio[2] <= ratio[n] + 1e-15) + (ratio[3] <= ratio[n] + 1e-15)) / 2.0;
-    CHECK(out.at(0, n) == doctest::Approx(expect));
+  // p as the scorer computes it, from float losses.
+  auto p_of = [&](int m, int n) { return std::exp(-static_cast<double>(loss[m * 6 + n])); };
+  auto count_below = [](const double* z, double x) { return ((z[0] < x) + (z[1] < x)) / 2.0; };
+  {
+    const auto out = run_group(AttackId::kRmia, s, b);
+    // OUT reference per candidate: n0 -> m1, n1 -> m0, n2 -> m1, n3 -> m0; population: both.
+    // P(x) = 0.75 mean_out + 0.25; ratio = p_target / P(x).
+    const double p_out[6] = {p_of(1, 0), p_of(0, 1), p_of(1, 2), p_of(0, 3), (p_of(0, 4) + p_of(1, 4)) / 2,
+                             (p_of(0, 5) + p_of(1, 5)) / 2};
+    double ratio[6];
+    for (int n = 0; n < 6; ++n) ratio[n] = p_of(2, n) / (0.75 * p_out[n] + 0.25);
+    for (int n = 0; n < 4; ++n) CHECK(out.at(0, n) == doctest::Approx(count_below(ratio + 4, ratio[n])));
+    CHECK(std::isnan(out.at(0, 4)));  // the population is not scored
+    // gamma > 1 demands a larger ratio.
+    s.rmia.gamma = 1e6;
+    CHECK(run_group(AttackId::kRmia, s, b).at(0, 0) == 0.0);
+    s.rmia.gamma = 1.0;
   }
-  // gamma > 1 demands a larger ratio: candidate 2 no longer beats itself.
-  s.rmia.gamma = 1.01;
-  CHECK(run_group(AttackId::kRmia, s, b).at(0, 2) < out.at(0, 2));
+  {
+    const auto out = run_group(AttackId::kRmiaOnline, s, b);
+    // Online: mean of one IN and one OUT reference (trimming drops nothing from 2 values);
+    // the population's P(z): the mean of its OUT references.
+    const double px[4] = {(p_of(0, 0) + p_of(1, 0)) / 2, (p_of(0, 1) + p_of(1, 1)) / 2, (p_of(0, 2) + p_of(1, 2)) / 2,
+                          (p_of(0, 3) + p_of(1, 3)) / 2};
+    const double z[2] = {p_of(2, 4) / ((p_of(0, 4) + p_of(1, 4)) / 2), p_of(2, 5) / ((p_of(0, 5) + p_of(1, 5)) / 2)};
+    for (int n = 0; n < 4; ++n) CHECK(out.at(0, n) == doctest::Approx(count_below(z, p_of(2, n) / px[n])));
+  }
+  // No tuning model: a falls back to 0.3 and says so.
+  s.rmia.a = std::numeric_limits<double>::quiet_NaN();
+  auto groups = make_attack_groups({AttackId::kRmia}, s);
+  ScoreMatrix out(1, 6);
+  groups[0]->score(b, {&out});
+  groups[0]->finish({&out});
+  CHECK(groups[0]->notes().front().find("not tuned") != std::string::npos);
 }
 
 TEST_CASE("logistic regression recovers known coefficients") {

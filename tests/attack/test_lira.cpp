@@ -154,14 +154,12 @@ TEST_CASE("a candidate without IN references has no online score, but an offline
   const auto s = setup_for(c, {4}, {2, 3});  // candidate 0 has no IN reference
   CHECK(std::isnan(run(AttackId::kLiraOnline, c, s)[0]));
   CHECK(std::isfinite(run(AttackId::kLiraOffline, c, s)[0]));
-  auto groups = make_attack_groups({AttackId::kLiraOnline}, s);
-  ScoreMatrix out(1, 2);
-  SignalBlock b;
-  b.count = 2;
-  b.signals = {{"logit_confidence", c.conf.data()}};
-  b.keep = c.keep.data();
-  groups[0]->score(b, {&out});
-  CHECK(!groups[0]->notes().empty());  // warns about degenerate fits
+  // One IN reference: no per-example IN variance (NaN, not a degenerate sd of 0), while
+  // BaVarIA's prior gives it one.
+  const auto one_in = setup_for(c, {4}, {1, 2, 3});
+  CHECK(std::isnan(run(AttackId::kLiraOnline, c, one_in)[0]));
+  CHECK(std::isfinite(run(AttackId::kBavariaNOnline, c, one_in)[0]));
+  CHECK(std::isfinite(run(AttackId::kBavariaTOnline, c, one_in)[0]));
 }
 
 TEST_CASE("leave-one-out leaves each target's own signal out of its fits") {
@@ -173,9 +171,12 @@ TEST_CASE("leave-one-out leaves each target's own signal out of its fits") {
   CHECK(s4[0] == doctest::Approx(4.5));
   CHECK(s4[1] == doctest::Approx(1.5));
   // For target 3 they are those of references {0, 1, 2, 4}, as an explicit setup gives.
+  // (Candidate 0 then has one OUT reference, too few for a per-example variance.)
   const auto s3 = run(AttackId::kLiraOnline, c, loo, 0);
   const auto explicit3 = run(AttackId::kLiraOnline, c, setup_for(c, {3}, {0, 1, 2, 4}));
-  CHECK(s3[0] == doctest::Approx(explicit3[0]).epsilon(1e-12));
+  CHECK(std::isnan(s3[0]));
+  CHECK(std::isnan(explicit3[0]));
+  REQUIRE(std::isfinite(s3[1]));
   CHECK(s3[1] == doctest::Approx(explicit3[1]).epsilon(1e-12));
 }
 
@@ -183,11 +184,14 @@ TEST_CASE("scores do not depend on how the candidates are split into blocks") {
   const int64_t M = 9, N = 50;
   std::vector<uint8_t> keep(M * N);
   std::vector<float> conf(M * N * 2), loss(M * N * 2);
-  for (int64_t i = 0; i < M * N; ++i) keep[i] = (i / N + i % N) % 2;  // model + candidate parity
+  // Model + candidate parity; the last 5 candidates are the population (IN for no model).
+  const int64_t P = 5;
+  for (int64_t i = 0; i < M * N; ++i) keep[i] = i % N < N - P ? (i / N + i % N) % 2 : 0;
   for (size_t i = 0; i < conf.size(); ++i) conf[i] = static_cast<float>(std::sin(i * 0.37) * 3);
   for (size_t i = 0; i < loss.size(); ++i) loss[i] = static_cast<float>(1.5 + std::cos(i * 0.11));
   const std::vector<AttackId> ids{AttackId::kLiraOnlineFixedVariance, AttackId::kLiraOffline, AttackId::kRmia,
-                                  AttackId::kShokri, AttackId::kReference};
+                                  AttackId::kRmiaOnline, AttackId::kShokri, AttackId::kReference,
+                                  AttackId::kBavariaTOnline, AttackId::kBavariaNOffline};
   for (const Flavor flavor : {Flavor::kPaper, Flavor::kOfficialCode}) {
     ScoreSetup s;
     s.models = M, s.candidates = N, s.queries = 2, s.targets = {7, 8}, s.base = {0, 1, 2, 3, 4, 5, 6};
@@ -195,16 +199,19 @@ TEST_CASE("scores do not depend on how the candidates are split into blocks") {
     s.flavor = flavor;
     s.official_in_size = s.official_out_size = 3;  // parity keep: 3 or 4 of the 7 references per side
     s.available = {"logit_confidence", "loss"};
+    s.population.assign(N, 0);
+    for (int64_t n = N - P; n < N; ++n) s.population[n] = 1;
+    s.population_count = P;
+    s.tuning_model = 0;  // RMIA's a tuned on model 0, as the scorer chooses it
     auto score_in_blocks = [&](int64_t block) {
       auto groups = make_attack_groups(ids, s);
       std::vector<ScoreMatrix> out(ids.size(), ScoreMatrix(2, N));
       std::vector<ScoreMatrix*> ptrs;
       for (auto& o : out) ptrs.push_back(&o);
-      std::vector<std::vector<ScoreMatrix*>> per_group;
-      size_t next = 0;
+      std::vector<std::vector<ScoreMatrix*>> per_group;  // each group's outputs, by attack id
       for (auto& g : groups) {
-        per_group.push_back({ptrs.begin() + static_cast<long>(next), ptrs.begin() + static_cast<long>(next + g->ids().size())});
-        next += g->ids().size();
+        per_group.emplace_back();
+        for (auto id : g->ids()) per_group.back().push_back(ptrs[std::find(ids.begin(), ids.end(), id) - ids.begin()]);
       }
       for (int pass = 0; pass < 2; ++pass) {
         if (pass == 1)
@@ -240,6 +247,11 @@ TEST_CASE("scores do not depend on how the candidates are split into blocks") {
             if (flavor == Flavor::kOfficialCode && ids[k] != AttackId::kLiraOnlineFixedVariance &&
                 ids[k] != AttackId::kLiraOffline)
               continue;
+            if (n >= N - P && ids[k] != AttackId::kShokri && ids[k] != AttackId::kReference) {
+              CHECK(std::isnan(whole[k].at(t, n)));  // the population is not scored
+              continue;
+            }
+            if (n >= N - P) continue;
             REQUIRE(std::isfinite(whole[k].at(t, n)));
             CHECK(split[k].at(t, n) == doctest::Approx(whole[k].at(t, n)).epsilon(1e-12));
           }

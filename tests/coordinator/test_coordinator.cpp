@@ -43,7 +43,8 @@ std::string slurp(const fs::path& p) {
 
 // The whole coordinator run with `workers` synthetic workers on threads.
 int run(const Config& config, int workers, bool& must_abort, bool overwrite = false) {
-  const Plan plan(config.experiment.models, config.data.candidates, static_cast<uint64_t>(config.experiment.seed));
+  const Plan plan(config.experiment.models, config.data.candidates, static_cast<uint64_t>(config.experiment.seed),
+                  config.data.population);
   auto data = synthetic_dataset(config.data.candidates);
   auto opened = open_results(config, plan, *data, overwrite);
   InProcessHub hub(workers);

@@ -61,3 +61,18 @@ TEST_CASE("odd or too few models are refused") {
   CHECK_THROWS_AS(Plan(1, 10, 0), lira::ConfigError);
   CHECK_THROWS_AS(Plan(4, 0, 0), lira::ConfigError);
 }
+
+TEST_CASE("the population is IN for no model and leaves the other columns as they were") {
+  const Plan plain(8, 120, 5), with(8, 120, 5, 20);
+  CHECK(with.population() == 20);
+  for (int64_t n = 0; n < 120; ++n) {
+    int64_t in = 0;
+    for (int64_t m = 0; m < 8; ++m) {
+      in += with.keep_row(m)[n];
+      if (n < 100) REQUIRE(with.keep_row(m)[n] == plain.keep_row(m)[n]);
+    }
+    CHECK(in == (n < 100 ? 4 : 0));
+  }
+  CHECK_THROWS_AS(Plan(8, 10, 0, 10), lira::ConfigError);
+  CHECK_THROWS_AS(Plan(8, 10, 0, -1), lira::ConfigError);
+}
