@@ -34,6 +34,13 @@
 namespace lira {
 namespace {
 
+// The experiment's keep matrix and seeds, from the config (one place for both run modes).
+Plan make_plan(const Config& config) {
+  return Plan(config.experiment.models, config.data.candidates, static_cast<uint64_t>(config.experiment.seed),
+              config.data.population);
+}
+
+
 WorkerIdentity identity() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0) return {"unknown-host", getpid()};
@@ -173,8 +180,7 @@ int run_in_process(const Config& config, bool overwrite) {
   const int threads = auto_threads(config, 1);
   log_start(config, 1, threads);
   auto data = dataset_for(config);
-  const Plan plan(config.experiment.models, config.data.candidates, static_cast<uint64_t>(config.experiment.seed),
-                  config.data.population);
+  const Plan plan = make_plan(config);
   auto runner = runner_for(config, data, threads, 0, 0);
   RunLock lock(config.experiment.output);
   auto opened = open_results(config, plan, *data, overwrite);
@@ -276,8 +282,7 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
   OpenedResults opened;
   if (coordinator) {
     try {
-      plan = std::make_unique<Plan>(config.experiment.models, config.data.candidates,
-                                    static_cast<uint64_t>(config.experiment.seed));
+      plan = std::make_unique<Plan>(make_plan(config));
       lock = std::make_unique<RunLock>(config.experiment.output);
       opened = open_results(config, *plan, *data, args.overwrite);
       add_log_file(log_path_for(config.experiment.output));

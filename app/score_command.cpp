@@ -2,7 +2,11 @@
 // (epsilon lower bounds).
 #include "score_command.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -13,16 +17,11 @@
 #include "attack/scorer.hpp"
 #include "common/errors.hpp"
 #include "lira/build_info.hpp"
+#include "output_files.hpp"
 #include "storage/scores_file.hpp"
 
 namespace lira {
 namespace {
-
-void write_text_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out || !(out << text) || !out.flush())
-    throw StorageError("cannot write '" + path + "'; check that its directory exists and is writable");
-}
 
 // Options shared by score and audit: which file, which targets, which flavor.
 struct CommonOptions {
@@ -30,6 +29,7 @@ struct CommonOptions {
   int64_t targets = 1;
   int64_t leave_one_out = 0;
   std::string flavor = "paper";
+  bool overwrite = false;
   ScoreOptions to_score_options() const {
     ScoreOptions o;
     if (leave_one_out > 0) {
@@ -50,7 +50,8 @@ void add_common(CLI::App* cmd, CommonOptions& c) {
                       ->capture_default_str()
                       ->check(CLI::Range(1, 1 << 30));
   auto* loo = cmd->add_option("--leave-one-out", c.leave_one_out,
-                              "Each of the last K finished models is a target scored against all other finished models")
+                              "Each of the last K finished models is a target scored against all other finished "
+                              "models (K may be all of them)")
                   ->check(CLI::Range(1, 1 << 30));
   targets->excludes(loo);
   cmd->add_option("--flavor", c.flavor,
@@ -58,6 +59,23 @@ void add_common(CLI::App* cmd, CommonOptions& c) {
                   "plot.py computes, quirks included (docs/scoring.md)")
       ->capture_default_str()
       ->check(CLI::IsMember({"paper", "official-code"}));
+  cmd->add_flag("--overwrite", c.overwrite, "Replace output files even if lira did not write them");
+}
+
+bool ends_with_svg(const std::string& path) {
+  return path.size() >= 4 && (path.compare(path.size() - 4, 4, ".svg") == 0 || path.compare(path.size() - 4, 4, ".SVG") == 0);
+}
+
+// Every output path is checked before any work, so a refused path costs nothing.
+void check_outputs(const std::vector<std::pair<const char*, std::string>>& outputs, bool overwrite) {
+  std::vector<std::string> seen;
+  for (const auto& [flag, path] : outputs) {
+    if (path.empty()) continue;
+    if (std::find(seen.begin(), seen.end(), path) != seen.end())
+      throw StorageError(std::string(flag) + " '" + path + "' is also another output's path; give each its own");
+    seen.push_back(path);
+    check_replaceable(path, overwrite, flag);
+  }
 }
 
 }  // namespace
@@ -65,9 +83,11 @@ void add_common(CLI::App* cmd, CommonOptions& c) {
 Subcommand add_score_command(CLI::App& app) {
   auto common = std::make_shared<CommonOptions>();
   auto attacks = std::make_shared<std::vector<std::string>>();
+  auto plot_attacks = std::make_shared<std::vector<std::string>>();
   auto fpr = std::make_shared<std::vector<double>>(ScoreOptions{}.fpr);
   auto extra = std::make_shared<ScoreOptions>();
-  auto paths = std::make_shared<std::array<std::string, 4>>();  // json, scores-out, roc, plot
+  auto rmia_a = std::make_shared<std::string>("tune");
+  auto paths = std::make_shared<std::array<std::string, 5>>();  // json, scores-out, roc, plot, plot-scores
   std::string help = "Attacks to run, comma-separated (default: all the file supports):";
   for (const auto& a : attack_catalog()) help += std::string("\n  ") + a.name + ": " + a.description;
   auto* cmd = app.add_subcommand("score", "Run membership-inference attacks on a results file; print metrics");
@@ -78,17 +98,36 @@ Subcommand add_score_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--json", (*paths)[0], "Also write the report as JSON to this path");
-  cmd->add_option("--scores-out", (*paths)[1], "Write per-example scores as HDF5 (/scores/<attack> [T, N], /targets)");
+  cmd->add_option("--scores-out", (*paths)[1],
+                  std::string("Write per-example scores; the format follows the extension: ") + kScoresFormats +
+                      " (docs/scoring.md)");
   cmd->add_option("--roc", (*paths)[2], "Write the ROC curves (pooled over targets) as CSV");
-  cmd->add_option("--plot", (*paths)[3], "Draw the ROC curves on log-log axes into this SVG file");
-  cmd->add_option("--rmia-a", extra->rmia.a, "RMIA: offline P(x) = (1+a)/2 mean_OUT p(x) + (1-a)/2")
+  cmd->add_option("--plot", (*paths)[3], "Draw the ROC curves on log-log axes into this .svg file");
+  cmd->add_option("--plot-scores", (*paths)[4],
+                  "Draw the score distributions of members and non-members (log density) into this .svg file");
+  cmd->add_option("--plot-attacks", *plot_attacks, "The attacks --plot-scores draws, comma-separated (default: all)")
+      ->delimiter(',');
+  cmd->add_option("--bootstrap", extra->bootstrap,
+                  "Bootstrap resamples for the intervals of the pooled AUC and TPRs (members and non-members "
+                  "resampled separately); 0: none")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1000000}));
+  cmd->add_option("--confidence", extra->confidence, "Confidence of the bootstrap intervals")
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, 0.9999));
+  cmd->add_option("--decision-fpr", extra->decision_fpr,
+                  "FPR of the per-example decisions whose flip rate across targets is reported")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--rmia-gamma", extra->rmia.gamma, "RMIA: LR(x, z) >= gamma counts")
+  cmd->add_option("--rmia-a", *rmia_a,
+                  "RMIA offline: P(x) = (1+a)/2 mean_OUT p(x) + (1-a)/2; 'tune' (a reference model plays the "
+                  "target, grid 0..1) or a number in [0, 1]")
+      ->capture_default_str();
+  cmd->add_option("--rmia-gamma", extra->rmia.gamma, "RMIA: LR(x, z) > gamma counts")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--rmia-population", extra->rmia.population,
-                  "RMIA: population samples z (from the target's non-members); 0 = all")
+                  "RMIA: population samples z (from the candidates no model trained on); 0 = all")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--shokri-samples", extra->shokri.samples,
@@ -97,46 +136,70 @@ Subcommand add_score_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--min-k", extra->min_k, "min-k, min-k-plus-plus: the fraction k of lowest tokens averaged")
       ->capture_default_str();
-  cmd->add_option("--seed", extra->seed, "Seed of the samplings (shokri, RMIA population)")->capture_default_str();
-  cmd->add_option("--block", extra->block_candidates, "Candidates per streamed block (0: from a 256 MiB budget)")
+  cmd->add_option("--seed", extra->seed, "Seed of the samplings (bootstrap, shokri, RMIA population)")
+      ->capture_default_str();
+  cmd->add_option("--block", extra->block_candidates, "Candidates per streamed block (0: from a 128 MiB budget)")
       ->check(CLI::NonNegativeNumber);
 
   auto run = [=]() -> int {
     ScoreOptions o = common->to_score_options();
     o.attacks = *attacks;
+    for (const auto& name : o.attacks) find_attack(name);  // unknown names fail before any work
     o.fpr = *fpr;
     o.rmia = extra->rmia;
+    if (*rmia_a == "tune") {
+      o.rmia.a = std::numeric_limits<double>::quiet_NaN();
+    } else {
+      char* end = nullptr;
+      o.rmia.a = std::strtod(rmia_a->c_str(), &end);
+      if (end == rmia_a->c_str() || *end != '\0' || !(o.rmia.a >= 0 && o.rmia.a <= 1))
+        throw ScoreError("--rmia-a: '" + *rmia_a + "' is neither 'tune' nor a number in [0, 1]");
+    }
     o.shokri = extra->shokri;
     o.min_k = extra->min_k;
     o.seed = extra->seed;
     o.block_candidates = extra->block_candidates;
+    o.bootstrap = extra->bootstrap;
+    o.confidence = extra->confidence;
+    o.decision_fpr = extra->decision_fpr;
+    const auto& [json, scores_out, roc, plot, plot_scores] = *paths;
+    for (const auto& [flag, path] : {std::pair{"--plot", plot}, std::pair{"--plot-scores", plot_scores}})
+      if (!path.empty() && !ends_with_svg(path))
+        throw StorageError(std::string(flag) + " '" + path +
+                           "': lira draws SVG only (no plotting library); name the file .svg and convert it if "
+                           "needed (e.g. rsvg-convert -o plot.png plot.svg)");
+    if (!scores_out.empty()) {
+      const auto ext = std::filesystem::path(scores_out).extension().string();
+      if (ext != ".h5" && ext != ".hdf5" && ext != ".csv" && ext != ".npy")
+        throw StorageError("--scores-out '" + scores_out + "': unknown format '" + ext + "'; use " + kScoresFormats);
+    }
+    check_outputs({{"--json", json}, {"--scores-out", scores_out}, {"--roc", roc}, {"--plot", plot},
+                   {"--plot-scores", plot_scores}},
+                  common->overwrite);
     ResultsReader reader(common->file);
     const auto result = score_results(reader, o);
     std::cout << format_table(result.report);
-    const auto& [json, scores_out, roc, plot] = *paths;
-    if (!json.empty()) write_text_file(json, to_json_text(result.report));
-    if (!roc.empty()) write_text_file(roc, roc_csv(result));
-    if (!plot.empty()) write_text_file(plot, roc_svg(result));
-    if (!scores_out.empty()) {
-      ScoresToWrite s;
-      for (size_t a = 0; a < result.scores.size(); ++a) {
-        s.attacks.push_back(result.report.attacks[a].name);
-        // The rows of all targets are contiguous: [T, N] starting at target 0's row.
-        s.scores.push_back({result.scores[a].row(0).data(), result.report.targets.size() * result.report.candidates});
-      }
-      s.targets = result.report.targets;
-      const int64_t N = result.report.candidates;
-      for (const auto& row : result.membership) s.target_keep.insert(s.target_keep.end(), row.begin(), row.end());
-      s.candidates = N;
-      s.source = common->file;
-      s.flavor = result.report.flavor;
-      s.lira_version = std::string(build::kVersion) + " (" + build::kGitRevision + ")";
-      write_scores_file(scores_out, s);
-    }
+    if (!json.empty()) write_text_atomically(json, to_json_text(result.report));
+    if (!roc.empty()) write_text_atomically(roc, roc_csv(result));
+    if (!plot.empty()) write_text_atomically(plot, roc_svg(result));
+    if (!plot_scores.empty()) write_text_atomically(plot_scores, scores_svg(result, *plot_attacks));
+    if (!scores_out.empty()) write_scores(scores_out, result, common->file);
     return 0;
   };
   return {cmd, run};
 }
+
+namespace {
+
+std::vector<int64_t> default_guesses(int64_t m) {
+  std::vector<int64_t> k;
+  for (int64_t g : {10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000})
+    if (g <= m / 2) k.push_back(g);
+  if (k.empty()) k.push_back(std::max<int64_t>(1, m / 4));
+  return k;
+}
+
+}  // namespace
 
 Subcommand add_audit_command(CLI::App& app) {
   auto common = std::make_shared<CommonOptions>();
@@ -145,38 +208,106 @@ Subcommand add_audit_command(CLI::App& app) {
   auto alpha = std::make_shared<double>(0.05);
   auto seed = std::make_shared<uint64_t>(0);
   auto json = std::make_shared<std::string>();
+  auto methods = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"clopper-pearson", "gdp", "one-run"});
+  auto threshold = std::make_shared<std::string>("bonferroni");
+  auto k_plus = std::make_shared<std::vector<int64_t>>();
+  auto k_minus = std::make_shared<std::vector<int64_t>>(std::vector<int64_t>{0});
   auto* cmd = app.add_subcommand(
-      "audit", "Empirical epsilon lower bound of (epsilon, delta)-DP from an attack (Clopper-Pearson, split halves)");
+      "audit", "Empirical epsilon lower bounds of (epsilon, delta)-DP from an attack's scores (Clopper-Pearson, "
+               "GDP, one run)");
   add_common(cmd, *common);
   cmd->add_option("--attack", *attack, "The attack whose scores are thresholded")->capture_default_str();
+  cmd->add_option("--method", *methods, "Bounds to compute, comma-separated: clopper-pearson, gdp, one-run")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::IsMember({"clopper-pearson", "gdp", "one-run"}));
+  cmd->add_option("--threshold", *threshold,
+                  "Clopper-Pearson: bonferroni (every threshold at alpha / thresholds, all candidates) or split "
+                  "(chosen on a random half, bounded on the other)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bonferroni", "split"}));
+  cmd->add_option("--k-plus", *k_plus,
+                  "One run: numbers of top-scored candidates guessed IN, comma-separated (default: 10, 20, 50, "
+                  "... up to half the candidates); Bonferroni over all (k+, k-) pairs")
+      ->delimiter(',');
+  cmd->add_option("--k-minus", *k_minus, "One run: numbers of bottom-scored candidates guessed OUT")
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("--delta", *delta, "delta of (epsilon, delta)-DP")->capture_default_str()->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--alpha", *alpha, "Significance: the bound holds with probability >= 1 - alpha")
+  cmd->add_option("--alpha", *alpha, "Significance: each bound holds with probability >= 1 - alpha")
       ->capture_default_str()
       ->check(CLI::Range(1e-12, 1.0));
   cmd->add_option("--seed", *seed, "Seed of the split into selection and evaluation halves")->capture_default_str();
   cmd->add_option("--json", *json, "Also write the bounds as JSON");
   auto run = [=]() -> int {
+    find_attack(*attack);
+    check_outputs({{"--json", *json}}, common->overwrite);
     ScoreOptions o = common->to_score_options();
     o.attacks = {*attack};
+    o.bootstrap = 0;
     ResultsReader reader(common->file);
     const auto result = score_results(reader, o);
-    nlohmann::json out = nlohmann::json::array();
-    std::printf("%s: attack %s, delta %g, alpha %g; threshold chosen on one half of the candidates, bound on the other\n",
-                common->file.c_str(), attack->c_str(), *delta, *alpha);
-    std::printf("%-10s %10s %12s %10s %10s %10s %10s\n", "target", "epsilon", "threshold", "FP", "FN", "FPR_ub", "FNR_ub");
+    auto has = [&](const char* m) { return std::find(methods->begin(), methods->end(), m) != methods->end(); };
+    nlohmann::json out = {{"generator", "lira audit"}, {"file", common->file}, {"attack", *attack},
+                          {"delta", *delta}, {"alpha", *alpha}, {"threshold", *threshold},
+                          {"state", result.report.state}, {"targets", nlohmann::json::array()}};
+    std::printf("%s: attack %s, delta %g, alpha %g (each bound holds with probability >= %g)\n", common->file.c_str(),
+                attack->c_str(), *delta, *alpha, 1 - *alpha);
+    if (result.report.state != "complete") std::printf("state: %s -- %s\n", result.report.state.c_str(), result.report.state_detail.c_str());
+    if (result.report.attacks.empty() || result.scores.empty()) {
+      for (const auto& sk : result.report.skipped) std::printf("skipped: %s: %s\n", sk.name.c_str(), sk.reason.c_str());
+      return 1;
+    }
+    std::printf("%-10s %9s %7s %12s %16s %16s %9s %7s %9s %14s\n", "target", "CP eps", "CP", "threshold", "FP",
+                "FN", "GDP eps", "mu", "1run eps", "guesses");
     std::vector<double> pooled_scores;
     std::vector<uint8_t> pooled_member;
-    auto report = [&](const std::string& name, const std::vector<double>& s, const std::vector<uint8_t>& m) {
-      const auto r = lira::audit(s, m, *delta, *alpha, *seed);
-      const auto& e = r.evaluated;
-      std::printf("%-10s %10.4f %12.5g %6lld/%-5lld %6lld/%-5lld %10.3g %10.3g\n", name.c_str(), e.epsilon, e.threshold,
-                  static_cast<long long>(e.false_positives), static_cast<long long>(e.nonmembers),
-                  static_cast<long long>(e.false_negatives), static_cast<long long>(e.members), e.fpr_upper,
-                  e.fnr_upper);
-      out.push_back({{"target", name}, {"epsilon", e.epsilon}, {"threshold", e.threshold},
-                     {"false_positives", e.false_positives}, {"false_negatives", e.false_negatives},
-                     {"members", e.members}, {"nonmembers", e.nonmembers}, {"fpr_upper", e.fpr_upper},
-                     {"fnr_upper", e.fnr_upper}, {"selection_epsilon", r.chosen.epsilon}});
+    auto report = [&](const std::string& name, const std::vector<double>& all, const std::vector<uint8_t>& all_m,
+                      bool one_run) {
+      std::vector<double> s;
+      std::vector<uint8_t> m;
+      for (size_t i = 0; i < all.size(); ++i)
+        if (!std::isnan(all[i])) s.push_back(all[i]), m.push_back(all_m[i]);
+      nlohmann::json j = {{"target", name}};
+      std::string cp_eps = "-", cp_thr = "-", fp = "-", fn = "-", gdp_eps = "-", mu = "-", or_eps = "-", guesses = "-";
+      char buf[64];
+      if (has("clopper-pearson")) {
+        EpsilonBound e;
+        if (*threshold == "split") {
+          e = lira::audit(s, m, *delta, *alpha, *seed).evaluated;
+        } else {
+          e = bonferroni_epsilon_bound(s, m, *delta, *alpha);
+        }
+        std::snprintf(buf, sizeof buf, "%.4f", e.epsilon), cp_eps = buf;
+        std::snprintf(buf, sizeof buf, "%.5g", e.threshold), cp_thr = buf;
+        fp = std::to_string(e.false_positives) + "/" + std::to_string(e.nonmembers);
+        fn = std::to_string(e.false_negatives) + "/" + std::to_string(e.members);
+        j["clopper_pearson"] = {{"epsilon", e.epsilon}, {"threshold", e.threshold},
+                                {"false_positives", e.false_positives}, {"false_negatives", e.false_negatives},
+                                {"members", e.members}, {"nonmembers", e.nonmembers},
+                                {"fpr_upper", e.fpr_upper}, {"fnr_upper", e.fnr_upper}, {"selection", *threshold}};
+      }
+      if (has("gdp")) {
+        const auto g = gdp_bound(s, m, *delta, *alpha);
+        std::snprintf(buf, sizeof buf, "%.4f", g.epsilon), gdp_eps = buf;
+        std::snprintf(buf, sizeof buf, "%.3f", g.mu), mu = buf;
+        j["gdp"] = {{"epsilon", g.epsilon}, {"mu", g.mu}, {"threshold", g.threshold}, {"fpr_upper", g.fpr_upper},
+                    {"fnr_upper", g.fnr_upper}, {"thresholds", g.thresholds}};
+      }
+      if (has("one-run") && one_run) {
+        const auto kp = k_plus->empty() ? default_guesses(static_cast<int64_t>(s.size())) : *k_plus;
+        const auto b = one_run_bound(s, m, kp, *k_minus, *delta, *alpha);
+        std::snprintf(buf, sizeof buf, "%.4f", b.epsilon), or_eps = buf;
+        guesses = std::to_string(b.correct) + "/" + std::to_string(b.guesses) + " (" + std::to_string(b.k_plus) +
+                  "+" + std::to_string(b.k_minus) + ")";
+        j["one_run"] = {{"epsilon", b.epsilon}, {"k_plus", b.k_plus}, {"k_minus", b.k_minus},
+                        {"guesses", b.guesses}, {"correct", b.correct}, {"canaries", b.canaries},
+                        {"pairs_tried", b.tried}};
+      }
+      std::printf("%-10s %9s %7s %12s %16s %16s %9s %7s %9s %14s\n", name.c_str(), cp_eps.c_str(),
+                  has("clopper-pearson") ? threshold->c_str() : "-", cp_thr.c_str(), fp.c_str(), fn.c_str(),
+                  gdp_eps.c_str(), mu.c_str(), or_eps.c_str(), guesses.c_str());
+      out["targets"].push_back(j);
     };
     for (size_t ti = 0; ti < result.report.targets.size(); ++ti) {
       const auto row = result.scores[0].row(static_cast<int64_t>(ti));
@@ -185,10 +316,17 @@ Subcommand add_audit_command(CLI::App& app) {
       const std::vector<uint8_t>& m = result.membership[ti];
       pooled_scores.insert(pooled_scores.end(), s.begin(), s.end());
       pooled_member.insert(pooled_member.end(), m.begin(), m.end());
-      report("model " + std::to_string(t), s, m);
+      report("model " + std::to_string(t), s, m, true);
     }
-    if (result.report.targets.size() > 1) report("pooled", pooled_scores, pooled_member);
-    if (!json->empty()) write_text_file(*json, out.dump(2) + "\n");
+    // Pooled: several targets' guesses on the same candidates are not independent, so the
+    // one-run bound (which needs independent canaries) is per target only.
+    if (result.report.targets.size() > 1) report("pooled", pooled_scores, pooled_member, false);
+    std::printf(
+        "CP: Clopper-Pearson bound on FPR and FNR at one threshold (%s); GDP: mu-GDP ruled out at every threshold "
+        "(Bonferroni), as epsilon at delta; 1run: one-run audit (Steinke et al. 2023), correct/guesses (k+ + k-), "
+        "valid because each candidate is IN for a target with probability 1/2 independently\n",
+        threshold->c_str());
+    if (!json->empty()) write_text_atomically(*json, out.dump(2) + "\n");
     return 0;
   };
   return {cmd, run};

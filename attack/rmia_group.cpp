@@ -52,6 +52,9 @@ class RmiaGroup final : public AttackGroup {
       for (int64_t r : s_.base)
         if (r != s_.tuning_model && std::find(s_.targets.begin(), s_.targets.end(), r) == s_.targets.end())
           tune_refs_.push_back(r);
+      if (tune_refs_.empty() && s_.leave_one_out)  // every model is a target: the others are references
+        for (int64_t r : s_.base)
+          if (r != s_.tuning_model) tune_refs_.push_back(r);
       if (s_.tuning_model < 0 || tune_refs_.empty()) {
         tune_ = false;
         a_note_ = "a = 0.3 (not tuned: the file has no reference model besides the targets to tune it on; give "

@@ -64,10 +64,17 @@ struct ReferenceCounts {
   static constexpr int kNeeds = 5;
   static constexpr int64_t kIn[kNeeds] = {0, 0, 1, 0, 2}, kOut[kNeeds] = {1, 2, 1, 0, 2};
   std::vector<std::array<int64_t, kNeeds>> satisfied;  // [T]: candidates meeting need k
-  int64_t min_in = INT64_MAX, min_out = INT64_MAX;     // over targets and candidates
-  int64_t satisfying(int64_t in, int64_t out) const {  // over the worst target
+  // Over targets and the candidates meeting need k (those an attack with that need scores):
+  // the fewest IN and OUT references.
+  std::array<int64_t, kNeeds> min_in, min_out;
+  ReferenceCounts() { min_in.fill(INT64_MAX), min_out.fill(INT64_MAX); }
+  static int index(int64_t in, int64_t out) {
     int k = 0;
     while (k < kNeeds && !(kIn[k] == in && kOut[k] == out)) ++k;
+    return k;
+  }
+  int64_t satisfying(int64_t in, int64_t out) const {  // over the worst target
+    const int k = index(in, out);
     int64_t least = INT64_MAX;
     for (const auto& t : satisfied) least = std::min(least, t[static_cast<size_t>(k)]);
     return satisfied.empty() ? 0 : least;
@@ -181,6 +188,9 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
       setup.tuning_model = r;
       break;
     }
+  // Leave-one-out over every model: each model is a reference of the others, so the first
+  // one also tunes RMIA's a (the rmia note says so).
+  if (setup.tuning_model < 0 && options.leave_one_out && setup.base.size() >= 3) setup.tuning_model = setup.base.front();
 
   // One pass over the keep matrix: the population (candidates IN for no model), the
   // reference counts per example behind each attack's feasibility, and plot.py's
@@ -214,10 +224,11 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
           const int64_t own_in = options.leave_one_out ? keep[t * w + j] : 0;
           const int64_t own = options.leave_one_out ? 1 : 0;
           const int64_t i_t = in - own_in, o_t = refs - own - i_t;
-          counts.min_in = std::min(counts.min_in, i_t), counts.min_out = std::min(counts.min_out, o_t);
-          for (int q = 0; q < ReferenceCounts::kNeeds; ++q)
-            counts.satisfied[static_cast<size_t>(ti)][static_cast<size_t>(q)] +=
-                i_t >= ReferenceCounts::kIn[q] && o_t >= ReferenceCounts::kOut[q];
+          for (size_t q = 0; q < ReferenceCounts::kNeeds; ++q) {
+            if (i_t < ReferenceCounts::kIn[q] || o_t < ReferenceCounts::kOut[q]) continue;
+            ++counts.satisfied[static_cast<size_t>(ti)][q];
+            counts.min_in[q] = std::min(counts.min_in[q], i_t), counts.min_out[q] = std::min(counts.min_out[q], o_t);
+          }
         }
       }
     }
@@ -274,11 +285,12 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
         continue;
       }
       if (need.trust > 0) {
-        const int64_t fewest_in = need.in > 0 ? counts.min_in : INT64_MAX;
-        const int64_t fewest = std::min(fewest_in, counts.min_out);
+        const auto q = static_cast<size_t>(ReferenceCounts::index(need.in, need.out));
+        const int64_t fewest_in = need.in > 0 ? counts.min_in[q] : INT64_MAX;
+        const int64_t fewest = std::min(fewest_in, counts.min_out[q]);
         if (fewest < need.trust)
           mark = "some examples' fits use only " + std::to_string(fewest) + " " +
-                 (fewest == counts.min_out ? "OUT" : "IN") + " reference signal(s) (fewer than " +
+                 (fewest == counts.min_out[q] ? "OUT" : "IN") + " reference signal(s) (fewer than " +
                  std::to_string(need.trust) + "): read it as indicative" +
                  (need.trust >= 8 ? "; the fixed-variance and BaVarIA rows are made for few references" : "");
       }

@@ -71,7 +71,7 @@ class ShokriGroup final : public AttackGroup {
     const auto weights = model_.weights();
     for (size_t k = 0; k < weights.size(); ++k) w += (k ? ", " : "") + features_[k] + " " + std::to_string(weights[k]);
     return {"shokri: logistic regression on " + std::to_string(y_.size()) + " (reference model, candidate) pairs of " +
-            std::to_string(train_models_.size()) + " models, " + std::to_string(model_.iterations()) +
+            std::to_string(train_models_.size()) + (train_models_.size() == 1 ? " model, " : " models, ") + std::to_string(model_.iterations()) +
             " Newton steps; weights: " + w};
   }
 
