@@ -15,8 +15,6 @@
 namespace lira {
 namespace {
 
-// Signal bytes per block. Two blocks are held: one scored while the next is read.
-constexpr int64_t kBlockBudgetBytes = 128ll << 20;
 constexpr int64_t kKeepBlock = 16384;  // candidates per block of the keep-only pass
 
 double mean_over(const std::vector<double>& values, const std::vector<uint8_t>& done) {
@@ -370,9 +368,12 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   {
     const int64_t per_candidate = report.models * (setup.queries * 4 * static_cast<int64_t>(signals.size()) + 1);
     const int64_t per_token = 4 * T * static_cast<int64_t>(token_signals.size());
+    // Bytes per block (ScoreOptions::block_bytes); two blocks are held: one scored while the
+    // next is read.
+    const int64_t budget = std::max<int64_t>(1, options.block_bytes);
     int64_t block = options.block_candidates;
     if (block <= 0) {
-      block = std::max<int64_t>(1, kBlockBudgetBytes / std::max<int64_t>(1, per_candidate));
+      block = std::max<int64_t>(1, budget / std::max<int64_t>(1, per_candidate));
       const int64_t chunk = file.signal_chunk_candidates(signals.front());
       if (block > chunk) block -= block % chunk;
     }
@@ -381,7 +382,7 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
       if (per_token > 0) {
         // The largest n1 whose tokens fit (at least one record per block).
         const auto first = setup.offsets.begin() + n0;
-        const int64_t limit = setup.offsets[static_cast<size_t>(n0)] + std::max<int64_t>(1, kBlockBudgetBytes / per_token);
+        const int64_t limit = setup.offsets[static_cast<size_t>(n0)] + std::max<int64_t>(1, budget / per_token);
         const int64_t fit = (std::upper_bound(first + 1, setup.offsets.begin() + n1 + 1, limit) - first) - 1;
         n1 = n0 + std::max<int64_t>(1, fit);
       }

@@ -31,6 +31,7 @@ struct ScoreOptions {
   Flavor flavor = Flavor::kPaper;
   std::vector<double> fpr = {1e-5, 1e-3, 1e-2};
   int64_t block_candidates = 0;  // 0: chosen from a memory budget
+  int64_t block_bytes = 128ll << 20;  // that budget: signal (and token) bytes per streamed block
   RmiaOptions rmia;
   ShokriOptions shokri;
   uint64_t seed = 0;

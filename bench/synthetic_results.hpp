@@ -1,0 +1,28 @@
+// Synthetic results files, for the scoring benchmarks and the scorer's tests: M models x N
+// candidates x A queries with a balanced keep matrix (the last `population` candidates IN
+// for no model), and per (model, candidate, query)
+//   logit_confidence = difficulty(n) + 1.5 * keep(m, n) * memorability(n) + noise
+//   loss             = log1p(exp(-logit_confidence))
+// so the attacks have something to find. Text files (tokens_per_record > 0) add ragged
+// records (/tokens, /offsets, /records/zlib_bytes) and the per-token signals token_logprob,
+// token_mu and token_sigma, members' log-probabilities higher. Written model by model
+// through ResultsWriter, as a real run would; models from `done` on are left unfinished.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace lira {
+
+struct SyntheticResults {
+  int64_t models = 16, candidates = 1000, queries = 2;
+  int64_t population = 0;
+  int64_t done = -1;  // models written (the first ones); -1: all
+  bool loss = true;
+  int64_t tokens_per_record = 0;  // text: mean tokens per record (lengths vary +-50%)
+  uint64_t seed = 0;
+};
+
+void write_synthetic_results(const std::string& path, const SyntheticResults& spec);
+
+}  // namespace lira
