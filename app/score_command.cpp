@@ -126,6 +126,11 @@ Subcommand add_score_command(CLI::App& app) {
   cmd->add_option("--rmia-gamma", extra->rmia.gamma, "RMIA: LR(x, z) > gamma counts")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--rmia-temperature", extra->rmia.temperature,
+                  "RMIA: p(x) = softmax(logits / T) of the true class; T != 1 needs /signals/logits "
+                  "(signals.logits: true)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--rmia-population", extra->rmia.population,
                   "RMIA: population samples z (from the candidates no model trained on); 0 = all")
       ->capture_default_str()
@@ -138,8 +143,13 @@ Subcommand add_score_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", extra->seed, "Seed of the samplings (bootstrap, shokri, RMIA population)")
       ->capture_default_str();
-  cmd->add_option("--block", extra->block_candidates, "Candidates per streamed block (0: from a 128 MiB budget)")
+  cmd->add_option("--block", extra->block_candidates, "Candidates per streamed block (0: from --block-bytes)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--block-bytes", extra->block_bytes,
+                  "Bytes of signals per streamed block (two are held: one scored while the next is read; text "
+                  "results give half of it to the targets' per-token rows)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1} << 16, int64_t{1} << 40));
 
   auto run = [=]() -> int {
     ScoreOptions o = common->to_score_options();
@@ -159,6 +169,7 @@ Subcommand add_score_command(CLI::App& app) {
     o.min_k = extra->min_k;
     o.seed = extra->seed;
     o.block_candidates = extra->block_candidates;
+    o.block_bytes = extra->block_bytes;
     o.bootstrap = extra->bootstrap;
     o.confidence = extra->confidence;
     o.decision_fpr = extra->decision_fpr;

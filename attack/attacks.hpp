@@ -59,6 +59,9 @@ struct RmiaOptions {
   double a = std::numeric_limits<double>::quiet_NaN();
   double gamma = 1.0;      // LR(x, z) > gamma counts (strict, as both reference codebases)
   int64_t population = 0;  // z: at most this many of the population candidates; 0 = all
+  // p(x | theta) = softmax(logits / T)[label]: T != 1 reads /signals/logits; T = 1 uses
+  // exp(-loss), the same value.
+  double temperature = 1.0;
 };
 
 struct ShokriOptions {
@@ -91,6 +94,8 @@ struct ScoreSetup {
   uint64_t seed = 0;  // for sampling (shokri, rmia population)
   // Text results: record n's tokens are [offsets[n], offsets[n + 1]); zlib sizes per record.
   std::vector<int64_t> offsets, zlib_bytes;
+  std::vector<int64_t> labels;  // [N], empty if the file has none
+  int64_t classes = 0;          // of /signals/logits [M, N, A, C], when read
   double min_k = 0.2;  // min-k and min-k++: the fraction of lowest tokens averaged
   bool has(const std::string& signal) const;
   bool in_population(int64_t n) const { return !population.empty() && population[static_cast<size_t>(n)] != 0; }

@@ -1,6 +1,6 @@
 // Membership-inference metrics from scores (higher = more likely a member) and the true
 // membership: the ROC curve, AUC, TPR at fixed FPR, balanced accuracy and advantage
-// (lira-method.md section 5). Ties are handled exactly: equal scores form one ROC step,
+// (docs/scoring.md, "Metrics"). Ties are handled exactly: equal scores form one ROC step,
 // so the AUC equals the Mann-Whitney statistic with ties counted one half.
 #pragma once
 

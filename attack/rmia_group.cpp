@@ -65,14 +65,35 @@ class RmiaGroup final : public AttackGroup {
     }
   }
   std::vector<AttackId> ids() const override { return ids_; }
-  std::vector<std::string> signals() const override { return {"loss"}; }
+  std::vector<std::string> signals() const override {
+    if (s_.rmia.temperature != 1.0) return {"logits"};
+    return {"loss"};
+  }
 
   void score(const SignalBlock& b, const std::vector<ScoreMatrix*>&) override {
-    const float* loss = b.get("loss");
-    const int64_t A = s_.queries, T = static_cast<int64_t>(s_.targets.size());
+    const bool tempered = s_.rmia.temperature != 1.0;
+    const float* loss = tempered ? nullptr : b.get("loss");
+    const float* logits = tempered ? b.get("logits") : nullptr;
+    const int64_t A = s_.queries, T = static_cast<int64_t>(s_.targets.size()), C = s_.classes;
+    const double inv_t = 1.0 / s_.rmia.temperature;
+    // p(x | theta): the true class's probability, mean over queries; at temperature T from
+    // the logits (softmax(z / T)[y], around the row's max), else exp(-loss).
     auto prob = [&](int64_t m, int64_t j) {
       double p = 0;
-      for (int64_t q = 0; q < A; ++q) p += std::exp(-static_cast<double>(loss[(m * b.count + j) * A + q]));
+      for (int64_t q = 0; q < A; ++q) {
+        if (!tempered) {
+          p += std::exp(-static_cast<double>(loss[(m * b.count + j) * A + q]));
+          continue;
+        }
+        const float* z = logits + ((m * b.count + j) * A + q) * C;
+        double top = z[0];
+        for (int64_t c = 1; c < C; ++c) top = std::max(top, static_cast<double>(z[c]));
+        double sum = 0;
+        for (int64_t c = 0; c < C; ++c) sum += std::exp((z[c] - top) * inv_t);
+        const auto y = s_.labels[static_cast<size_t>(b.n0 + j)];
+        if (y < 0 || y >= C) return std::numeric_limits<double>::quiet_NaN();
+        p += std::exp((z[y] - top) * inv_t) / sum;
+      }
       return p / static_cast<double>(A);
     };
     const bool online = has(AttackId::kRmiaOnline);
@@ -129,6 +150,7 @@ class RmiaGroup final : public AttackGroup {
   std::vector<std::string> notes() const override {
     std::string a = a_note_.empty() ? "a = " + format(a_) : a_note_;
     return {"rmia: " + (has(AttackId::kRmia) ? a + ", " : std::string()) + "gamma = " + format(s_.rmia.gamma) +
+            (s_.rmia.temperature != 1.0 ? ", temperature " + format(s_.rmia.temperature) : std::string()) +
             ", " + std::to_string(z_.size()) + " population samples (candidates no model trained on)"};
   }
 

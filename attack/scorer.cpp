@@ -267,6 +267,12 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
       } else if (options.flavor == Flavor::kOfficialCode &&
                  std::string(a->name).rfind("bavaria", 0) == 0) {
         reason = "has no official-code flavor (plot.py has no such attack): use --flavor paper";
+      } else if ((a->id == AttackId::kRmia || a->id == AttackId::kRmiaOnline) && options.rmia.temperature != 1.0 &&
+                 (!file.has_signal("logits") || file.signal_dims("logits").size() != 4 ||
+                  static_cast<int64_t>(file.labels().size()) != report.candidates)) {
+        reason = "--rmia-temperature needs every class's logit, /signals/logits [M, N, A, C], and /labels; the file "
+                 "has " + std::string(file.has_signal("logits") ? "/signals/logits of another shape" : "no /signals/logits") +
+                 " (set signals.logits: true in the run's config)";
       } else if ((a->id == AttackId::kRmia || a->id == AttackId::kRmiaOnline) && setup.population_count == 0) {
         reason = "needs a population: candidates that no model trained on (set data.population in the config; "
                  "this file has none). Using the targets' own non-members instead would rely on the secret "
@@ -304,6 +310,7 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
     throw ScoreError("no attack can be scored on '" + file.path() + "':" + why);
   }
 
+  setup.labels = file.labels();
   // Text results: the ragged token layout, for the language-model attacks.
   setup.offsets = file.offsets();
   setup.zlib_bytes = file.zlib_bytes();
@@ -345,9 +352,20 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
       if (std::find(token_signals.begin(), token_signals.end(), sig) == token_signals.end()) token_signals.push_back(sig);
   }
   if (signals.empty()) signals.push_back(shape_signal);
-  for (const auto& sig : signals)
-    if (file.signal_dims(sig) != dims)
+  // Signals may carry more dimensions after [M, N, A] (logits: classes); the values per
+  // (model, candidate) count towards the block budget.
+  int64_t values_per_candidate = 0;
+  for (const auto& sig : signals) {
+    const auto d = file.signal_dims(sig);
+    const bool same_prefix = d.size() >= dims.size() && std::equal(dims.begin(), dims.end(), d.begin()) &&
+                             (d.size() == dims.size() || dims.size() == 3);
+    if (!same_prefix)
       throw ScoreError("/signals/" + sig + " and /signals/" + shape_signal + " differ in shape");
+    int64_t per = 1;
+    for (size_t k = 2; k < d.size(); ++k) per *= d[k];
+    values_per_candidate += per;
+    if (sig == "logits") setup.classes = d.size() == 4 ? d[3] : 0;
+  }
   if (!token_signals.empty() && static_cast<int64_t>(setup.offsets.size()) != report.candidates + 1)
     throw ScoreError("'" + file.path() + "' has per-token signals but no /offsets of " +
                      std::to_string(report.candidates + 1) + " entries");
@@ -366,7 +384,7 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   // a block ends where its tokens would pass the budget, whatever the number of targets.
   std::vector<int64_t> bounds{0};
   {
-    const int64_t per_candidate = report.models * (setup.queries * 4 * static_cast<int64_t>(signals.size()) + 1);
+    const int64_t per_candidate = report.models * (4 * values_per_candidate + 1);
     const int64_t per_token = 4 * T * static_cast<int64_t>(token_signals.size());
     // Bytes per block (ScoreOptions::block_bytes); two blocks are held: one scored while the
     // next is read.
@@ -382,7 +400,8 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
       if (per_token > 0) {
         // The largest n1 whose tokens fit (at least one record per block).
         const auto first = setup.offsets.begin() + n0;
-        const int64_t limit = setup.offsets[static_cast<size_t>(n0)] + std::max<int64_t>(1, budget / per_token);
+        // Tokens get half the budget: two blocks of 64 MiB of tokens, whatever the targets.
+        const int64_t limit = setup.offsets[static_cast<size_t>(n0)] + std::max<int64_t>(1, budget / 2 / per_token);
         const int64_t fit = (std::upper_bound(first + 1, setup.offsets.begin() + n1 + 1, limit) - first) - 1;
         n1 = n0 + std::max<int64_t>(1, fit);
       }

@@ -1,6 +1,6 @@
 // The per-example membership signals of a classifier, computed in float64 from logits.
 //
-// lira-method.md section 2: the logit-scaled confidence of the true class
+// docs/results-format.md, /signals: the logit-scaled confidence of the true class
 //   phi = log p_y - log(sum_{y' != y} p_y') = z_y - logsumexp_{y' != y} z_y'
 // must never be computed as log(p / (1 - p)) from saturated probabilities: it is exactly
 // the confident members, the interesting ones, whose p rounds to 1. Both logsumexps are

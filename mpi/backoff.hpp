@@ -1,5 +1,5 @@
 // Sleeping between polls of non-blocking MPI calls: a blocking MPI wait spins a full core
-// in Open MPI (shared/reference/runtime-facts.md), which starves data loading on GPU nodes
+// in Open MPI (docs/performance.md), which starves data loading on GPU nodes
 // and oversubscribed machines.
 #pragma once
 

@@ -2,7 +2,7 @@
 //
 // Rank 0 is the coordinator; worker w is rank w + 1. Every wait polls with
 // MPI_Improbe/MPI_Test and sleeps between polls, so an idle rank costs almost no CPU
-// (a blocking MPI_Recv spins a full core in Open MPI: shared/reference/runtime-facts.md).
+// (a blocking MPI_Recv spins a full core in Open MPI: docs/performance.md).
 //
 // Sends do not wait: a message bigger than MPI's eager limit (a 50 KB keep row, a 7 MB
 // result) completes only once the receiver has polled, and waiting for that would put the

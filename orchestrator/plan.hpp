@@ -1,6 +1,6 @@
 // The experiment plan: which candidates each reference model trains on, and its seed.
 //
-// The keep matrix [M, N] is balanced per example (lira-method.md section 1): every
+// The keep matrix [M, N] is balanced per example (docs/scoring.md, "The keep matrix"): every
 // candidate is IN for exactly M/2 models, chosen by an independent random M/2-subset per
 // candidate. Column n depends only on (seed, n, M), so growing N leaves the first
 // columns unchanged. Each model m gets its own seed derived from (seed, m).

@@ -92,6 +92,40 @@ TEST_CASE("RMIA offline and online: the share of population samples z with LR(x,
   CHECK(groups[0]->notes().front().find("not tuned") != std::string::npos);
 }
 
+TEST_CASE("RMIA at a temperature reads the logits: softmax(z / T) of the true class") {
+  // Two classes, label 1, z = (0, 2 logit(p)): at T = 2 the true class's probability is p,
+  // so the scores equal those computed from loss = -log p.
+  const int64_t M = 3, N = 6, C = 2;
+  const std::vector<uint8_t> keep{1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0};
+  const std::vector<double> p{0.9, 0.4, 0.8, 0.2, 0.5, 0.6, 0.3, 0.7, 0.6, 0.9, 0.4, 0.3, 0.95, 0.9, 0.5, 0.3, 0.45, 0.35};
+  std::vector<float> loss, logits;
+  for (double v : p) {
+    loss.push_back(static_cast<float>(-std::log(v)));
+    logits.push_back(0.0f);
+    logits.push_back(static_cast<float>(2 * std::log(v / (1 - v))));
+  }
+  ScoreSetup s;
+  s.models = M, s.candidates = N, s.queries = 1, s.targets = {2}, s.base = {0, 1};
+  s.target_keep = {{keep.begin() + 12, keep.end()}};
+  s.population = {0, 0, 0, 0, 1, 1};
+  s.population_count = 2;
+  s.rmia.a = 0.4;
+  s.labels.assign(N, 1);
+  s.classes = C;
+  SignalBlock b;
+  b.count = N;
+  b.signals = {{"loss", loss.data()}, {"logits", logits.data()}};
+  b.keep = keep.data();
+  for (auto id : {AttackId::kRmia, AttackId::kRmiaOnline}) {
+    s.rmia.temperature = 1.0;
+    const auto plain = run_group(id, s, b);
+    s.rmia.temperature = 2.0;
+    REQUIRE(make_attack_groups({id}, s).front()->signals() == std::vector<std::string>{"logits"});
+    const auto tempered = run_group(id, s, b);
+    for (int64_t n = 0; n < 4; ++n) CHECK(tempered.at(0, n) == doctest::Approx(plain.at(0, n)));
+  }
+}
+
 TEST_CASE("logistic regression recovers known coefficients") {
   // y ~ Bernoulli(sigmoid(1.5 x0 - 2 x1 + 0.5)), 200k rows.
   Xoshiro256 rng(3);

@@ -89,7 +89,7 @@ TEST_CASE("every finished model a target: --targets M and --leave-one-out M") {
   CHECK_THROWS_AS(score_results(ResultsReader(f.path), o), ScoreError);
 }
 
-TEST_CASE("RMIA needs a population and never scores it; LiRA marks fits on few references") {
+TEST_CASE("RMIA needs a population and never scores it, LiRA marks fits on few references") {
   File none("nopop", {.models = 8, .candidates = 200, .queries = 1});
   const auto r = score_results(ResultsReader(none.path), quick()).report;
   REQUIRE(skipped(r, "rmia"));

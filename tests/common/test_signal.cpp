@@ -1,4 +1,4 @@
-// Tests of the float64-stable logit-scaled confidence and loss (lira-method.md section 2).
+// Tests of the float64-stable logit-scaled confidence and loss (docs/results-format.md).
 #include <doctest/doctest.h>
 
 #include <cmath>

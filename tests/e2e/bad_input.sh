@@ -91,7 +91,7 @@ score_expect() {
 score_expect "score: missing file" 3 "does not exist" score "$work/none.h5"
 score_expect "score: not HDF5" 3 "not an HDF5 file" score "$work/plainfile"
 score_expect "score: unknown attack" 2 "unknown attack 'lira-onlin'" score "$good" --attack lira-onlin
-score_expect "score: too many targets" 2 "target(s) need at least" score "$good" --targets 6
+score_expect "score: more targets than finished models" 2 "target(s) need at least" score "$good" --targets 7
 score_expect "score: official-code has no leave-one-out" 2 "no leave-one-out" score "$good" --flavor official-code --leave-one-out 2
 score_expect "score: both target modes" 2 "excludes" score "$good" --targets 2 --leave-one-out 2
 score_expect "audit: unwritable JSON" 3 "cannot write" audit "$good" --json "$work/plainfile/a.json"

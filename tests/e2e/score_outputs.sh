@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# `lira score` and `lira audit` as a user meets them, on synthetic results files: any number
+# of models and any state (skipped attacks with reasons, leave-one-out over every model, a
+# file held by a running run), output files that refuse to replace what lira did not write,
+# the per-example formats read back by numpy/h5py, SVG-only plots refused up front, a
+# mistyped attack with its suggestion, and the audit's three bounds in JSON.
+# (Outputs are captured before grep: `lira ... | grep -q` fails under pipefail when grep
+# exits first and lira gets SIGPIPE.)
+# usage: score_outputs.sh LIRA MAKE_SYNTHETIC_RESULTS
+set -euo pipefail
+lira=$1 gen=$2
+python=${LIRA_PYTHON:-/usr/bin/python3}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "score_outputs: FAILED: $*" >&2; exit 1; }
+"$gen" "$work/f.h5" --models 16 --candidates 600 --queries 2 --population 100 >/dev/null
+
+# Two models: scores what it can, says why the rest cannot, exits 0.
+"$gen" "$work/m2.h5" --models 2 --candidates 300 --queries 1 --population 30 >/dev/null
+out=$("$lira" score "$work/m2.h5" --bootstrap 0)
+grep -q "^skipped: lira-online: needs a per-example IN and OUT variance" <<<"$out" || fail "M=2: lira-online not skipped: $out"
+grep -q "^loss " <<<"$out" || fail "M=2: loss not scored"
+
+# Leave-one-out over every model; --targets M.
+out=$("$lira" score "$work/f.h5" --leave-one-out 16 --bootstrap 50)
+grep -q "targets: 16 " <<<"$out" || fail "--leave-one-out 16: $out"
+grep -q "mean +- standard error over the 16 targets" <<<"$out" || fail "no standard errors"
+out=$("$lira" score "$work/f.h5" --targets 16 --bootstrap 0)
+grep -q "^skipped: reference" <<<"$out" || fail "--targets 16"
+
+# A file whose run lock is held reads as running; an unfinished one as interrupted.
+"$gen" "$work/p.h5" --models 8 --candidates 200 --queries 1 --done 3 >/dev/null
+out=$("$lira" score "$work/p.h5" --bootstrap 0)
+grep -q "^state: interrupted -- no run holds this file and 5 of 8" <<<"$out" || fail "unfinished file not interrupted"
+flock -x "$work/p.h5.lock" sleep 3 &
+holder=$!
+sleep 0.5
+out=$("$lira" score "$work/p.h5" --bootstrap 0)
+grep -q "^state: running" <<<"$out" || fail "held file not reported as running"
+wait "$holder"
+
+# Outputs: a file lira did not write is never replaced without --overwrite.
+echo "my notes" >"$work/notes.csv"
+if "$lira" score "$work/f.h5" --bootstrap 0 --scores-out "$work/notes.csv" 2>"$work/err"; then fail "replaced a foreign file"; fi
+grep -q "was not written by lira; nothing was written" "$work/err" || fail "refusal message: $(cat "$work/err")"
+[ "$(cat "$work/notes.csv")" = "my notes" ] || fail "the foreign file changed"
+"$lira" score "$work/f.h5" --bootstrap 0 --scores-out "$work/notes.csv" --overwrite >/dev/null
+[[ "$(head -1 "$work/notes.csv")" == target_model,candidate,member,lira-online,* ]] || fail "csv header"
+# Its own files are replaced without the flag.
+args=(--bootstrap 20 --targets 3 --scores-out "$work/s.h5" --json "$work/s.json" --roc "$work/r.csv" --plot "$work/p.svg"
+      --plot-scores "$work/d.svg" --plot-attacks lira-online,rmia)
+"$lira" score "$work/f.h5" "${args[@]}" >/dev/null
+"$lira" score "$work/f.h5" "${args[@]}" >/dev/null || fail "refused to replace its own outputs"
+"$lira" score "$work/f.h5" --bootstrap 0 --scores-out "$work/s.npy" >/dev/null
+"$lira" score "$work/f.h5" --bootstrap 0 --scores-out "$work/s.npy" >/dev/null || fail "refused its own .npy"
+"$python" - "$work" <<'PY'
+import json, sys
+import h5py, numpy as np
+w = sys.argv[1]
+s = np.load(f"{w}/s.npy")
+report = json.load(open(f"{w}/s.json"))
+assert s.shape[1:] == (1, 600), s.shape
+assert np.isnan(s[:, :, 500:]).all(), "the population has scores"
+with h5py.File(f"{w}/s.h5", "r") as f:
+    assert f.attrs["generator"] == "lira score"
+    assert f["scores/lira-online"].shape == (3, 600)
+    assert f["decisions/lira-online/member_flip"].shape == (600,)
+a = {x["name"]: x for x in report["attacks"]}
+lo, hi = a["lira-online"]["pooled"]["auc_interval"]
+assert lo <= a["lira-online"]["pooled"]["auc"] <= hi, (lo, hi)
+assert report["state"] == "complete" and report["generator"] == "lira score"
+assert "<!-- written by lira score -->" in open(f"{w}/d.svg").read()
+print("score_outputs: formats OK")
+PY
+# Plots are SVG; other extensions are refused before any work.
+if "$lira" score "$work/f.h5" --plot "$work/x.png" 2>"$work/err"; then fail "--plot x.png accepted"; fi
+grep -q "SVG only" "$work/err" || fail "--plot message: $(cat "$work/err")"
+[ ! -e "$work/x.png" ] || fail "x.png written"
+# A mistyped attack: the suggestion.
+if "$lira" score "$work/f.h5" --attack bavaria-t-onlin 2>"$work/err"; then fail "unknown attack accepted"; fi
+grep -q "did you mean 'bavaria-t-online'" "$work/err" || fail "no suggestion: $(cat "$work/err")"
+
+# The audit: Clopper-Pearson, GDP and one run per target, as JSON.
+"$lira" audit "$work/f.h5" --targets 2 --json "$work/a.json" >/dev/null
+"$python" - "$work/a.json" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))
+assert a["generator"] == "lira audit"
+t = a["targets"]
+assert len(t) == 3, t  # 2 targets + pooled
+for k in ("clopper_pearson", "gdp", "one_run"):
+    assert k in t[0], k
+    assert t[0][k]["epsilon"] >= 0
+assert "one_run" not in t[2], "one run pooled over targets"
+print("score_outputs: audit OK")
+PY
+echo "score_outputs: OK"
