@@ -11,7 +11,8 @@
 //
 // BaVarIA (Brannvall et al. 2026), paper flavor only: per query, a normal-inverse-gamma
 // prior from the global IN (OUT) statistics -- mu0 = the mean of every IN (OUT) reference
-// signal of every candidate, beta0 = their variance * (alpha0 - 1), kappa0 = 1 -- updated
+// signal of every candidate, beta0 = their variance * (alpha0 - 1) (alpha0 = 1: their
+// variance, as the authors' code), kappa0 = 1 -- updated
 // with the candidate's n reference signals (mean xbar, sum of squares SS):
 //   kappa_n = 1 + n, alpha_n = alpha0 + n/2,
 //   beta_n = beta0 + SS/2 + n (xbar - mu0)^2 / (2 kappa_n).
@@ -76,9 +77,11 @@ struct Side {
     const double d = mean(pivot) - mu0;
     return beta0 + ss() / 2 + nn * d * d / (2 * (1 + nn));
   }
-  // BaVarIA-n's variance (alpha0 = 1, beta0 = 0): beta_n / (n / 2); NaN for n = 0.
-  double bavaria_n_var(double pivot, double mu0) const {
-    return n ? beta_n(pivot, 0.0, mu0) / (static_cast<double>(n) / 2) : kNaN;
+  // BaVarIA-n's variance (alpha0 = 1): beta_n / (alpha_n - 1) = beta_n / (n / 2); NaN for
+  // n = 0. With alpha0 = 1, beta0 = var * (alpha0 - 1) would be 0; the authors' code uses
+  // beta0 = var there, and so does lira.
+  double bavaria_n_var(double pivot, const Prior& p) const {
+    return n ? beta_n(pivot, p.var, p.mu0) / (static_cast<double>(n) / 2) : kNaN;
   }
   // BaVarIA-t's log predictive density at x (alpha0 = 2, beta0 = var).
   double bavaria_t_logpdf(double x, double pivot, const Prior& p) const {
@@ -262,6 +265,21 @@ class LiraGroup final : public AttackGroup {
             if (s_.leave_one_out) (b.in(t, j) ? in : out_side).remove(s - pivot);
             if (a == 0) min_in = std::min(min_in, in.n), min_out = std::min(min_out, out_side.n);
             const double mu_in = in.mean(pivot), mu_out = out_side.mean(pivot);
+            // BaVarIA's posterior variances scale with 1/n, so a side with one more signal
+            // looks tighter; under a balanced keep matrix the target's own membership decides
+            // which side that is (M/2 - 1 IN references for its members, M/2 for the rest),
+            // which would score membership by reference counts. BaVarIA therefore fits equal
+            // counts: the larger side drops its first extra references in model order.
+            Side bin = in, bout = out_side;
+            if (bavaria_ && bin.n != bout.n) {
+              const bool drop_in = bin.n > bout.n;
+              int64_t extra = drop_in ? bin.n - bout.n : bout.n - bin.n;
+              for (size_t k = 0; k < s_.base.size() && extra > 0; ++k) {
+                if (s_.base[k] == t || (keep[k] != 0) != drop_in) continue;
+                (drop_in ? bin : bout).remove(value(row, s_.base[k], a) - pivot);
+                --extra;
+              }
+            }
             for (size_t v = 0; v < ids_.size(); ++v) {
               double x = kNaN;
               switch (ids_[v]) {
@@ -274,25 +292,25 @@ class LiraGroup final : public AttackGroup {
                   if (out_side.n >= 2) x = log_normal_cdf((s - mu_out) / (out_side.sd() + kSdEpsilon));
                   break;
                 case AttackId::kBavariaNOnline:
-                  if (in.n && out_side.n)
-                    x = log_normal_pdf(s, mu_in, std::sqrt(in.bavaria_n_var(pivot, prior_in[a].mu0)) + kSdEpsilon) -
-                        log_normal_pdf(s, mu_out,
-                                       std::sqrt(out_side.bavaria_n_var(pivot, prior_out[a].mu0)) + kSdEpsilon);
+                  if (bin.n && bout.n)
+                    x = log_normal_pdf(s, bin.mean(pivot), std::sqrt(bin.bavaria_n_var(pivot, prior_in[a])) + kSdEpsilon) -
+                        log_normal_pdf(s, bout.mean(pivot),
+                                       std::sqrt(bout.bavaria_n_var(pivot, prior_out[a])) + kSdEpsilon);
                   break;
                 case AttackId::kBavariaNOffline:
-                  if (out_side.n)
+                  if (bout.n)
                     x = log_normal_pdf(s, prior_in[a].mu0, std::sqrt(prior_in[a].var) + kSdEpsilon) -
-                        log_normal_pdf(s, mu_out,
-                                       std::sqrt(out_side.bavaria_n_var(pivot, prior_out[a].mu0)) + kSdEpsilon);
+                        log_normal_pdf(s, bout.mean(pivot),
+                                       std::sqrt(bout.bavaria_n_var(pivot, prior_out[a])) + kSdEpsilon);
                   break;
                 case AttackId::kBavariaTOnline:
-                  if (in.n && out_side.n)
-                    x = in.bavaria_t_logpdf(s, pivot, prior_in[a]) - out_side.bavaria_t_logpdf(s, pivot, prior_out[a]);
+                  if (bin.n && bout.n)
+                    x = bin.bavaria_t_logpdf(s, pivot, prior_in[a]) - bout.bavaria_t_logpdf(s, pivot, prior_out[a]);
                   break;
                 case AttackId::kBavariaTOffline:
-                  if (out_side.n)
+                  if (bout.n)
                     x = Side{}.bavaria_t_logpdf(s, pivot, prior_in[a]) -
-                        out_side.bavaria_t_logpdf(s, pivot, prior_out[a]);
+                        bout.bavaria_t_logpdf(s, pivot, prior_out[a]);
                   break;
                 case AttackId::kLiraOnlineFixedVariance:
                   if (in.n && out_side.n)

@@ -70,7 +70,7 @@ void write_synthetic_results(const std::string& path, const SyntheticResults& s)
     const auto keep = plan.keep_row(m);
     for (int64_t n = 0; n < N; ++n)
       for (int64_t a = 0; a < A; ++a)
-        conf.values[n * A + a] = static_cast<float>(difficulty[n] + 1.5 * keep[n] * memorable[n] + 0.8 * normal(noise));
+        conf.values[n * A + a] = static_cast<float>(difficulty[n] + s.effect * keep[n] * memorable[n] + 0.8 * normal(noise));
     if (s.loss) {
       SignalArray loss{"loss", {N, A}, std::vector<float>(conf.values.size())};
       for (size_t i = 0; i < loss.values.size(); ++i) loss.values[i] = static_cast<float>(std::log1p(std::exp(-conf.values[i])));
@@ -85,7 +85,7 @@ void write_synthetic_results(const std::string& path, const SyntheticResults& s)
       for (int64_t n = 0; n < N; ++n)
         for (int64_t t = offsets[n]; t < offsets[n + 1]; ++t) {
           mu.values[t] = -2.0f;
-          lp.values[t] = static_cast<float>(-2.0 + 0.5 * keep[n] * memorable[n] + normal(noise));
+          lp.values[t] = static_cast<float>(-2.0 + s.effect / 3 * keep[n] * memorable[n] + normal(noise));
         }
       r.signals.push_back(std::move(lp));
       r.signals.push_back(std::move(mu));

@@ -107,6 +107,27 @@ TEST_CASE("RMIA needs a population and never scores it, LiRA marks fits on few r
   CHECK(find(result.report, "rmia")->pooled.members + find(result.report, "rmia")->pooled.nonmembers == 200);
 }
 
+TEST_CASE("signals without membership information score at chance: no attack reads reference counts") {
+  // Under a balanced keep matrix a target's members have one IN reference fewer than its
+  // non-members. An attack whose fit depends on the count (BaVarIA's variances scale with
+  // 1/n) would separate them by that alone; lira's BaVarIA fits equal counts. Per-example
+  // LiRA, as published, does not: at 8 models it scores these null signals at AUC ~0.43
+  // (ddof-0 variances of 3 vs 4 signals), and its rows are marked as fitted on too few.
+  File f("null", {.models = 8, .candidates = 3000, .queries = 1, .population = 200, .effect = 0.0});
+  ScoreOptions o = quick();
+  o.targets = 8;
+  o.leave_one_out = true;
+  const auto r = score_results(ResultsReader(f.path), o).report;
+  for (const auto& a : r.attacks) {
+    CAPTURE(a.name);
+    if (a.name == "lira-online" || a.name == "lira-offline") {
+      CHECK(!a.few_references.empty());
+      continue;
+    }
+    CHECK(a.pooled.auc == doctest::Approx(0.5).epsilon(0.03));
+  }
+}
+
 TEST_CASE("an unfinished file says so and scores its finished models") {
   File f("partial", {.models = 16, .candidates = 200, .queries = 1, .done = 5});
   const auto r = score_results(ResultsReader(f.path), quick()).report;
