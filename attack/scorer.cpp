@@ -419,7 +419,16 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   Buffers current{std::vector<std::vector<float>>(signals.size()), {},
                   std::vector<std::vector<float>>(token_signals.size() * static_cast<size_t>(T))},
       next = current;
+  const size_t blocks = bounds.size() - 1;
+  auto prefetch = [&](size_t bi) {
+    if (bi >= blocks) return;
+    for (const auto& sig : signals) file.prefetch(sig, bounds[bi], bounds[bi + 1]);
+    file.prefetch("keep", bounds[bi], bounds[bi + 1]);
+  };
   auto read = [&](size_t bi, Buffers& into) {
+    // The block after this one starts loading now, all its models' segments at once.
+    if (bi == 0) prefetch(0);
+    prefetch(bi + 1);
     const int64_t n0 = bounds[bi], n1 = bounds[bi + 1];
     for (size_t i = 0; i < signals.size(); ++i) file.read_signal(signals[i], n0, n1, into.signals[i]);
     file.read_keep(n0, n1, into.keep);
@@ -428,7 +437,6 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
         file.read_token_signal(token_signals[i], setup.targets[static_cast<size_t>(ti)], setup.offsets[n0],
                                setup.offsets[n1], into.tokens[i * static_cast<size_t>(T) + static_cast<size_t>(ti)]);
   };
-  const size_t blocks = bounds.size() - 1;
   auto for_each_block = [&](auto&& fn) {
     read(0, current);
     for (size_t bi = 0; bi < blocks; ++bi) {

@@ -154,6 +154,11 @@ class ResultsReader {
   void read_signal(const std::string& name, int64_t n0, int64_t n1, std::vector<float>& out) const;
   // Storage chunk length along the candidate axis (1 if not chunked): read in multiples.
   int64_t signal_chunk_candidates(const std::string& name) const;
+  // Asks the kernel to start reading candidates [n0, n1) of /signals/<name> (or /keep, for
+  // name "keep") of every model in the background (posix_fadvise WILLNEED per model row):
+  // M scattered segments then load in parallel instead of one synchronous read after
+  // another. A no-op for chunked or compressed datasets and where fadvise is unsupported.
+  void prefetch(const std::string& name, int64_t n0, int64_t n1) const;
 
  private:
   // The [m0, m0 + rows) x [n0, n0 + cols) part of /keep into out (0/1 bytes).
@@ -161,6 +166,7 @@ class ResultsReader {
   std::string path_;
   h5::Id file_;
   int64_t models_ = 0, candidates_ = 0;
+  mutable std::shared_ptr<int> fd_;  // a plain descriptor of the file, for prefetch(); closed with the reader
 };
 
 }  // namespace lira

@@ -4,6 +4,9 @@
 
 #include "results_file.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace lira {
 namespace fs = std::filesystem;
 
@@ -234,6 +237,32 @@ void ResultsReader::read_signal(const std::string& name, int64_t n0, int64_t n1,
   h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "select " + p);
   auto mspace = h5::make_space(count, "memory space");
   h5::check(H5Dread(ds, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, out.data()), "read " + p + " in " + path_);
+}
+
+void ResultsReader::prefetch(const std::string& name, int64_t n0, int64_t n1) const {
+  if (n0 < 0 || n1 > candidates_ || n0 >= n1) return;
+  const std::string p = name == "keep" ? "/keep" : "/signals/" + name;
+  if (!h5::link_exists(file_, p)) return;
+  auto ds = h5::dataset_id(H5Dopen2(file_, p.c_str(), H5P_DEFAULT), "open " + p);
+  const haddr_t offset = H5Dget_offset(ds);  // HADDR_UNDEF unless contiguous and allocated
+  if (offset == HADDR_UNDEF) return;
+  auto type = h5::type_id(H5Dget_type(ds), "type of " + p);
+  const auto dims = h5::dataset_dims(ds, p);
+  if (dims.size() < 2) return;
+  uint64_t per_candidate = H5Tget_size(type);
+  for (size_t k = 2; k < dims.size(); ++k) per_candidate *= dims[k];
+  if (!fd_) {
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    fd_ = std::shared_ptr<int>(new int(fd), [](int* f) {
+      ::close(*f);
+      delete f;
+    });
+  }
+  const uint64_t row = per_candidate * dims[1];
+  for (hsize_t m = 0; m < dims[0]; ++m)
+    ::posix_fadvise(*fd_, static_cast<off_t>(offset + m * row + per_candidate * static_cast<uint64_t>(n0)),
+                    static_cast<off_t>(per_candidate * static_cast<uint64_t>(n1 - n0)), POSIX_FADV_WILLNEED);
 }
 
 }  // namespace lira
