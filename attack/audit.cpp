@@ -130,13 +130,54 @@ AuditResult audit(std::span<const double> scores, std::span<const uint8_t> membe
   return r;
 }
 
+namespace {
+
+struct ThresholdPoint {
+  double threshold;  // "member if score >= threshold"
+  int64_t fp, fn;
+};
+
+// The thresholds the corrected bounds consider: every distinct score, or -- beyond
+// kMaxThresholds of them -- the scores at evenly spaced ranks (chosen from the scores
+// alone, not the labels, so the Bonferroni correction over them stays valid), with the
+// false positives and negatives of each.
+constexpr size_t kMaxThresholds = 1000;
+std::vector<ThresholdPoint> threshold_points(std::span<const double> scores, std::span<const uint8_t> member,
+                                             int64_t& members, int64_t& nonmembers) {
+  members = 0;
+  for (auto m : member) members += m ? 1 : 0;
+  nonmembers = static_cast<int64_t>(member.size()) - members;
+  std::vector<size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return scores[x] > scores[y]; });
+  std::vector<ThresholdPoint> all;
+  int64_t tp = 0, fp = 0;
+  for (size_t i = 0; i < order.size();) {
+    const double t = scores[order[i]];
+    while (i < order.size() && scores[order[i]] == t) (member[order[i++]] ? tp : fp)++;
+    all.push_back({t, fp, members - tp});
+  }
+  if (all.size() <= kMaxThresholds) return all;
+  std::vector<ThresholdPoint> some;
+  for (size_t k = 0; k < kMaxThresholds; ++k) some.push_back(all[(k * (all.size() - 1)) / (kMaxThresholds - 1)]);
+  return some;
+}
+
+}  // namespace
+
 EpsilonBound bonferroni_epsilon_bound(std::span<const double> scores, std::span<const uint8_t> member, double delta,
                                       double alpha) {
-  std::vector<double> distinct(scores.begin(), scores.end());
-  std::sort(distinct.begin(), distinct.end());
-  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-  const double per = alpha / static_cast<double>(std::max<size_t>(1, distinct.size()));
-  return best_epsilon_bound(scores, member, delta, per);
+  int64_t members = 0, nonmembers = 0;
+  const auto points = threshold_points(scores, member, members, nonmembers);
+  const double per = alpha / static_cast<double>(std::max<size_t>(1, points.size()));
+  EpsilonBound best = epsilon_bound(0, members, members, nonmembers, delta, per);
+  best.threshold = std::numeric_limits<double>::infinity();
+  for (const auto& p : points) {
+    auto e = epsilon_bound(p.fp, p.fn, members, nonmembers, delta, per);
+    e.threshold = p.threshold;
+    if (e.epsilon > best.epsilon) best = e;
+  }
+  return best;
 }
 
 double normal_cdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
@@ -198,31 +239,17 @@ double gdp_epsilon(double mu, double delta) {
 }
 
 GdpBound gdp_bound(std::span<const double> scores, std::span<const uint8_t> member, double delta, double alpha) {
-  int64_t members = 0;
-  for (auto m : member) members += m ? 1 : 0;
-  const int64_t nonmembers = static_cast<int64_t>(member.size()) - members;
-  std::vector<size_t> order(scores.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
-  // (FP, FN) at each distinct threshold.
-  std::vector<std::array<int64_t, 2>> points;
-  std::vector<double> thresholds;
-  int64_t tp = 0, fp = 0;
-  for (size_t i = 0; i < order.size();) {
-    const double s = scores[order[i]];
-    while (i < order.size() && scores[order[i]] == s) (member[order[i++]] ? tp : fp)++;
-    points.push_back({fp, members - tp});
-    thresholds.push_back(s);
-  }
+  int64_t members = 0, nonmembers = 0;
+  const auto points = threshold_points(scores, member, members, nonmembers);
   GdpBound g;
   g.thresholds = static_cast<int64_t>(points.size());
   const double per = alpha / static_cast<double>(std::max<size_t>(1, points.size()));  // CP at per / 2 each
-  for (size_t i = 0; i < points.size(); ++i) {
-    const double fpr_ub = clopper_pearson_upper(points[i][0], nonmembers, per);
-    const double fnr_ub = clopper_pearson_upper(points[i][1], members, per);
+  for (const auto& p : points) {
+    const double fpr_ub = clopper_pearson_upper(p.fp, nonmembers, per);
+    const double fnr_ub = clopper_pearson_upper(p.fn, members, per);
     if (fpr_ub >= 1 - delta || fnr_ub >= 1 - delta) continue;
     const double mu = normal_quantile(1 - fpr_ub) - normal_quantile(fnr_ub);
-    if (mu > g.mu) g.mu = mu, g.threshold = thresholds[i], g.fpr_upper = fpr_ub, g.fnr_upper = fnr_ub;
+    if (mu > g.mu) g.mu = mu, g.threshold = p.threshold, g.fpr_upper = fpr_ub, g.fnr_upper = fnr_ub;
   }
   g.epsilon = gdp_epsilon(g.mu, delta);
   return g;

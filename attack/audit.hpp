@@ -52,8 +52,9 @@ struct AuditResult {
 AuditResult audit(std::span<const double> scores, std::span<const uint8_t> member, double delta, double alpha,
                   uint64_t seed);
 
-// Every distinct score as a threshold, alpha / (number of thresholds) each: the best bound
-// with the correction, valid without a held-out half.
+// Every distinct score as a threshold (beyond 1,000 distinct scores: 1,000 of them at
+// evenly spaced ranks, chosen without the labels), alpha / (number of thresholds) each:
+// the best bound with the correction, valid without a held-out half.
 EpsilonBound bonferroni_epsilon_bound(std::span<const double> scores, std::span<const uint8_t> member, double delta,
                                       double alpha);
 
@@ -72,7 +73,7 @@ struct GdpBound {
   double threshold = 0, fpr_upper = 1, fnr_upper = 1;
   int64_t thresholds = 0;
 };
-// Over every distinct score as a threshold (n of them): Clopper-Pearson upper bounds on FPR
+// Over the same thresholds as bonferroni_epsilon_bound (n of them): Clopper-Pearson upper bounds on FPR
 // and FNR at alpha / (2 n); thresholds where either is >= 1 - delta are dropped; mu_lb =
 // max Phi^-1(1 - FPR_ub) - Phi^-1(FNR_ub), clamped at 0, and epsilon = gdp_epsilon(mu_lb, delta).
 GdpBound gdp_bound(std::span<const double> scores, std::span<const uint8_t> member, double delta, double alpha);
