@@ -24,6 +24,7 @@ namespace {
 constexpr const char* kNpyMark = "# written by lira score";
 constexpr const char* kScoresCsvHeader = "target_model,candidate,member";
 constexpr const char* kRocCsvHeader = "attack,fpr,tpr,threshold";
+constexpr const char* kScoresFormats = ".h5 (or .hdf5), .csv or .npy";
 
 std::string extension(const std::string& path) {
   std::string e = std::filesystem::path(path).extension().string();
@@ -60,8 +61,18 @@ bool written_by_lira(const std::string& path) {
   return false;
 }
 
+std::string temporary_for(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
+
+void rename_into_place(const std::string& tmp, const std::string& path) {
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw StorageError("cannot replace '" + path + "': " + why);
+  }
+}
+
 void write_bytes_atomically(const std::string& path, const void* data, size_t size) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string tmp = temporary_for(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     throw StorageError("cannot write '" + path + "': " + std::strerror(errno) +
@@ -83,11 +94,7 @@ void write_bytes_atomically(const std::string& path, const void* data, size_t si
     ::unlink(tmp.c_str());
     throw StorageError("cannot write '" + path + "': " + why);
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw StorageError("cannot replace '" + path + "': " + why);
-  }
+  rename_into_place(tmp, path);
 }
 
 std::string scores_csv(const ScoreResult& r) {
@@ -134,6 +141,19 @@ std::string scores_npy(const ScoreResult& r) {
 
 }  // namespace
 
+void check_scores_format(const std::string& path) {
+  const std::string ext = extension(path);
+  if (ext != ".h5" && ext != ".hdf5" && ext != ".csv" && ext != ".npy")
+    throw StorageError("--scores-out '" + path + "': unknown format '" + ext + "'; use " + kScoresFormats);
+}
+
+void check_svg(const std::string& path, const char* flag) {
+  if (extension(path) != ".svg")
+    throw StorageError(std::string(flag) + " '" + path +
+                       "': lira draws SVG only (no plotting library); name the file .svg and convert it if needed "
+                       "(e.g. rsvg-convert -o plot.png plot.svg)");
+}
+
 void check_replaceable(const std::string& path, bool overwrite, const char* flag) {
   std::error_code ec;
   if (overwrite || !std::filesystem::exists(path, ec)) return;
@@ -150,11 +170,10 @@ void write_text_atomically(const std::string& path, const std::string& text) {
 }
 
 void write_scores(const std::string& path, const ScoreResult& result, const std::string& source) {
+  check_scores_format(path);
   const std::string ext = extension(path);
   if (ext == ".csv") return write_text_atomically(path, scores_csv(result));
   if (ext == ".npy") return write_text_atomically(path, scores_npy(result));
-  if (ext != ".h5" && ext != ".hdf5")
-    throw StorageError("--scores-out '" + path + "': unknown format '" + ext + "'; use " + kScoresFormats);
   ScoresToWrite s;
   for (size_t a = 0; a < result.scores.size(); ++a) {
     const auto& ar = result.report.attacks[a];
@@ -174,18 +193,14 @@ void write_scores(const std::string& path, const ScoreResult& result, const std:
   s.flavor = result.report.flavor;
   s.lira_version = std::string(build::kVersion) + " (" + build::kGitRevision + ")";
   // HDF5 writes the file itself: into a temporary beside it, then renamed.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string tmp = temporary_for(path);
   try {
     write_scores_file(tmp, s);
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw StorageError("cannot replace '" + path + "': " + why);
-  }
+  rename_into_place(tmp, path);
 }
 
 }  // namespace lira

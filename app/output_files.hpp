@@ -24,7 +24,11 @@ void write_text_atomically(const std::string& path, const std::string& text);
 // [attacks, targets, N], attacks in the order of the table; NaN where no score).
 void write_scores(const std::string& path, const ScoreResult& result, const std::string& source);
 
-// The extensions --scores-out accepts, for messages.
-inline constexpr const char* kScoresFormats = ".h5 (or .hdf5), .csv or .npy";
+// Throws StorageError unless path's extension (any case) is one write_scores knows:
+// .h5/.hdf5, .csv, .npy. Checked before scoring and again by write_scores.
+void check_scores_format(const std::string& path);
+
+// Throws StorageError unless path ends in .svg (any case), naming the flag.
+void check_svg(const std::string& path, const char* flag);
 
 }  // namespace lira

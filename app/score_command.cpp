@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <limits>
 #include <fstream>
 #include <iostream>
@@ -62,10 +61,6 @@ void add_common(CLI::App* cmd, CommonOptions& c) {
   cmd->add_flag("--overwrite", c.overwrite, "Replace output files even if lira did not write them");
 }
 
-bool ends_with_svg(const std::string& path) {
-  return path.size() >= 4 && (path.compare(path.size() - 4, 4, ".svg") == 0 || path.compare(path.size() - 4, 4, ".SVG") == 0);
-}
-
 // Every output path is checked before any work, so a refused path costs nothing.
 void check_outputs(const std::vector<std::pair<const char*, std::string>>& outputs, bool overwrite) {
   std::vector<std::string> seen;
@@ -99,7 +94,7 @@ Subcommand add_score_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--json", (*paths)[0], "Also write the report as JSON to this path");
   cmd->add_option("--scores-out", (*paths)[1],
-                  std::string("Write per-example scores; the format follows the extension: ") + kScoresFormats +
+                  "Write per-example scores; the format follows the extension: .h5 (or .hdf5), .csv or .npy"
                       " (docs/scoring.md)");
   cmd->add_option("--roc", (*paths)[2], "Write the ROC curves (pooled over targets) as CSV");
   cmd->add_option("--plot", (*paths)[3], "Draw the ROC curves on log-log axes into this .svg file");
@@ -174,16 +169,9 @@ Subcommand add_score_command(CLI::App& app) {
     o.confidence = extra->confidence;
     o.decision_fpr = extra->decision_fpr;
     const auto& [json, scores_out, roc, plot, plot_scores] = *paths;
-    for (const auto& [flag, path] : {std::pair{"--plot", plot}, std::pair{"--plot-scores", plot_scores}})
-      if (!path.empty() && !ends_with_svg(path))
-        throw StorageError(std::string(flag) + " '" + path +
-                           "': lira draws SVG only (no plotting library); name the file .svg and convert it if "
-                           "needed (e.g. rsvg-convert -o plot.png plot.svg)");
-    if (!scores_out.empty()) {
-      const auto ext = std::filesystem::path(scores_out).extension().string();
-      if (ext != ".h5" && ext != ".hdf5" && ext != ".csv" && ext != ".npy")
-        throw StorageError("--scores-out '" + scores_out + "': unknown format '" + ext + "'; use " + kScoresFormats);
-    }
+    if (!plot.empty()) check_svg(plot, "--plot");
+    if (!plot_scores.empty()) check_svg(plot_scores, "--plot-scores");
+    if (!scores_out.empty()) check_scores_format(scores_out);
     check_outputs({{"--json", json}, {"--scores-out", scores_out}, {"--roc", roc}, {"--plot", plot},
                    {"--plot-scores", plot_scores}},
                   common->overwrite);

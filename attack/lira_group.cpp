@@ -151,11 +151,12 @@ class LiraGroup final : public AttackGroup {
             for (double v : out) p.out.add(v);
           } else {
             Side sin, sout;
-            paper_sums(row, a, keep, sin, sout);
+            const double pivot = paper_sums(row, a, keep, sin, sout);
             p.ss_in[a] += sin.ss(), p.ss_out[a] += sout.ss(), p.c_in[a] += sin.n, p.c_out[a] += sout.n;
-            if (bavaria_)
-              for (size_t k = 0; k < s_.base.size(); ++k)
-                (keep[k] ? p.g_in[a] : p.g_out[a]).add(value(row, s_.base[k], a));
+            if (bavaria_) {  // the same sums, merged as (count, mean, sum of squares)
+              p.g_in[a].merge(RunningMoments{sin.n, sin.mean(pivot), sin.ss()});
+              p.g_out[a].merge(RunningMoments{sout.n, sout.mean(pivot), sout.ss()});
+            }
           }
         }
       });
@@ -245,8 +246,7 @@ class LiraGroup final : public AttackGroup {
       prior_in[a] = {g_in_[a].count ? g_in_[a].mean : kNaN, vi * vi};
       prior_out[a] = {g_out_[a].count ? g_out_[a].mean : kNaN, vo * vo};
     }
-    int64_t min_in = min_in_, min_out = min_out_;
-#pragma omp parallel reduction(min : min_in, min_out)
+#pragma omp parallel
     {
       std::vector<uint8_t> keep(s_.base.size());
       std::vector<double> total(ids_.size() * T);
@@ -263,7 +263,6 @@ class LiraGroup final : public AttackGroup {
             const double s = value(row, t, a);
             Side in = base_in, out_side = base_out;
             if (s_.leave_one_out) (b.in(t, j) ? in : out_side).remove(s - pivot);
-            if (a == 0) min_in = std::min(min_in, in.n), min_out = std::min(min_out, out_side.n);
             const double mu_in = in.mean(pivot), mu_out = out_side.mean(pivot);
             // BaVarIA's posterior variances scale with 1/n, so a side with one more signal
             // looks tighter; under a balanced keep matrix the target's own membership decides
@@ -330,14 +329,12 @@ class LiraGroup final : public AttackGroup {
         store(out, total, b.n0 + j);
       });
     }
-    min_in_ = min_in, min_out_ = min_out;
   }
 
   void score_official(const SignalBlock& b, const std::vector<ScoreMatrix*>& out) {
     const float* conf = b.get("logit_confidence");
     const int64_t A = s_.queries, T = static_cast<int64_t>(s_.targets.size());
     const double std_in_global = global_in_.sd(), std_out_global = global_out_.sd();
-    min_in_ = in_size_, min_out_ = out_size_;
 #pragma omp parallel
     {
       std::vector<uint8_t> keep(s_.base.size());
@@ -399,7 +396,6 @@ class LiraGroup final : public AttackGroup {
   std::vector<int64_t> c_in_, c_out_;
   RunningMoments global_in_, global_out_;
   int64_t in_size_ = 0, out_size_ = 0;
-  int64_t min_in_ = INT64_MAX, min_out_ = INT64_MAX;
 };
 
 }  // namespace

@@ -49,13 +49,17 @@ class RmiaGroup final : public AttackGroup {
     if (has(AttackId::kRmiaOnline)) online_ = p_;
     tune_ = std::isnan(s_.rmia.a) && has(AttackId::kRmia);
     if (tune_) {
-      for (int64_t r : s_.base)
-        if (r != s_.tuning_model && std::find(s_.targets.begin(), s_.targets.end(), r) == s_.targets.end())
-          tune_refs_.push_back(r);
+      // As positions in base (the tuning model is one of base).
+      auto is_target = [&](int64_t r) { return std::find(s_.targets.begin(), s_.targets.end(), r) != s_.targets.end(); };
+      bool found = false;
+      for (size_t k = 0; k < s_.base.size(); ++k) {
+        if (s_.base[k] == s_.tuning_model) tuning_index_ = k, found = true;
+        else if (!is_target(s_.base[k])) tune_refs_.push_back(k);
+      }
       if (tune_refs_.empty() && s_.leave_one_out)  // every model is a target: the others are references
-        for (int64_t r : s_.base)
-          if (r != s_.tuning_model) tune_refs_.push_back(r);
-      if (s_.tuning_model < 0 || tune_refs_.empty()) {
+        for (size_t k = 0; k < s_.base.size(); ++k)
+          if (s_.base[k] != s_.tuning_model) tune_refs_.push_back(k);
+      if (!found || tune_refs_.empty()) {
         tune_ = false;
         a_note_ = "a = 0.3 (not tuned: the file has no reference model besides the targets to tune it on; give "
                   "--rmia-a)";
@@ -97,19 +101,31 @@ class RmiaGroup final : public AttackGroup {
       return p / static_cast<double>(A);
     };
     const bool online = has(AttackId::kRmiaOnline);
-#pragma omp parallel for schedule(static)
-    for (int64_t j = 0; j < b.count; ++j) {
-      const size_t n = static_cast<size_t>(b.n0 + j);
-      std::vector<double> in_p, out_p, mix;
-      for (int64_t ti = 0; ti < T; ++ti) {
-        const int64_t t = s_.targets[static_cast<size_t>(ti)];
-        in_p.clear(), out_p.clear();
-        // The target's own row is never one of its references (leave-one-out).
-        for (int64_t r : s_.base)
-          if (r != t) (b.in(r, j) ? in_p : out_p).push_back(prob(r, j));
-        p_[ti][n] = prob(t, j);
-        if (!out_p.empty()) mean_out_[ti][n] = std::accumulate(out_p.begin(), out_p.end(), 0.0) / double(out_p.size());
-        if (online) {
+#pragma omp parallel
+    {
+      std::vector<double> pr(s_.base.size()), in_p, out_p, mix;
+#pragma omp for schedule(static)
+      for (int64_t j = 0; j < b.count; ++j) {
+        const size_t n = static_cast<size_t>(b.n0 + j);
+        // Every reference's p once per candidate; the OUT mean of each target by removing
+        // its own value (leave-one-out) from the shared sum.
+        double out_sum = 0;
+        int64_t out_count = 0;
+        for (size_t k = 0; k < s_.base.size(); ++k) {
+          pr[k] = prob(s_.base[k], j);
+          if (!b.in(s_.base[k], j)) out_sum += pr[k], ++out_count;
+        }
+        for (int64_t ti = 0; ti < T; ++ti) {
+          const int64_t t = s_.targets[static_cast<size_t>(ti)];
+          const double pt = prob(t, j);
+          p_[ti][n] = pt;
+          const bool own_out = s_.leave_one_out && !b.in(t, j);  // the target is one of base
+          const int64_t count = out_count - (own_out ? 1 : 0);
+          if (count > 0) mean_out_[ti][n] = (out_sum - (own_out ? pt : 0.0)) / static_cast<double>(count);
+          if (!online) continue;
+          in_p.clear(), out_p.clear();
+          for (size_t k = 0; k < s_.base.size(); ++k)
+            if (s_.base[k] != t) (b.in(s_.base[k], j) ? in_p : out_p).push_back(pr[k]);
           if (s_.in_population(b.n0 + j)) {
             online_[ti][n] = trimmed_mean(out_p, kTrim);
           } else if (!in_p.empty() && !out_p.empty()) {
@@ -120,15 +136,15 @@ class RmiaGroup final : public AttackGroup {
             online_[ti][n] = trimmed_mean(mix, kTrim);
           }
         }
-      }
-      if (tune_) {
-        double sum = 0;
-        int64_t count = 0;
-        for (int64_t r : tune_refs_)
-          if (!b.in(r, j)) sum += prob(r, j), ++count;
-        tune_p_[n] = prob(s_.tuning_model, j);
-        tune_member_[n] = b.in(s_.tuning_model, j) ? 1 : 0;
-        if (count) tune_mean_out_[n] = sum / static_cast<double>(count);
+        if (tune_) {
+          double sum = 0;
+          int64_t count = 0;
+          for (size_t k : tune_refs_)
+            if (!b.in(s_.base[k], j)) sum += pr[k], ++count;
+          tune_p_[n] = pr[tuning_index_];
+          tune_member_[n] = b.in(s_.tuning_model, j) ? 1 : 0;
+          if (count) tune_mean_out_[n] = sum / static_cast<double>(count);
+        }
       }
     }
   }
@@ -228,7 +244,8 @@ class RmiaGroup final : public AttackGroup {
   const ScoreSetup& s_;
   std::vector<std::vector<double>> p_, mean_out_, online_;  // [T][N]
   bool tune_ = false;
-  std::vector<int64_t> tune_refs_;
+  std::vector<size_t> tune_refs_;  // positions in base
+  size_t tuning_index_ = 0;         // the tuning model's position in base
   std::vector<double> tune_p_, tune_mean_out_;
   std::vector<uint8_t> tune_member_;
   std::vector<int64_t> z_;
