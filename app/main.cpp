@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -11,6 +12,9 @@
 #include "common/config.hpp"
 #include "common/errors.hpp"
 #include "common/logging.hpp"
+#include "common/shell.hpp"
+#include "common/suggest.hpp"
+#include "coordinator/coordinator.hpp"
 #include "lira/build_info.hpp"
 #include "mpi/mpi_session.hpp"
 #include "nccl/nccl_gang.hpp"
@@ -49,6 +53,7 @@ int validate_command(const std::string& config_path, const std::vector<std::stri
   auto ov = overrides;
   if (!out.empty()) ov.push_back("experiment.output=" + out);
   const auto config = lira::load_config(config_path, ov);
+  lira::check_output_path(config);  // what `lira run` checks before it starts
   std::cout << lira::to_yaml(config);
   const auto data = lira::load_dataset(config.data);
   std::string shape;
@@ -58,8 +63,9 @@ int validate_command(const std::string& config_path, const std::vector<std::stri
             << "\n";
   std::error_code ec;
   if (std::filesystem::exists(config.experiment.output, ec))
-    std::cout << "# note: " << config.experiment.output
-              << " exists; `lira run` will refuse it unless given --overwrite or another --out\n";
+    std::cout << "# note: " << lira::shell_word(config.experiment.output)
+              << " exists: `lira run` resumes it if it holds this experiment's results and refuses it otherwise "
+                 "(--overwrite replaces it, --out writes elsewhere)\n";
   std::cout << "# " << config_path << " is valid\n";
   return 0;
 }
@@ -67,6 +73,15 @@ int validate_command(const std::string& config_path, const std::vector<std::stri
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A worker rank's job process (parallel.isolation: process): not a user command.
+  if (argc >= 2 && std::string(argv[1]) == "__job-process") {
+    try {
+      return lira::job_process_command();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "job process: %s\n", e.what());
+      return static_cast<int>(lira::ExitCode::kInternal);
+    }
+  }
   CLI::App app{"lira: reference-model training and membership-inference scoring (LiRA and friends)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", [] { return version_text(); });
@@ -94,6 +109,19 @@ int main(int argc, char** argv) {
   const auto slurm = lira::add_slurm_command(app);
 
   app.add_subcommand("keys", "Print every config key with its default, range and meaning (Markdown)");
+
+  // An unknown command: name the known ones (CLI11 would only say the word was unexpected).
+  if (argc >= 2 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      std::fprintf(stderr, "lira: unknown command '%s'%s; the commands are: %s (lira --help says more)\n", argv[1],
+                   lira::did_you_mean(argv[1], names).c_str(), list.c_str());
+      return static_cast<int>(lira::ExitCode::kUsage);
+    }
+  }
 
   try {
     app.parse(argc, argv);

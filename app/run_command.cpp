@@ -28,6 +28,8 @@
 #include "nccl/nccl_gang.hpp"
 #include "orchestrator/in_process_transport.hpp"
 #include "trainer_loader.hpp"
+#include "worker/child_runner.hpp"
+#include "worker/job_process.hpp"
 #include "worker/synthetic_runner.hpp"
 #include "worker/worker_loop.hpp"
 
@@ -87,9 +89,11 @@ std::shared_ptr<const Dataset> dataset_for(const Config& config) {
 // The synthetic benchmark workload needs no libtorch; everything else trains with it.
 std::unique_ptr<JobRunner> runner_for(const Config& config, std::shared_ptr<const Dataset> data, int threads,
                                       int local_index, int global_index, GangComm* gang = nullptr,
-                                      GangComm* tensor_gang = nullptr, int workers_on_node = 0) {
+                                      GangComm* tensor_gang = nullptr, int workers_on_node = 0,
+                                      std::function<void()> progress = {}) {
   if (synthetic(config)) return make_synthetic_runner(config, global_index);
   TrainerContext context;
+  context.progress = std::move(progress);
   context.config = config;
   context.dataset = std::move(data);
   context.threads = threads;
@@ -104,7 +108,7 @@ std::unique_ptr<JobRunner> runner_for(const Config& config, std::shared_ptr<cons
 // device and this build has NCCL, else null (the MPI gang itself carries the tensors, in
 // host memory). On CUDA builds with NCCL it is collective over the gang, whose ranks are
 // alike (one executable, nodes of one kind), so all of them take the same decision.
-std::unique_ptr<GangComm> tensor_gang_for(mpi::MpiGang& gang, const DeviceChoice& device, const Config& config) {
+std::unique_ptr<GangComm> tensor_gang_for(GangComm& gang, const DeviceChoice& device, const Config& config) {
   if (!device.cuda || nccl_version().empty()) return nullptr;
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -125,6 +129,37 @@ std::unique_ptr<GangComm> tensor_gang_for(mpi::MpiGang& gang, const DeviceChoice
   auto nccl = make_nccl_gang(gang, device.index, std::chrono::seconds(config.parallel.collective_timeout));
   spdlog::info("{}: NCCL {} on {}", nccl->name(), nccl_version(), device.name);
   return nccl;
+}
+
+bool isolated(const Config& config) { return config.parallel.isolation == "process"; }
+
+// parallel.isolation: process -- the rank's jobs run in its job process (worker/child_runner.hpp),
+// which loads the data and the trainer itself; `gang` is the rank's MPI gang (or null),
+// on which the job process's collectives run.
+std::unique_ptr<JobRunner> job_process_runner(const Config& config, int threads, int local_index, int global_index,
+                                              int workers_on_node, GangComm* gang, int log_rank,
+                                              const std::string& log_level) {
+  ChildOptions o;
+  o.executable = "/proc/self/exe";
+  // The results path too, for people reading ps (the job process gets everything else
+  // from its init message).
+  o.args = {"__job-process", "--for", config.experiment.output};
+  o.init.config_yaml = to_yaml(config);
+  o.init.log_level = log_level;
+  o.init.log_rank = log_rank;
+  o.init.threads = threads;
+  o.init.device_index = local_index;
+  o.init.workers_on_node = workers_on_node;
+  o.init.worker_index = global_index;
+  if (gang) {
+    o.init.gang_rank = gang->rank();
+    o.init.gang_size = gang->size();
+    o.init.gang_name = gang->name();
+  }
+  o.gang = gang;
+  o.stall = std::chrono::seconds(config.experiment.stall_seconds);
+  o.label = log_rank >= 0 ? "rank " + std::to_string(log_rank) + "'s job process" : "the job process";
+  return std::make_unique<ChildRunner>(std::move(o));
 }
 
 // The gang leader's runner: shares each job with its gang, then trains its own shard.
@@ -162,7 +197,7 @@ void run_gang_member(mpi::MpiGang& gang, JobRunner& runner) {
       runner.run(job);
     } catch (const std::exception& e) {
       spdlog::error("{}: model {} failed on this rank: {}", gang.name(), job.model, e.what());
-      if (gang.broken()) return;
+      if (gang.broken() || runner.broken()) return;
     }
   }
 }
@@ -172,16 +207,18 @@ std::chrono::milliseconds heartbeat(const Config& config) {
 }
 
 // One process: the coordinator on this thread, one worker on another.
-int run_in_process(const Config& config, bool overwrite) {
+int run_in_process(const Config& config, bool overwrite, const std::string& log_level) {
   if (config.parallel.ranks_per_model > 1)
     throw ConfigError("parallel.ranks_per_model is " + std::to_string(config.parallel.ranks_per_model) +
                       ": data-parallel gangs need MPI ranks; run under mpirun -np " +
                       std::to_string(config.parallel.ranks_per_model + 1) + " (or more)");
+  check_output_path(config);
   const int threads = auto_threads(config, 1);
   log_start(config, 1, threads);
   auto data = dataset_for(config);
   const Plan plan = make_plan(config);
-  auto runner = runner_for(config, data, threads, 0, 0);
+  auto runner = isolated(config) ? job_process_runner(config, threads, 0, 0, 0, nullptr, -1, log_level)
+                                 : runner_for(config, data, threads, 0, 0);
   RunLock lock(config.experiment.output);
   auto opened = open_results(config, plan, *data, overwrite);
   add_log_file(log_path_for(config.experiment.output));
@@ -217,6 +254,7 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
   if (coordinator) {
     try {
       config = resolve_config(args);
+      check_output_path(config);
       yaml = to_yaml(config);
     } catch (const std::exception& e) {
       failure = e.what();
@@ -233,7 +271,7 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
 
   if (session.size() == 1) {
     spdlog::info("a single MPI rank: running coordinator and worker in this process");
-    return run_in_process(config, args.overwrite);
+    return run_in_process(config, args.overwrite, args.log_level);
   }
 
   // 2. Data, on every rank (rank 0 needs the labels and the files' fingerprint).
@@ -255,8 +293,12 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
                         "; use an MPI built with thread support, or parallel.ranks_per_model: 1");
     // Collective over every rank, the same on all of them: agreed by construction.
     gang = std::make_unique<mpi::MpiGang>(session.world(), layout, std::chrono::seconds(config.parallel.collective_timeout));
-    data = dataset_for(config);
-    if (!coordinator) {
+    // With job processes, a worker's data is loaded by its job process, not by the rank.
+    if (coordinator || !isolated(config)) data = dataset_for(config);
+    if (!coordinator && isolated(config)) {
+      runner = job_process_runner(config, threads, session.local_worker_index(), session.rank() - 1, workers_here,
+                                  layout.ranks_per_model > 1 ? gang.get() : nullptr, session.rank(), args.log_level);
+    } else if (!coordinator) {
       GangComm* host_gang = layout.ranks_per_model > 1 ? gang.get() : nullptr;
       if (host_gang && !synthetic(config)) {
         const auto device = trainer().choose_device(config, session.local_worker_index(), workers_here);
@@ -317,14 +359,14 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
   spdlog::debug("worker with {} thread(s)", threads);
   if (layout.ranks_per_model > 1 && !layout.leader()) {
     run_gang_member(*gang, *runner);
-    if (gang->broken()) wait_for_abort(*gang);
+    if (gang->broken() || runner->broken()) wait_for_abort(*gang);
     return 0;
   }
   mpi::WorkerEnd transport(session.world());
   if (layout.ranks_per_model > 1) {
     GangLeader leader(*runner, *gang);
     run_worker(transport, leader, identity(), heartbeat(config));
-    if (gang->broken()) wait_for_abort(*gang);
+    if (leader.broken()) wait_for_abort(*gang);
     gang->share(StopWorker{});
   } else {
     run_worker(transport, *runner, identity(), heartbeat(config));
@@ -334,11 +376,28 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
 
 }  // namespace
 
+int job_process_command() {
+  return run_job_process(3, [](const child::ChildInit& init, GangComm* gang, std::function<void()> progress) {
+    init_logging(init.log_rank, init.log_level);
+    const Config config = parse_config(init.config_yaml, "configuration from the worker rank");
+    std::shared_ptr<const Dataset> data = dataset_for(config);
+    // An NCCL gang, when the job processes of a gang each own a GPU: set up by them, its
+    // unique id broadcast through the ranks (`gang` proxies to the rank's MPI gang).
+    static std::unique_ptr<GangComm> tensor_gang;
+    if (gang && !synthetic(config)) {
+      const auto device = trainer().choose_device(config, init.device_index, init.workers_on_node);
+      tensor_gang = tensor_gang_for(*gang, device, config);
+    }
+    return runner_for(config, std::move(data), init.threads, init.device_index, init.worker_index, gang,
+                      tensor_gang ? tensor_gang.get() : gang, init.workers_on_node, std::move(progress));
+  });
+}
+
 int run_command(const RunArgs& args) {
   install_stop_handlers();
   if (!mpi::launched_by_mpi_launcher()) {
     init_logging(-1, args.log_level);
-    return run_in_process(resolve_config(args), args.overwrite);
+    return run_in_process(resolve_config(args), args.overwrite, args.log_level);
   }
   mpi::Session session;
   init_logging(session.rank(), args.log_level);

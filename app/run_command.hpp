@@ -18,4 +18,8 @@ struct RunArgs {
 // rank calls this; without one, the process runs coordinator and worker itself.
 int run_command(const RunArgs& args);
 
+// `lira __job-process` (not for users): a worker rank's job process, started by the rank
+// with its channel as descriptor 3 (worker/child_runner.hpp). Returns the exit code.
+int job_process_command();
+
 }  // namespace lira

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +31,7 @@ struct SlurmArgs {
   int ntasks_per_node = 0;
   int ranks_per_gpu = 1;
   int signal_seconds = 0;
+  int max_crashes = 3;
   bool dry_run = false;
   bool submit = false;
 };
@@ -79,11 +81,44 @@ std::string submit(const std::string& dir, const std::string& script) {
   return semi == std::string::npos ? text : text.substr(0, semi);
 }
 
+// Slurm's KillWait (seconds between the SIGTERM of a time limit, scancel or preemption and
+// the SIGKILL), from `scontrol show config`; -1 where scontrol is not available.
+int kill_wait_seconds() {
+  FILE* p = ::popen("scontrol show config 2>/dev/null", "r");
+  if (!p) return -1;
+  int seconds = -1;
+  char line[512];
+  while (std::fgets(line, sizeof line, p)) {
+    int v = 0;
+    if (std::sscanf(line, "KillWait = %d", &v) == 1) seconds = v;
+  }
+  ::pclose(p);
+  return seconds;
+}
+
 int run_slurm(SlurmArgs a) {
   if (a.dry_run == a.submit) throw ConfigError("lira slurm: give exactly one of --dry-run and --submit");
+  if (a.ranks_per_gpu < 1) throw ConfigError("lira slurm: --ranks-per-gpu must be at least 1");
+  // --ranks-per-gpu is lira's parallel.ranks_per_gpu too: without it the ranks would not
+  // fit the node's GPUs and the job would stop at start-up.
+  if (a.ranks_per_gpu > 1) a.overrides.push_back("parallel.ranks_per_gpu=" + std::to_string(a.ranks_per_gpu));
   auto overrides = a.overrides;
   if (!a.out.empty()) overrides.push_back("experiment.output=" + a.out);
-  const Config config = load_config(a.config, overrides);  // every key checked now, not on the cluster
+  Config config = load_config(a.config, overrides);  // every key checked now, not on the cluster
+  // A stop by SIGTERM (scancel, preemption, the time limit's end) is followed by SIGKILL
+  // after KillWait: the grace period must end before that, with time to close the file.
+  const int kill_wait = kill_wait_seconds();
+  const int grace_cap = kill_wait > 0 ? std::max(1, kill_wait - 10) : 20;
+  if (config.experiment.grace_seconds > grace_cap) {
+    std::fprintf(stderr,
+                 "lira slurm: experiment.grace_seconds %lld is lowered to %d under Slurm: %s, so a longer grace "
+                 "period would end in SIGKILL (raise KillWait to allow more)\n",
+                 static_cast<long long>(config.experiment.grace_seconds), grace_cap,
+                 kill_wait > 0 ? ("Slurm's KillWait is " + std::to_string(kill_wait) + " s").c_str()
+                               : "scontrol is not available here, and Slurm's default KillWait is 30 s");
+    a.overrides.push_back("experiment.grace_seconds=" + std::to_string(grace_cap));
+    config.experiment.grace_seconds = grace_cap;
+  }
 
   auto& s = a.spec;
   std::error_code ec;
@@ -99,8 +134,8 @@ int run_slurm(SlurmArgs a) {
   s.script = script_path_for(s.results);
   s.overrides = a.overrides;
   s.experiment = config.experiment.name;
+  s.max_crashes = a.max_crashes;
   s.version = build::kVersion;
-  if (a.ranks_per_gpu < 1) throw ConfigError("lira slurm: --ranks-per-gpu must be at least 1");
   s.workers_per_node = a.ntasks_per_node > 0 ? a.ntasks_per_node
                        : s.gpus_per_node > 0 ? s.gpus_per_node * a.ranks_per_gpu
                                              : 1;
@@ -182,6 +217,11 @@ Subcommand add_slurm_command(CLI::App& app) {
   cmd->add_option("--signal-seconds", a->signal_seconds,
                   "Ask Slurm for SIGUSR1 this long before the time limit (default: experiment.grace_seconds + 60)")
       ->check(CLI::Range(1, 65535));
+  cmd->add_option("--max-crashes", a->max_crashes,
+                  "Resubmit after at most this many abnormal ends (a lost rank or node, a signal, exit 137/139); "
+                  "then stop with a summary")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
   cmd->add_option("--max-links", s.max_links, "At most this many allocations in a chain")->capture_default_str()->check(CLI::Range(1, 10000));
   return {cmd, [a] { return run_slurm(*a); }};
 }

@@ -89,6 +89,36 @@ std::vector<std::string> section_names() {
   return v;
 }
 
+// The sections that declare a key of this name ("training" for "epochs").
+std::vector<std::string> sections_with_key(const std::string& key) {
+  std::vector<std::string> v;
+  for (const auto& k : schema::keys())
+    if (k.name == key) v.push_back(k.section);
+  return v;
+}
+
+// For an unknown section.key: the right section when the key exists in another one
+// (experiment.epochs -> training.epochs), else the closest dotted name.
+std::string key_suggestion(const std::string& section, const std::string& key) {
+  const auto homes = sections_with_key(key);
+  if (!homes.empty()) {
+    std::string list;
+    for (const auto& h : homes) list += (list.empty() ? "'" : "' or '") + h + "." + key;
+    return " ('" + key + "' belongs in another section: did you mean " + list + "'?)";
+  }
+  return suggestion(section + "." + key, dotted_names());
+}
+
+// For an unknown top-level name: a section it resembles, or the section of the key it is
+// (a key written at the top level, e.g. `epochs: 5` instead of under `training:`).
+std::string section_suggestion(const std::string& name) {
+  const auto homes = sections_with_key(name);
+  if (!homes.empty())
+    return " ('" + name + "' is a key of section '" + homes.front() + "': write it indented under " + homes.front() +
+           ":, as " + homes.front() + "." + name + ")";
+  return suggestion(name, section_names());
+}
+
 std::string where(const std::string& origin, const YAML::Mark& m) {
   if (m.is_null()) return origin;
   return origin + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
@@ -396,6 +426,20 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
   set_defaults(config);
   std::vector<std::string> errors;
 
+  // YAML forbids tabs in indentation; yaml-cpp's message for them is obscure, or it
+  // silently reads another structure. Say it plainly, with the line.
+  {
+    size_t line = 1;
+    for (size_t i = 0; i < yaml_text.size(); ++line) {
+      const size_t end = std::min(yaml_text.find('\n', i), yaml_text.size());
+      const size_t body = yaml_text.find_first_not_of(" \t", i);
+      if (body != std::string::npos && body < end && yaml_text.find('\t', i) < body)
+        throw ConfigError(origin + ":" + std::to_string(line) +
+                          ": a tab in the indentation; YAML allows only spaces there: indent with spaces");
+      i = end + 1;
+    }
+  }
+
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -418,7 +462,7 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
       const std::string sname = sec.first.Scalar();
       const std::string at = where(origin, sec.first.Mark());
       if (!is_section(sname)) {
-        errors.push_back(at + ": unknown section '" + sname + "'" + suggestion(sname, section_names()));
+        errors.push_back(at + ": unknown section '" + sname + "'" + section_suggestion(sname));
         continue;
       }
       if (!seen_sections.insert(sname).second) {
@@ -436,8 +480,7 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
         const std::string kat = where(origin, kv.first.Mark());
         const Key* key = find_key(sname, kname);
         if (!key) {
-          errors.push_back(kat + ": unknown key '" + sname + "." + kname + "'" +
-                           suggestion(sname + "." + kname, dotted_names()));
+          errors.push_back(kat + ": unknown key '" + sname + "." + kname + "'" + key_suggestion(sname, kname));
           continue;
         }
         if (!seen_keys.insert(kname).second) {
@@ -461,8 +504,7 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
     const std::string kname = ov.substr(dot + 1, eq - dot - 1);
     const Key* key = find_key(sname, kname);
     if (!key) {
-      errors.push_back("--set: unknown key '" + sname + "." + kname + "'" +
-                       suggestion(sname + "." + kname, dotted_names()));
+      errors.push_back("--set: unknown key '" + sname + "." + kname + "'" + key_suggestion(sname, kname));
       continue;
     }
     YAML::Node value;

@@ -18,9 +18,11 @@ struct ExperimentConfig {
   int64_t models = 0;   // M
   std::string output;   // results file; resolved from the name when left empty
   int64_t max_retries = 0;
+  int64_t max_crashes = 0;  // abnormal ends of the whole run a model may be in flight at
   int64_t heartbeat_seconds = 0;
   int64_t heartbeat_timeout = 0;
   int64_t grace_seconds = 0;
+  int64_t stall_seconds = 0;  // a job process without progress this long is killed
 };
 
 struct DataConfig {
@@ -110,6 +112,7 @@ struct ParallelConfig {
   int64_t ranks_per_model = 1;     // data-parallel gang size
   int64_t ranks_per_gpu = 1;       // worker ranks sharing one GPU
   int64_t collective_timeout = 300;  // seconds a gang collective may take before the gang is retired
+  std::string isolation = "process";  // process: train in a job process per rank; thread: in the rank
 };
 
 struct Config {

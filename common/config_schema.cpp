@@ -37,7 +37,16 @@ const std::vector<Key>& keys() {
        false},
       {"experiment", "max_retries",
        IntKey{1, 0, 100, [](Config& c) -> int64_t& { return c.experiment.max_retries; }},
-       "How often a model whose training threw an error is retried before it is marked failed.", false},
+       "How often a model whose job failed (an error, or a crash or hang of its job process) is retried, within "
+       "a run, before it is marked failed.",
+       false},
+      {"experiment", "max_crashes",
+       IntKey{2, 0, 1000, [](Config& c) -> int64_t& { return c.experiment.max_crashes; }},
+       "Crash accounting: a model in flight at more than this many abnormal ends of the whole run (a kill -9, a "
+       "lost rank or node), counted over every run of the results file, is marked failed on resume instead of "
+       "being trained again, so a model that takes the job down cannot loop. Each such end counts against "
+       "every model then in flight: raise it where whole-job crashes are common.",
+       false},
       {"experiment", "heartbeat_seconds",
        IntKey{30, 1, 3600, [](Config& c) -> int64_t& { return c.experiment.heartbeat_seconds; }},
        "A busy worker tells the coordinator it is alive this often.", false},
@@ -47,6 +56,11 @@ const std::vector<Key>& keys() {
       {"experiment", "grace_seconds",
        IntKey{60, 0, 86400, [](Config& c) -> int64_t& { return c.experiment.grace_seconds; }},
        "On SIGTERM, SIGUSR1 or SIGINT: how long running models may finish before they are abandoned.", false},
+      {"experiment", "stall_seconds",
+       IntKey{600, 1, 86400, [](Config& c) -> int64_t& { return c.experiment.stall_seconds; }},
+       "A job process that shows no progress (no training step, no evaluation batch) this long is killed as "
+       "hung; its model is retried like a crashed one (parallel.isolation: process).",
+       false},
       // ---------------------------------------------------------------- data
       {"data", "dataset",
        ChoiceKey{"fashion-mnist", {"fashion-mnist", "mnist", "cifar10", "cifar100", "csv", "text", "fortunes", "jsonl", "llmc"},
@@ -237,6 +251,12 @@ const std::vector<Key>& keys() {
        IntKey{300, 1, 86400, [](Config& c) -> int64_t& { return c.parallel.collective_timeout; }},
        "Seconds a gang's collective (all-reduce, broadcast) may take; past it the model fails, goes to "
        "another gang, and this gang retires.",
+       false},
+      {"parallel", "isolation",
+       ChoiceKey{"process", {"process", "thread"}, [](Config& c) -> std::string& { return c.parallel.isolation; }},
+       "process: each worker rank trains in a child process (its job process), so a segfault, abort, OOM kill "
+       "or hang costs one job, which is retried, not the rank; thread: in the rank itself (one process fewer; a "
+       "crash then ends the rank, or the run). Same signals either way.",
        false},
   };
   return k;

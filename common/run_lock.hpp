@@ -1,6 +1,8 @@
 // One run per results file: an exclusive flock on "<results>.lock", held for the whole
-// run. The kernel drops it when the process dies, however it dies, so a crashed run never
-// leaves a stale lock behind; the file holds the holder's pid and host for messages.
+// run and removed (while still held) at its end, refused or finished. The kernel drops the
+// lock when the process dies, however it dies, so a crashed run never leaves a stale lock
+// behind (only an unlocked file, reused); the file holds the holder's pid and host for
+// messages. A file system without flock gets its own error, with what to do.
 #pragma once
 
 #include <string>
@@ -21,6 +23,7 @@ class RunLock {
   static std::string lock_path(const std::string& results_path) { return results_path + ".lock"; }
 
  private:
+  std::string path_;
   int fd_ = -1;
 };
 

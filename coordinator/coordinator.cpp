@@ -3,10 +3,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "common/errors.hpp"
 #include "common/logging.hpp"
+#include "common/shell.hpp"
 #include "common/results_layout.hpp"
 #include "common/stop_signals.hpp"
 #include "lira/build_info.hpp"
@@ -24,6 +29,24 @@ std::vector<std::string> worker_names(const CoordinatorTransport& t) {
 
 }  // namespace
 
+void check_output_path(const Config& config) {
+  namespace fs = std::filesystem;
+  const std::string& path = config.experiment.output;
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw ConfigError("the results path '" + path + "' is a directory; give a file in it, e.g. --out " +
+                      (fs::path(path) / (config.experiment.name + ".h5")).string());
+  // The nearest existing ancestor must be a writable directory (missing ones are created).
+  fs::path dir = fs::absolute(path, ec).parent_path();
+  while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.root_path()) dir = dir.parent_path();
+  if (!dir.empty() && fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw ConfigError("the results path '" + path + "' lies below '" + dir.string() +
+                      "', which is a file, not a directory; choose another --out");
+  if (!dir.empty() && ::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw StorageError("cannot write the results file '" + path + "': the directory '" + dir.string() +
+                       "' is not writable (" + std::strerror(errno) + "); choose another --out");
+}
+
 OpenedResults open_results(const Config& config, const Plan& plan, const Dataset& data, bool overwrite) {
   const std::string& path = config.experiment.output;
   const auto layout = results_layout(config, data.classes, data.text ? data.text->offsets.back() : 0);
@@ -33,18 +56,48 @@ OpenedResults open_results(const Config& config, const Plan& plan, const Dataset
   std::error_code ec;
   if (std::filesystem::exists(path, ec) && !overwrite) {
     opened.writer = ResultsWriter::resume(path, layout, meta);
-    const auto done = opened.writer->done();
+    auto& w = *opened.writer;
+    const auto max_crashes = config.experiment.max_crashes;
+    const auto crashed = w.account_crashes();
+    if (!crashed.empty()) {
+      std::string list;
+      for (auto m : crashed) list += (list.empty() ? "" : ", ") + std::to_string(m);
+      spdlog::warn("the last run of {} ended abnormally (a crash, a kill or a lost node) while model(s) {} were "
+                   "training: counted in /models/crashes (a model in flight at more than experiment.max_crashes "
+                   "= {} such ends fails)",
+                   path, list, max_crashes);
+    }
+    const auto done = w.done();
+    int64_t crash_failed = 0;
     for (int64_t m = 0; m < plan.models(); ++m) {
       if (done[m]) {
         ++opened.already_done;
-      } else {
-        opened.pending.push_back(m);
+        continue;
       }
+      const int32_t crashes = w.crashes(m);
+      if (crashes > max_crashes) {
+        const std::string why = "in flight at " + std::to_string(crashes) +
+                                " abnormal ends of the run; not retried (experiment.max_crashes: " +
+                                std::to_string(max_crashes) + ")";
+        w.record_failure(m, w.attempts(m), why);
+        opened.failed_before.push_back("model " + std::to_string(m) + ": " + why);
+        spdlog::error("model {} was {}: marked failed, so a model that takes the job down cannot loop. To try it "
+                      "again: --set experiment.max_crashes={}",
+                      m, why, crashes);
+        ++crash_failed;
+        continue;
+      }
+      opened.pending.push_back(m);
     }
-    spdlog::info("resuming {}: {} of {} models are done; {} to train", path, opened.already_done, plan.models(),
-                 opened.pending.size());
+    spdlog::info("resuming {}: {} of {} models are done; {} to train{}", path, opened.already_done, plan.models(),
+                 opened.pending.size(),
+                 crash_failed > 0 ? "; " + std::to_string(crash_failed) + " failed for good (crashes)" : "");
     return opened;
   }
+  std::error_code partial_ec;
+  if (std::filesystem::exists(ResultsWriter::partial_path(path), partial_ec))
+    spdlog::warn("removing {}: the remains of a run that was stopped while it created its results file",
+                 ResultsWriter::partial_path(path));
   if (overwrite && std::filesystem::exists(path, ec)) spdlog::warn("--overwrite: replacing {}", path);
   std::vector<uint64_t> seeds(static_cast<size_t>(plan.models()));
   for (int64_t m = 0; m < plan.models(); ++m) seeds[m] = plan.model_seed(m);
@@ -91,6 +144,7 @@ void CoordinatorObserver::on_worker_ready(int worker, const WorkerReady& hello) 
 }
 
 void CoordinatorObserver::on_job_started(int worker, int64_t model, int32_t attempt) {
+  writer_.record_dispatch(model);  // durable with the next commit: crash accounting
   status_.job_started(worker, model, attempt);
   status_.write();
 }
@@ -127,6 +181,12 @@ void CoordinatorObserver::on_failure(int worker, const JobFailure& f, bool will_
   }
   update_progress();
   status_.write();
+}
+
+void CoordinatorObserver::note_failed(const std::string& what) {
+  progress_.model_failed();
+  failures_.push_back(what);
+  update_progress();
 }
 
 void CoordinatorObserver::on_heartbeat(int worker, const Heartbeat&) {
@@ -167,11 +227,11 @@ void CoordinatorObserver::commit() {
 // more often than every kCommitInterval, and at every tick (every 200 ms) whatever comes:
 // a kill -9 loses at most the last ~0.2 s of results, which a resumed run trains again.
 void CoordinatorObserver::on_quiet() {
-  if (writer_.staged() > 0 && Clock::now() - last_commit_ >= kCommitInterval) commit();
+  if (writer_.uncommitted() && Clock::now() - last_commit_ >= kCommitInterval) commit();
 }
 
 void CoordinatorObserver::on_tick() {
-  if (writer_.staged() > 0) commit();
+  if (writer_.uncommitted()) commit();
   status_.write();
   if (Clock::now() - last_line_ < std::chrono::seconds(60)) return;
   last_line_ = Clock::now();
@@ -179,6 +239,8 @@ void CoordinatorObserver::on_tick() {
 }
 
 int CoordinatorObserver::finish(const ScheduleSummary& summary, bool& must_abort) {
+  // Given up at a requested stop: not a crash, so the next run does not count it as one.
+  for (auto m : summary.abandoned) writer_.record_abandoned(m);
   writer_.close();
   const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
   status_.set_schedule_seconds(seconds);
@@ -191,25 +253,25 @@ int CoordinatorObserver::finish(const ScheduleSummary& summary, bool& must_abort
     spdlog::warn("stopped by {} after {}: {}/{} models done{}; everything finished is in {}. Run the same command "
                  "again to resume.",
                  signal_name(summary.stop_signal), format_duration(seconds), progress_.done(),
-                 config_.experiment.models, abandoned.empty() ? "" : " (abandoned, to redo: " + abandoned + ")", path);
+                 config_.experiment.models, abandoned.empty() ? "" : " (model(s) " + abandoned + " were still training and are trained again on resume)", path);
     status_.set_state("interrupted");
     code = static_cast<int>(ExitCode::kInterrupted);
   } else {
     spdlog::info("run finished in {}: {}/{} models done, {} failed; results in {}", format_duration(seconds),
-                 progress_.done(), config_.experiment.models, summary.failed.size(), path);
+                 progress_.done(), config_.experiment.models, failures_.size(), path);
     std::string per_worker;
     for (size_t w = 0; w < summary.jobs_per_worker.size(); ++w)
       per_worker += (w ? ", " : "") + std::to_string(summary.jobs_per_worker[w]);
     spdlog::info("jobs per worker: {}", per_worker);
     for (const auto& f : failures_) spdlog::error("failed {}", f);
-    status_.set_state(summary.failed.empty() ? "finished" : "finished with failures");
-    if (!summary.failed.empty()) code = static_cast<int>(ExitCode::kModelsFailed);
+    status_.set_state(failures_.empty() ? "finished" : "finished with failures");
+    if (!failures_.empty()) code = static_cast<int>(ExitCode::kModelsFailed);
     if (!summary.lost_workers.empty()) {
       spdlog::error("{} worker(s) stopped answering or retired during the run; every finished model is in {}",
                     summary.lost_workers.size(), path);
       code = static_cast<int>(ExitCode::kWorkersLost);
     }
-    if (code == 0) spdlog::info("next: lira score {}", path);
+    if (code == 0) spdlog::info("next: lira score {}", shell_word(path));
   }
   for (int w = 0; w < transport_.worker_count(); ++w) status_.worker_stopped(w);
   update_progress();
@@ -220,6 +282,7 @@ int CoordinatorObserver::finish(const ScheduleSummary& summary, bool& must_abort
 int run_coordinator(const Config& config, const Plan& plan, OpenedResults& opened, CoordinatorTransport& transport,
                     bool& must_abort) {
   CoordinatorObserver observer(*opened.writer, transport, config, opened.already_done);
+  for (const auto& f : opened.failed_before) observer.note_failed(f);
   const auto summary = run_schedule(plan, opened.pending, transport, observer, scheduler_options(config));
   return observer.finish(summary, must_abort);
 }

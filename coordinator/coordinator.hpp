@@ -22,11 +22,20 @@ struct OpenedResults {
   std::unique_ptr<ResultsWriter> writer;
   std::vector<int64_t> pending;
   int64_t already_done = 0;
+  // Models marked failed at opening by crash accounting ("model 3: in flight at ...").
+  std::vector<std::string> failed_before;
 };
 
 // New file; or, when the path exists, the interrupted run's file to resume (refused with
 // ResumeMismatch if it belongs to another experiment); or, with overwrite, a new file in
-// its place. Failed models of an earlier run are pending again.
+// its place. Failed models of an earlier run are pending again, except those that were in
+// flight at more than experiment.max_crashes abnormal ends of the whole run (crash
+// accounting: they are marked failed and stay so, which ends a crash loop).
+// What `lira run` and `lira validate` check about experiment.output before any work:
+// not a directory, and a parent directory that exists or can be created, and is
+// writable. Throws ConfigError (bad path) or StorageError (permissions) saying what to do.
+void check_output_path(const Config& config);
+
 OpenedResults open_results(const Config& config, const Plan& plan, const Dataset& data, bool overwrite);
 
 SchedulerOptions scheduler_options(const Config& config);
@@ -36,6 +45,8 @@ class CoordinatorObserver final : public SchedulerObserver {
   CoordinatorObserver(ResultsWriter& writer, CoordinatorTransport& transport, const Config& config,
                       int64_t already_done);
 
+  // A model that failed before the schedule began (crash accounting at resume).
+  void note_failed(const std::string& what);
   void on_worker_ready(int worker, const WorkerReady& hello) override;
   void on_job_started(int worker, int64_t model, int32_t attempt) override;
   void on_result(int worker, const ModelResult& r) override;

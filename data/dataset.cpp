@@ -64,6 +64,30 @@ struct Loaded {
   std::vector<double> mean, stddev;  // per channel, of pixels / 255 (images only)
 };
 
+// MNIST and Fashion-MNIST share file names and format, so data.dataset pointed at the
+// other's files would train silently with the wrong normalization and class names. The
+// first labels of the standard files tell them apart (train, then test split):
+//   MNIST          5 0 4 1 9 2 1 3 1 4 3 5 | 7 2 1 0 4 1 4 9 5 9 0 6
+//   Fashion-MNIST  9 0 0 3 0 2 7 2 5 5 0 9 | 9 2 1 1 6 1 4 6 5 7 4 5
+// Files that are neither (a subset, a test's own data) are left alone.
+void check_mnist_kind(const DataConfig& c, const Split& train, const Split& test) {
+  static const int64_t kMnist[2][12] = {{5, 0, 4, 1, 9, 2, 1, 3, 1, 4, 3, 5}, {7, 2, 1, 0, 4, 1, 4, 9, 5, 9, 0, 6}};
+  static const int64_t kFashion[2][12] = {{9, 0, 0, 3, 0, 2, 7, 2, 5, 5, 0, 9}, {9, 2, 1, 1, 6, 1, 4, 6, 5, 7, 4, 5}};
+  auto starts_with = [](const Split& s, const int64_t* want) {
+    return s.labels.size() >= 12 && std::equal(want, want + 12, s.labels.begin());
+  };
+  auto is = [&](const int64_t (&sig)[2][12]) { return starts_with(train, sig[0]) && starts_with(test, sig[1]); };
+  const bool mnist_files = is(kMnist), fashion_files = is(kFashion);
+  if (c.dataset == "mnist" && fashion_files)
+    throw DataError("data.dataset is mnist, but the files in '" + c.path +
+                    "' are Fashion-MNIST (their first labels are Fashion-MNIST's); set data.dataset: fashion-mnist, "
+                    "or point data.path at MNIST's files");
+  if (c.dataset == "fashion-mnist" && mnist_files)
+    throw DataError("data.dataset is fashion-mnist, but the files in '" + c.path +
+                    "' are MNIST (their first labels are MNIST's); set data.dataset: mnist, or point data.path at "
+                    "Fashion-MNIST's files");
+}
+
 Loaded load_files(const DataConfig& c) {
   std::error_code ec;
   if (!fs::is_directory(c.path, ec))
@@ -77,6 +101,7 @@ Loaded load_files(const DataConfig& c) {
     l.classes = 10;
     l.train = read_idx_split(find("train-images-idx3-ubyte"), find("train-labels-idx1-ubyte"), 10);
     l.test = read_idx_split(find("t10k-images-idx3-ubyte"), find("t10k-labels-idx1-ubyte"), 10);
+    check_mnist_kind(c, l.train, l.test);
     if (c.dataset == "fashion-mnist") {
       l.mean = {0.2860}, l.stddev = {0.3530};
     } else {

@@ -14,7 +14,14 @@ trap 'rm -rf "$scratch"' EXIT
 for target in config readers messages; do
   mkdir -p "$scratch/$target"
   echo "== fuzz_$target for $seconds s"
-  "$build/bin/fuzz_$target" -max_total_time="$seconds" -print_final_stats=1 "$scratch/$target" "fuzz/corpus/$target" 2>&1 |
-    grep -E "^Done|stat::number_of_executed_units|ERROR|SUMMARY" || true
-  [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fuzz_$target found a failure"; exit 1; }
+  # The fuzzer's own status decides (not a filter's): output to a file, status kept.
+  rc=0
+  "$build/bin/fuzz_$target" -max_total_time="$seconds" -print_final_stats=1 "$scratch/$target" "fuzz/corpus/$target" \
+    >"$scratch/$target.log" 2>&1 || rc=$?
+  grep -E "^Done|stat::number_of_executed_units|ERROR|SUMMARY" "$scratch/$target.log" || true
+  if [ "$rc" -ne 0 ]; then
+    tail -n 40 "$scratch/$target.log"
+    echo "fuzz_$target found a failure (exit $rc); the input is saved as crash-* / leak-* / timeout-* in $PWD"
+    exit 1
+  fi
 done

@@ -83,6 +83,7 @@ std::string render_script(const ScriptSpec& s) {
   if (s.signal_seconds < 1 || s.signal_seconds > 65535)
     throw ConfigError("lira slurm: --signal-seconds must be in [1, 65535]");
   if (s.max_links < 1) throw ConfigError("lira slurm: --max-links must be at least 1");
+  if (s.max_crashes < 0) throw ConfigError("lira slurm: --max-crashes must be at least 0");
   for (const auto* p : {&s.lira, &s.workdir, &s.config, &s.results, &s.script})
     if (p->empty() || (*p)[0] != '/') throw ConfigError("lira slurm: internal: paths must be absolute");
 
@@ -154,10 +155,27 @@ std::string render_script(const ScriptSpec& s) {
   o << "LAUNCHER=" << s.launcher << "\n";
   o << "OVERCOMMIT=" << (s.overcommit ? 1 : 0) << "\n";
   o << "MAX_LINKS=" << s.max_links << "\n";
+  o << "MAX_CRASHES=" << s.max_crashes << "\n";
   o << "LINK=${LIRA_SLURM_LINK:-1}\n";
+  o << "CRASHES=${LIRA_SLURM_CRASHES:-0}         # abnormal ends so far in this chain\n";
+  o << "CRASH_CODES=${LIRA_SLURM_CRASH_CODES:-}  # their exit codes\n";
 
   o << R"SCRIPT(
 say() { printf 'lira-slurm: %s\n' "$*"; }
+# Continue in a new allocation once this one has ended (the chain's counters travel along).
+resubmit() {
+  if [ "$LINK" -ge "$MAX_LINKS" ]; then
+    say "reached $MAX_LINKS allocations; to continue: cd $(printf %q "$(dirname "$SCRIPT")") && sbatch ${SCRIPT@Q}"
+    exit "$rc"
+  fi
+  local job=$SLURM_JOB_ID next
+  next=$(cd "$(dirname "$SCRIPT")" && for v in $(compgen -v SLURM_); do [ "$v" = SLURM_CONF ] || unset "$v"; done &&
+         LIRA_SLURM_LINK=$((LINK + 1)) LIRA_SLURM_CRASHES=$CRASHES LIRA_SLURM_CRASH_CODES=$CRASH_CODES \
+         sbatch --parsable --dependency="afterany:$job" "$SCRIPT") ||
+    { say "resubmission failed; to continue: sbatch ${SCRIPT@Q}"; exit "$rc"; }
+  say "continuing as job $next (allocation $((LINK + 1)))"
+  exit 0
+}
 cd "$WORKDIR" || { say "cannot cd to the submission directory $WORKDIR"; exit 3; }
 say "job ${SLURM_JOB_ID:-?} on ${SLURM_JOB_NODELIST:-?}: allocation $LINK of at most $MAX_LINKS, restart ${SLURM_RESTART_COUNT:-0}, $(date '+%F %T')"
 
@@ -205,23 +223,28 @@ say "lira run exited with $rc$([ -n "$stop" ] && echo " after SIG$stop")"
 
 case $rc in
   0) say "every model is done: $RESULTS"; exit 0 ;;
-  4) say "finished; some models failed (lira status $RESULTS)"; exit 4 ;;
+  4) say "finished; some models failed (${LIRA@Q} status ${RESULTS@Q})"; exit 4 ;;
   5 | 6)
     # Interrupted (5) or a worker stopped answering (6): the results file holds every
     # finished model. Before the time limit, continue in a new allocation; on preemption
     # or requeue, Slurm restarts this script itself; on scancel, stop.
     if [ "$stop" = TERM ] || [ "$stop" = INT ]; then say "stopped by SIG$stop; not resubmitting"; exit "$rc"; fi
-    if [ "$LINK" -ge "$MAX_LINKS" ]; then
-      say "reached $MAX_LINKS allocations; to continue: cd $(dirname "$SCRIPT") && sbatch $SCRIPT"
+    resubmit ;;
+  2 | 3) say "not resubmitting: fix the error above, then sbatch ${SCRIPT@Q} resumes"; exit "$rc" ;;
+  *)
+    # An abnormal end: a rank or node lost (the launcher ends the step), a signal, a
+    # segfault (139), the OOM killer (137), MPI_Abort. The results file keeps every
+    # finished model and counts the models in flight as crashed; resubmit, up to a budget.
+    if [ "$stop" = TERM ] || [ "$stop" = INT ]; then say "stopped by SIG$stop; not resubmitting"; exit "$rc"; fi
+    CRASHES=$((CRASHES + 1)); CRASH_CODES="${CRASH_CODES:+$CRASH_CODES }$rc"
+    if [ "$CRASHES" -gt "$MAX_CRASHES" ]; then
+      say "crash budget spent: $CRASHES abnormal end(s) (exit codes: $CRASH_CODES), more than --max-crashes $MAX_CRASHES."
+      say "not resubmitting. The models in flight at each crash are counted in /models/crashes of the results;"
+      say "see: ${LIRA@Q} status ${RESULTS@Q}   and the log above. To go on anyway: sbatch ${SCRIPT@Q}"
       exit "$rc"
     fi
-    job=$SLURM_JOB_ID
-    next=$(cd "$(dirname "$SCRIPT")" && for v in $(compgen -v SLURM_); do [ "$v" = SLURM_CONF ] || unset "$v"; done &&
-           LIRA_SLURM_LINK=$((LINK + 1)) sbatch --parsable --dependency="afterany:$job" "$SCRIPT") ||
-      { say "resubmission failed; to continue: sbatch $SCRIPT"; exit "$rc"; }
-    say "continuing as job $next (allocation $((LINK + 1)))"
-    exit 0 ;;
-  *) say "not resubmitting: fix the error above, then sbatch $SCRIPT resumes"; exit "$rc" ;;
+    say "abnormal end $CRASHES of at most $MAX_CRASHES (exit $rc): resubmitting"
+    resubmit ;;
 esac
 )SCRIPT";
   return o.str();

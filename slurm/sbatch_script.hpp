@@ -40,6 +40,7 @@ struct ScriptSpec {
   std::string launcher = "auto";  // auto | srun | mpirun
   int signal_seconds = 120;       // USR1 this long before the time limit
   int max_links = 20;             // at most this many allocations in a chain
+  int max_crashes = 3;            // resubmissions after abnormal ends (lost rank, signal, 137/139)
 };
 
 // A single-quoted shell word equal to s, whatever s holds ('\'' for each quote).

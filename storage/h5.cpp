@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 namespace lira::h5 {
 
@@ -43,6 +44,20 @@ void write_dataset(hid_t loc, const std::string& name, hid_t file_type, hid_t me
   auto ds = dataset_id(H5Dcreate2(loc, name.c_str(), file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
                        "create dataset " + name + " in " + file);
   if (data) check(H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "write " + name + " in " + file);
+  ds.close_checked(name + " in " + file);
+}
+
+void write_nan_filled_dataset(hid_t loc, const std::string& name, const std::vector<hsize_t>& dims,
+                              const std::string& file) {
+  auto space = make_space(dims, "dataspace for " + name);
+  auto dcpl = plist_id(H5Pcreate(H5P_DATASET_CREATE), "dataset creation list");
+  check(H5Pset_layout(dcpl, H5D_CONTIGUOUS), "contiguous layout");
+  check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "early allocation");
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  check(H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &nan), "NaN fill value");
+  check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC), "fill at allocation");
+  auto ds = dataset_id(H5Dcreate2(loc, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                       "create dataset " + name + " in " + file);
   ds.close_checked(name + " in " + file);
 }
 

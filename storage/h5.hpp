@@ -86,6 +86,10 @@ std::string library_version();
 Id make_space(const std::vector<hsize_t>& dims, const std::string& what);
 // A contiguous dataset, its space allocated at creation (so later writes change raw data
 // only, never the file's metadata), written from `data` when not null.
+// A float32 dataset, contiguous and allocated at creation, every element NaN (HDF5 writes
+// the fill value as it allocates).
+void write_nan_filled_dataset(hid_t loc, const std::string& name, const std::vector<hsize_t>& dims,
+                              const std::string& file);
 void write_dataset(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type, const std::vector<hsize_t>& dims,
                    const void* data, const std::string& file);
 void write_string_attr(hid_t loc, const char* name, const std::string& value);

@@ -28,7 +28,7 @@
 
 namespace lira {
 
-inline constexpr int kResultsFormatVersion = 2;
+inline constexpr int kResultsFormatVersion = 3;  // 3: /models/running, /models/crashes
 inline constexpr size_t kErrorMessageBytes = 256;  // /models/error: fixed-length strings
 
 struct RunMetadata {
@@ -81,10 +81,23 @@ class ResultsWriter {
   // few writes per run of neighbouring models, however many models are staged.
   void commit();
   size_t staged() const { return staged_.size(); }
+  // Whether a commit() has anything to write (staged models or changed columns).
+  bool uncommitted() const { return !staged_.empty() || !dirty_.empty(); }
   // stage_model + commit.
   void write_model(const ModelResult& result, int32_t worker);
   // Records a model that failed for good: attempts, the failed flag and the message.
   void record_failure(int64_t model, int32_t attempts, const std::string& message);
+  // Crash accounting: a job handed to a worker (attempts + 1, running), durable at the
+  // next commit; and one given up at a requested stop (no longer running, no crash).
+  void record_dispatch(int64_t model);
+  void record_abandoned(int64_t model);
+  // On resume: the models still marked running were in flight when the last run ended
+  // abnormally (a crash of the whole job); each gets crashes + 1 (committed). Returns them.
+  std::vector<int64_t> account_crashes();
+  int32_t crashes(int64_t model);
+  int32_t attempts(int64_t model);
+  // The temporary name a new file is built under before it is renamed into place.
+  static std::string partial_path(const std::string& path);
 
   const std::string& path() const { return path_; }
   void close();
@@ -104,6 +117,9 @@ class ResultsWriter {
   Column& column(const char* name);
   template <class T>
   void set(const char* name, int64_t model, T value);
+  template <class T>
+  T get(const char* name, int64_t model);
+  void check_model(int64_t model, const char* what) const;
   // Writes elements [first, last] of a column from its mirror.
   void write_run(Column& c, int64_t first, int64_t last);
   // Writes the given models' elements (sorted), in runs of neighbours.
@@ -117,6 +133,7 @@ class ResultsWriter {
   std::vector<Column> columns_;  // /models/* but error
   h5::Id error_;                 // /models/error
   std::vector<int64_t> staged_;
+  std::vector<int64_t> dirty_;  // models whose /models/* columns changed (dispatch, abandon)
 };
 
 // Read access for scoring and inspection. Accepts the full layout written by

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -63,6 +64,19 @@ std::string describe_line_difference(const std::string& before, const std::strin
   return out;
 }
 
+// fsync of the directory holding `path`, so that a rename into it survives a power loss.
+void sync_directory(const std::string& path) {
+  auto dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // nothing to make durable that we can reach
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0 && err != EINVAL && err != EROFS)
+    throw StorageError("fsync of the directory of '" + path + "' failed: " + std::strerror(err));
+}
+
 }  // namespace
 
 ResultsWriter::ResultsWriter(std::string path, ResultsLayout layout, h5::Id file)
@@ -89,13 +103,26 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
     fs::create_directories(parent, ec);
     if (ec) throw StorageError("cannot create directory '" + parent.string() + "' for the results file: " + ec.message());
   }
+  // Built under a temporary name and renamed into place once complete and durable: a
+  // crash before the rename leaves nothing at `path` (the next run removes the remains).
+  const std::string partial = partial_path(path);
+  fs::remove(partial, ec);
   auto fapl = h5::file_access_for_writing();
-  const unsigned flags = mode == Mode::kCreateNew ? H5F_ACC_EXCL : H5F_ACC_TRUNC;
-  const hid_t fid = H5Fcreate(path.c_str(), flags, H5P_DEFAULT, fapl);
+  const hid_t fid = H5Fcreate(partial.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
   if (fid < 0)
-    throw StorageError("cannot create results file '" + path + "' (HDF5: " + h5::error_stack() +
+    throw StorageError("cannot create results file '" + partial + "' (HDF5: " + h5::error_stack() +
                        "); check that the directory is writable, or choose another path with --out");
-  auto file = h5::file_id(fid, "create " + path);
+  auto file = h5::file_id(fid, "create " + partial);
+  // A failure before the rename (a full disk, most likely) removes the temporary.
+  struct RemoveUnlessKept {
+    const std::string& path;
+    bool keep = false;
+    ~RemoveUnlessKept() {
+      if (keep) return;
+      std::error_code ignored;
+      fs::remove(path, ignored);
+    }
+  } cleanup{partial};
 
   h5::write_int_attr(file, "format_version", kResultsFormatVersion);
   h5::write_string_attr(file, "lira_version", meta.lira_version);
@@ -118,13 +145,14 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
     h5::write_dataset(records, "zlib_bytes", H5T_STD_I64LE, H5T_NATIVE_INT64, {N}, text->zlib_bytes.data(), path);
   }
 
-  // Signals: contiguous [M, ...], allocated now and never filled (a sparse file on Linux:
-  // creating 16 GB of rows costs nothing until they are written).
+  // Signals: contiguous [M, ...], allocated and filled with NaN now, so that the rows of a
+  // model not done read as NaN (HDF5 writes the fill value at allocation: the file's whole
+  // size is written once, at disk speed, before the run starts).
   auto signals = h5::group_id(H5Gcreate2(file, "signals", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "group /signals");
   for (const auto& spec : layout.signals) {
     std::vector<hsize_t> dims{M};
     for (auto d : spec.shape) dims.push_back(static_cast<hsize_t>(d));
-    h5::write_dataset(signals, spec.name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, dims, nullptr, path);
+    h5::write_nan_filled_dataset(signals, spec.name, dims, path);
   }
 
   auto models = h5::group_id(H5Gcreate2(file, "models", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), "group /models");
@@ -136,6 +164,8 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
   h5::write_dataset(models, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, {M}, model_seeds.data(), path);
   h5::write_dataset(models, "attempts", H5T_STD_I32LE, H5T_NATIVE_INT32, {M}, zeros_i32.data(), path);
   h5::write_dataset(models, "worker", H5T_STD_I32LE, H5T_NATIVE_INT32, {M}, no_worker.data(), path);
+  h5::write_dataset(models, "running", H5T_STD_U8LE, H5T_NATIVE_UINT8, {M}, zeros_u8.data(), path);
+  h5::write_dataset(models, "crashes", H5T_STD_I32LE, H5T_NATIVE_INT32, {M}, zeros_i32.data(), path);
   for (const char* name : {"train_accuracy", "test_accuracy", "train_seconds", "finished_at"})
     h5::write_dataset(models, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {M}, nans.data(), path);
   auto error_type = h5::type_id(H5Tcopy(H5T_C_S1), "error string type");
@@ -143,11 +173,22 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
   const std::vector<char> empty(M * kErrorMessageBytes, '\0');
   h5::write_dataset(models, "error", error_type, error_type, {M}, empty.data(), path);
 
-  std::unique_ptr<ResultsWriter> w(new ResultsWriter(path, layout, std::move(file)));
+  std::unique_ptr<ResultsWriter> w(new ResultsWriter(partial, layout, std::move(file)));
   w->open_datasets(true);
   w->make_durable();
+  cleanup.keep = true;  // whole now: a failed rename below leaves it, and the next run removes it
+  // Into place (replacing the old file under --overwrite only now), then the directory
+  // entry made durable too. The open handle follows the file.
+  if (mode == Mode::kCreateNew && fs::exists(path, ec))
+    throw StorageError("results file '" + path + "' appeared while this run was creating it; choose another --out");
+  if (std::rename(partial.c_str(), path.c_str()) != 0)
+    throw StorageError("cannot rename '" + partial + "' to '" + path + "': " + std::strerror(errno));
+  w->path_ = path;
+  sync_directory(path);
   return w;
 }
+
+std::string ResultsWriter::partial_path(const std::string& path) { return path + ".partial"; }
 
 std::unique_ptr<ResultsWriter> ResultsWriter::resume(const std::string& path, const ResultsLayout& layout,
                                                      const RunMetadata& meta) {
@@ -217,7 +258,8 @@ void ResultsWriter::open_datasets(bool load_columns) {
   const std::pair<const char*, hid_t> columns[] = {
       {"done", H5T_NATIVE_UINT8},          {"failed", H5T_NATIVE_UINT8},         {"attempts", H5T_NATIVE_INT32},
       {"worker", H5T_NATIVE_INT32},        {"train_accuracy", H5T_NATIVE_DOUBLE}, {"test_accuracy", H5T_NATIVE_DOUBLE},
-      {"train_seconds", H5T_NATIVE_DOUBLE}, {"finished_at", H5T_NATIVE_DOUBLE}};
+      {"train_seconds", H5T_NATIVE_DOUBLE}, {"finished_at", H5T_NATIVE_DOUBLE}, {"running", H5T_NATIVE_UINT8},
+      {"crashes", H5T_NATIVE_INT32}};
   for (const auto& [name, type] : columns) {
     const std::string full = std::string("/models/") + name;
     Column c{name, type, H5Tget_size(type), {}, h5::dataset_id(H5Dopen2(file_, full.c_str(), H5P_DEFAULT), "open " + full)};
@@ -280,16 +322,74 @@ void ResultsWriter::write_model(const ModelResult& r, int32_t worker) {
 }
 
 void ResultsWriter::commit() {
-  if (staged_.empty()) return;
+  if (staged_.empty() && dirty_.empty()) return;
   std::sort(staged_.begin(), staged_.end());
   staged_.erase(std::unique(staged_.begin(), staged_.end()), staged_.end());
+  std::vector<int64_t> rows = dirty_;
+  rows.insert(rows.end(), staged_.begin(), staged_.end());
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
   for (auto& c : columns_)
-    if (std::strcmp(c.name, "done") != 0) write_models(c, staged_);
+    if (std::strcmp(c.name, "done") != 0) write_models(c, rows);
   make_durable();  // the data is on disk before the flags that vouch for it
+  dirty_.clear();
+  if (staged_.empty()) return;
   for (int64_t m : staged_) set<uint8_t>("done", m, 1);
   write_models(column("done"), staged_);
   make_durable();
   staged_.clear();
+}
+
+template <class T>
+T ResultsWriter::get(const char* name, int64_t model) {
+  Column& c = column(name);
+  T value;
+  std::memcpy(&value, c.data.data() + static_cast<size_t>(model) * sizeof(T), sizeof(T));
+  return value;
+}
+
+void ResultsWriter::check_model(int64_t model, const char* what) const {
+  if (model < 0 || model >= layout_.models)
+    throw StorageError(std::string(what) + " of model " + std::to_string(model) + " outside [0, " +
+                       std::to_string(layout_.models) + ")");
+}
+
+void ResultsWriter::record_dispatch(int64_t model) {
+  check_model(model, "dispatch");
+  set<int32_t>("attempts", model, get<int32_t>("attempts", model) + 1);
+  set<uint8_t>("running", model, 1);
+  dirty_.push_back(model);
+}
+
+void ResultsWriter::record_abandoned(int64_t model) {
+  check_model(model, "abandoning");
+  set<uint8_t>("running", model, 0);
+  dirty_.push_back(model);
+}
+
+std::vector<int64_t> ResultsWriter::account_crashes() {
+  std::vector<int64_t> crashed;
+  for (int64_t m = 0; m < layout_.models; ++m) {
+    if (get<uint8_t>("running", m) == 0) continue;
+    set<uint8_t>("running", m, 0);
+    if (get<uint8_t>("done", m) == 0) {
+      set<int32_t>("crashes", m, get<int32_t>("crashes", m) + 1);
+      crashed.push_back(m);
+    }
+    dirty_.push_back(m);
+  }
+  commit();
+  return crashed;
+}
+
+int32_t ResultsWriter::crashes(int64_t model) {
+  check_model(model, "crash count");
+  return get<int32_t>("crashes", model);
+}
+
+int32_t ResultsWriter::attempts(int64_t model) {
+  check_model(model, "attempt count");
+  return get<int32_t>("attempts", model);
 }
 
 void ResultsWriter::stage_model(const ModelResult& r, int32_t worker) {
@@ -321,7 +421,8 @@ void ResultsWriter::stage_model(const ModelResult& r, int32_t worker) {
               "write /signals/" + name + " of model " + std::to_string(r.model) + " in " + path_);
   }
   const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  set<int32_t>("attempts", r.model, r.attempt + 1);
+  set<int32_t>("attempts", r.model, std::max(get<int32_t>("attempts", r.model), r.attempt + 1));
+  set<uint8_t>("running", r.model, 0);
   set<int32_t>("worker", r.model, worker);
   set<double>("train_accuracy", r.model, r.train_accuracy);
   set<double>("test_accuracy", r.model, r.test_accuracy);
@@ -343,10 +444,10 @@ void ResultsWriter::record_failure(int64_t model, int32_t attempts, const std::s
   h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, nullptr, &count, nullptr), "select /models/error");
   auto mspace = h5::make_space({1}, "memory space");
   h5::check(H5Dwrite(error_, type, mspace, fspace, H5P_DEFAULT, text), "write /models/error in " + path_);
-  set<int32_t>("attempts", model, attempts);
+  set<int32_t>("attempts", model, std::max(get<int32_t>("attempts", model), attempts));
   set<uint8_t>("failed", model, 1);
-  write_run(column("attempts"), model, model);
-  write_run(column("failed"), model, model);
+  set<uint8_t>("running", model, 0);
+  for (const char* name : {"attempts", "failed", "running"}) write_run(column(name), model, model);
   make_durable();
 }
 

@@ -34,7 +34,7 @@ torch::Tensor label_tensor(const Split& s, torch::Device device) {
 class ClassifierTask final : public Task {
  public:
   ClassifierTask(const TrainerContext& c, torch::Device device)
-      : config_(c.config), dataset_(c.dataset), device_(device), queries_(config_.query_specs()) {
+      : config_(c.config), dataset_(c.dataset), progress_(c.progress), device_(device), queries_(config_.query_specs()) {
     const auto& d = *dataset_;
     images_ = d.candidates.is_image();
     x_ = raw_tensor(d.candidates, device_);
@@ -183,12 +183,14 @@ class ClassifierTask final : public Task {
       auto x = normalize(raw.slice(0, s, std::min(s + kEvalBatch, raw.size(0))));
       if (query) x = apply_query(x, *query);
       parts.push_back(net_->forward(x).to(torch::kFloat32));
+      if (progress_) progress_();
     }
     return torch::cat(parts).to(torch::kCPU).contiguous();
   }
 
   Config config_;
   std::shared_ptr<const Dataset> dataset_;
+  std::function<void()> progress_;  // beats to the job process's rank (TrainerContext::progress)
   torch::Device device_;
   std::vector<QuerySpec> queries_;
   bool images_ = true, bf16_ = false, channels_last_ = false;

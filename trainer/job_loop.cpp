@@ -86,6 +86,7 @@ void train(const LoopOptions& o, Task& task, int64_t model_index) {
       if (t.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, t.grad_clip);
       optimizer->step();
       if (ema) ema->update();
+      if (o.progress && *o.progress) (*o.progress)();
     }
     // One host synchronization per epoch; a gang sums its shards' sums, so every rank
     // sees the same mean and all of them stop together on a NaN.
@@ -138,14 +139,16 @@ namespace {
 class TorchRunner final : public JobRunner {
  public:
   explicit TorchRunner(const TrainerContext& c)
-      : device_(resolve_device(c.config, c.device_index, c.workers_on_node)), training_(c.config.training) {
+      : device_(resolve_device(c.config, c.device_index, c.workers_on_node)),
+        training_(c.config.training),
+        progress_(c.progress) {
     if (c.threads < 1) throw Error("make_torch_runner: threads must be >= 1");
     if (c.gang && c.gang->size() > 1) {
       GangComm& tensors = c.tensor_gang ? *c.tensor_gang : *c.gang;
       gang_ = std::make_unique<GangSync>(*c.gang, tensors, device_);
     }
     task_ = c.config.data.is_text() ? make_lm_task(c, device_) : make_classifier_task(c, device_);
-    options_ = {&training_, device_, c.threads, gang_.get()};
+    options_ = {&training_, device_, c.threads, gang_.get(), &progress_};
     spdlog::debug("trainer: {} task on {}{}", task_->name(), device_.str(),
                   gang_ ? ", in a gang of " + std::to_string(gang_->size()) : "");
     if (!device_.is_cuda()) warn_if_reference_blas();
@@ -157,6 +160,7 @@ class TorchRunner final : public JobRunner {
  private:
   torch::Device device_;
   TrainingConfig training_;
+  std::function<void()> progress_;
   std::unique_ptr<GangSync> gang_;
   std::unique_ptr<Task> task_;
   LoopOptions options_;

@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 
 #include "common/config.hpp"
@@ -17,6 +18,7 @@ struct LoopOptions {
   torch::Device device = torch::kCPU;
   int threads = 1;
   GangSync* gang = nullptr;  // set when training in a gang of more than one rank
+  const std::function<void()>* progress = nullptr;  // called at every optimizer step, if set
 };
 
 // Seeds torch with job.seed, builds the task's model for the job's IN candidates,

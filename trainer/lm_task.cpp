@@ -115,7 +115,7 @@ class ScriptedLm final : public LmModel {
 
 class LmTask final : public Task {
  public:
-  LmTask(const TrainerContext& c, torch::Device device) : config_(c.config), dataset_(c.dataset), device_(device) {
+  LmTask(const TrainerContext& c, torch::Device device) : config_(c.config), dataset_(c.dataset), progress_(c.progress), device_(device) {
     if (!dataset_->text || !dataset_->text_test)
       throw ConfigError("model.arch: " + config_.model.arch + " as a language model needs text data (data.dataset)");
     bf16_ = device_.is_cuda() && config_.training.bf16;
@@ -224,6 +224,7 @@ class LmTask final : public Task {
     model_->set_training(false);
     const int64_t vocab = dataset_->classes;
     for (int64_t first = 0; first < records.count();) {
+      if (progress_) progress_();
       int64_t last = first, T = 0;
       while (last < records.count() && last - first < kEvalRecords) {
         const int64_t t = std::max(T, records.length(last));
@@ -273,6 +274,7 @@ class LmTask final : public Task {
 
   Config config_;
   std::shared_ptr<const Dataset> dataset_;
+  std::function<void()> progress_;  // beats to the job process's rank (TrainerContext::progress)
   torch::Device device_;
   bool bf16_ = false;
   torch::nn::functional::CrossEntropyFuncOptions loss_options_;

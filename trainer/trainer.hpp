@@ -2,6 +2,7 @@
 // including its (slow to compile) headers.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,9 @@ struct TrainerContext {
   // trainer never sees MPI or NCCL. Both outlive the runner.
   GangComm* gang = nullptr;
   GangComm* tensor_gang = nullptr;
+  // Called at every training step and evaluation batch, on the job's thread: the job
+  // process's beats to its rank, which kills a job that stops beating (a hang). May be empty.
+  std::function<void()> progress = nullptr;
 };
 
 // A JobRunner that trains config.model with config.training on the IN candidates of each

@@ -15,7 +15,7 @@
 namespace lira {
 
 struct TrainerApi {
-  static constexpr int kAbiVersion = 3;  // 2: gangs; 3: TrainerContext, device choice
+  static constexpr int kAbiVersion = 4;  // 2: gangs; 3: TrainerContext, device choice; 4: progress
   int abi_version = kAbiVersion;
   std::unique_ptr<JobRunner> (*make_runner)(const TrainerContext&) = nullptr;
   DeviceChoice (*choose_device)(const Config&, int device_index, int workers_on_node) = nullptr;

@@ -46,6 +46,26 @@ while IFS='|' read -r dir dataset candidates expect1 expect2; do
   verdict "data: $dir" 2 $rc "$expect1" "$expect2"
 done <"$work/data/cases.txt"
 
+# Run-side input: the command line and the output path.
+rm -f "$work/out.h5"
+"$lira" rnu "$src/tests/e2e/tiny.yaml" >"$work/log" 2>&1
+verdict "unknown command" 2 $? "unknown command 'rnu' (did you mean 'run'?); the commands are: run, validate"
+mkdir -p "$work/outdir"
+for cmd in run validate; do
+  "$lira" $cmd "$src/tests/e2e/tiny.yaml" --out "$work/outdir" >"$work/log" 2>&1
+  rc=$?
+  verdict "$cmd --out DIRECTORY" 2 $rc "is a directory; give a file in it, e.g. --out $work/outdir/e2e-tiny.h5"
+  grep -q -- "--overwrite" "$work/log" && { echo "FAIL $cmd --out DIRECTORY: recommends --overwrite"; failures=$((failures + 1)); }
+done
+# MNIST and Fashion-MNIST have the same files: the labels tell them apart.
+if [ -e /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz ]; then
+  "$lira" run "$src/tests/e2e/tiny.yaml" --set data.path=/usr/share/datasets/fashion-mnist --set data.dataset=mnist \
+    --out "$work/out.h5" >"$work/log" 2>&1
+  verdict "mnist on Fashion-MNIST files" 2 $? "data.dataset is mnist, but the files in" "are Fashion-MNIST"
+else
+  echo "skip mnist on Fashion-MNIST files: dataset-fashion-mnist is not installed"
+fi
+
 # A full disk: a 256 KiB tmpfs, too small for the 480 KB of signals (needs root; said
 # plainly when it cannot be made).
 mkdir -p "$work/full"
@@ -56,11 +76,15 @@ if mount -t tmpfs -o size=256k tmpfs "$work/full" 2>/dev/null; then
   rc=$?
   cases=$((cases + 1))
   done_models=$("$check" --done "$work/full/out.h5" 2>/dev/null | wc -l)
+  # The file is built whole (NaN-filled) under a temporary name first: a disk too small
+  # for it leaves nothing, neither the file nor the temporary.
+  leftovers=$(ls "$work/full" | grep -v "^out.log$" | tr '\n' ' ')
   if [ $rc -ne 0 ] && grep -qiE "no space left|disk full" "$work/log" && [ "$done_models" -lt 6 ] &&
+     [ -z "$leftovers" ] &&
      ! grep -qiE "segmentation|core dumped|terminate called" "$work/log"; then
     echo "ok   full disk (exit $rc, $done_models of 6 models marked done)"
   else
-    echo "FAIL full disk: exit $rc, $done_models models done"; tail -4 "$work/log"; failures=$((failures + 1))
+    echo "FAIL full disk: exit $rc, $done_models models done, left: $leftovers"; tail -4 "$work/log"; failures=$((failures + 1))
   fi
 else
   echo "skip full disk: cannot mount a tmpfs here (not root?)"

@@ -1,6 +1,6 @@
 // Checks a results file written by `lira run` for the end-to-end tests.
 //   check_results FILE MODELS CANDIDATES QUERIES   shapes, balance, every model done
-//   check_results --same A B                       identical keep and signals
+//   check_results --same A B                       identical keep, labels, seeds, done flags, signals
 //   check_results --done FILE                      prints the indices of the done models
 // Prints what it checked; exits 1 with a message on the first violation.
 #include <cmath>
@@ -72,7 +72,11 @@ int check_same(const std::string& a_path, const std::string& b_path) {
       expect(std::memcmp(&x[i], &y[i], sizeof(float)) == 0,
              std::string("/signals/") + name + " differs at flat index " + std::to_string(i));
   }
-  std::printf("check_results: %s and %s have bitwise identical keep and signals\n", a_path.c_str(), b_path.c_str());
+  expect(a.labels() == b.labels(), "labels differ");
+  expect(a.model_values("seed") == b.model_values("seed"), "model seeds differ");
+  expect(a.done() == b.done(), "done flags differ");
+  std::printf("check_results: %s and %s have bitwise identical keep, labels, seeds, done flags and signals\n",
+              a_path.c_str(), b_path.c_str());
   return 0;
 }
 

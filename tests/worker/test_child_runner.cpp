@@ -1,0 +1,154 @@
+// The rank's side of job isolation (worker/child_runner.hpp) against the real job-process
+// loop around a fake runner (tests/tools/fake_job_process.cpp).
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <future>
+#include <string>
+
+#include "common/errors.hpp"
+#include "worker/child_runner.hpp"
+
+using namespace lira;
+
+namespace {
+
+ChildOptions options(const std::string& config = "") {
+  ChildOptions o;
+  o.executable = LIRA_FAKE_JOB_PROCESS;
+  o.init.config_yaml = config;
+  o.stall = std::chrono::seconds(2);
+  o.label = "the test's job process";
+  return o;
+}
+
+JobAssignment job(int64_t model, uint64_t seed, int32_t attempt = 0) {
+  JobAssignment j;
+  j.model = model;
+  j.seed = seed;
+  j.attempt = attempt;
+  j.keep_row = {1, 0, 1, 1};
+  return j;
+}
+
+// Each job on a thread of its own, as the worker loop runs them: the job process must
+// outlive the thread that (re)started it.
+ModelResult run_on_new_thread(ChildRunner& r, const JobAssignment& j) {
+  return std::async(std::launch::async, [&] { return r.run(j); }).get();
+}
+
+std::string failure_of(ChildRunner& r, const JobAssignment& j) {
+  try {
+    run_on_new_thread(r, j);
+  } catch (const TrainError& e) {
+    return e.what();
+  }
+  FAIL("the job did not fail");
+  return "";
+}
+
+// A gang of two identical ranks as the rank sees it: sums double, broadcasts keep.
+class TwoRankGang final : public GangComm {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  std::string name() const override { return "test gang"; }
+  bool device_memory() const override { return false; }
+  void allreduce_sum(float* d, size_t n, const char*) override {
+    for (size_t i = 0; i < n; ++i) d[i] *= 2;
+  }
+  void allreduce_sum(double* d, size_t n, const char*) override {
+    for (size_t i = 0; i < n; ++i) d[i] *= 2;
+    ++calls;
+  }
+  void broadcast(void*, size_t, const char*) override { ++calls; }
+  bool broken() const override { return false; }
+  int calls = 0;
+};
+
+struct CrashPlan {
+  explicit CrashPlan(const char* plan) { ::setenv("LIRA_TEST_CRASH", plan, 1); }
+  ~CrashPlan() { ::unsetenv("LIRA_TEST_CRASH"); }
+};
+
+}  // namespace
+
+TEST_CASE("a job process runs job after job, each from a new thread, and returns their results") {
+  ChildRunner runner(options());
+  for (int64_t m = 0; m < 3; ++m) {
+    const auto r = run_on_new_thread(runner, job(m, 100 + m));
+    REQUIRE(r.signals.size() == 1);
+    CHECK(r.signals[0].values == std::vector<float>{static_cast<float>(100 + m), 3.0f});
+  }
+  CHECK(runner.starts() == 1);
+  CHECK(runner.pid() > 0);
+}
+
+TEST_CASE("a crashed job process costs its job only: the cause and its last line; the next job starts a new one") {
+  CrashPlan plan("segv@1,kill@2,abort@3,exit@4,uncaught@5");
+  ChildRunner runner(options());
+  auto e = failure_of(runner, job(1, 1));
+  CHECK(e.find("died during model 1") != std::string::npos);
+  CHECK(e.find("was killed by SIGSEGV (segmentation fault)") != std::string::npos);
+  CHECK(e.find("its last line: \"LIRA_TEST_CRASH: segv during model 1\"") != std::string::npos);
+  CHECK(run_on_new_thread(runner, job(6, 6)).signals[0].values[0] == 6.0f);
+  CHECK(runner.starts() == 2);
+  CHECK(failure_of(runner, job(2, 2)).find("SIGKILL (the kernel's out-of-memory killer, or kill -9)") != std::string::npos);
+  CHECK(failure_of(runner, job(3, 3)).find("SIGABRT") != std::string::npos);
+  CHECK(failure_of(runner, job(4, 4)).find("exited with status 3") != std::string::npos);
+  CHECK(failure_of(runner, job(5, 5)).find("injected uncaught exception") != std::string::npos);
+  // A retry (attempt 1) is not planted: it trains.
+  CHECK(run_on_new_thread(runner, job(1, 1, 1)).signals[0].values[0] == 1.0f);
+  CHECK(runner.starts() == 6);  // the first, then one after each of the five crashes
+  CHECK_FALSE(runner.broken());
+}
+
+TEST_CASE("a job process that makes no progress is killed after the stall limit") {
+  ChildRunner runner(options());
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto e = failure_of(runner, job(7, 777));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(e.find("made no progress on model 7 for 2 s") != std::string::npos);
+  CHECK(e.find("was killed (SIGKILL, by this rank)") != std::string::npos);
+  CHECK(seconds >= 2.0);
+  CHECK(seconds < 10.0);
+  CHECK(run_on_new_thread(runner, job(8, 8)).signals[0].values[0] == 8.0f);
+}
+
+TEST_CASE("a job that throws is a failure; the job process lives on") {
+  ChildRunner runner(options());
+  CHECK(failure_of(runner, job(3, 999)) == "fake failure of model 3");
+  CHECK(run_on_new_thread(runner, job(4, 4)).signals[0].values[0] == 4.0f);
+  CHECK(runner.starts() == 1);
+}
+
+TEST_CASE("a job process that cannot set up reports its error and exit code to the rank") {
+  try {
+    ChildRunner runner(options("refuse"));
+    FAIL("the job process started");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()) == "fake job process: refusing to start");
+    CHECK(e.exit_code() == ExitCode::kUsage);
+  }
+}
+
+TEST_CASE("a job process's collectives run on the rank's gang; a crash in a gang breaks it") {
+  TwoRankGang gang;
+  auto o = options();
+  o.gang = &gang;
+  o.init.gang_size = 2;
+  o.init.gang_name = "test gang";
+  {
+    ChildRunner runner(o);
+    const auto r = run_on_new_thread(runner, job(0, 5));
+    CHECK(r.train_accuracy == 3.0);  // 1.5 summed over two ranks
+    CHECK(r.test_accuracy == 0.25);  // the leader's value
+    CHECK(gang.calls == 2);
+    CHECK_FALSE(runner.broken());
+  }
+  CrashPlan plan("segv@1");
+  ChildRunner runner(o);
+  failure_of(runner, job(1, 1));
+  CHECK(runner.broken());  // its gang's other ranks wait in a collective it never joins
+}
