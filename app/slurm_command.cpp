@@ -115,7 +115,7 @@ int run_slurm(SlurmArgs a) {
                  "period would end in SIGKILL (raise KillWait to allow more)\n",
                  static_cast<long long>(config.experiment.grace_seconds), grace_cap,
                  kill_wait > 0 ? ("Slurm's KillWait is " + std::to_string(kill_wait) + " s").c_str()
-                               : "scontrol is not available here, and Slurm's default KillWait is 30 s");
+                               : "Slurm's KillWait could not be read here (scontrol show config), and its default is 30 s");
     a.overrides.push_back("experiment.grace_seconds=" + std::to_string(grace_cap));
     config.experiment.grace_seconds = grace_cap;
   }

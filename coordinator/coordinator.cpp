@@ -40,8 +40,8 @@ void check_output_path(const Config& config) {
   fs::path dir = fs::absolute(path, ec).parent_path();
   while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.root_path()) dir = dir.parent_path();
   if (!dir.empty() && fs::exists(dir, ec) && !fs::is_directory(dir, ec))
-    throw ConfigError("the results path '" + path + "' lies below '" + dir.string() +
-                      "', which is a file, not a directory; choose another --out");
+    throw StorageError("cannot create the results file '" + path + "': '" + dir.string() +
+                       "' is a file, not a directory; choose another --out");
   if (!dir.empty() && ::access(dir.c_str(), W_OK | X_OK) != 0)
     throw StorageError("cannot write the results file '" + path + "': the directory '" + dir.string() +
                        "' is not writable (" + std::strerror(errno) + "); choose another --out");

@@ -44,14 +44,16 @@ STUB_OUT=$work/args PATH="$work/bin:$PATH" SLURM_JOB_ID=1 SLURM_JOB_NODELIST=loc
   bash "$work/script.sh" >"$work/run.out" 2>&1 || { cat "$work/run.out"; fail "the script failed"; }
 ls "$work" | grep -q pwned && fail "something in the config was executed: $(ls "$work" | grep pwned)"
 
-# What srun was asked to run: ... lira run CONFIG --out RESULTS --set VALUE
+# What srun was asked to run: ... lira run CONFIG --out RESULTS --set VALUE [--set ...]
+# (lira slurm may add overrides of its own after the user's, e.g. a grace period that
+# fits Slurm's KillWait).
 mapfile -d '' args <"$work/args"
-n=${#args[@]}
-[ "$n" -ge 7 ] || fail "srun got ${n} arguments"
-[ "${args[n - 7]}" = "$lira" ] || fail "executable: ${args[n - 7]}"
-[ "${args[n - 6]}" = run ] || fail "subcommand: ${args[n - 6]}"
-[ "${args[n - 5]}" = "$config" ] || fail "config path changed: ${args[n - 5]}"
-[ "${args[n - 3]}" = "$dir/r.h5" ] || fail "results path changed: ${args[n - 3]}"
-[ "${args[n - 1]}" = "$set_value" ] || fail "--set value changed: ${args[n - 1]}"
+n=${#args[@]} at=-1
+for ((i = 0; i < n; i++)); do [ "${args[i]}" = "$lira" ] && { at=$i; break; }; done
+[ "$at" -ge 0 ] && [ $((at + 6)) -lt "$n" ] || fail "srun got no lira command: ${args[*]}"
+[ "${args[at + 1]}" = run ] || fail "subcommand: ${args[at + 1]}"
+[ "${args[at + 2]}" = "$config" ] || fail "config path changed: ${args[at + 2]}"
+[ "${args[at + 4]}" = "$dir/r.h5" ] || fail "results path changed: ${args[at + 4]}"
+[ "${args[at + 5]}" = --set ] && [ "${args[at + 6]}" = "$set_value" ] || fail "--set value changed: ${args[at + 6]}"
 grep -qE "^#SBATCH --job-name=lira-v_+touch_[A-Za-z0-9._-]+$" "$work/script.sh" || fail "job name not sanitized"
 echo "ok: nothing executed, every value passed on byte for byte"

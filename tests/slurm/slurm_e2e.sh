@@ -5,6 +5,9 @@
 #      the file equals the local run's and no model is reported done twice.
 #   3. time limit: --time=1 with work for longer; the script continues in a new allocation
 #      (sbatch --dependency=afterany) until every model is done, then stops chaining.
+#   4. a lost rank: kill -9 of one worker rank mid-run ends the srun step; the script counts
+#      an abnormal end and resubmits; the next allocation resumes and completes: the file
+#      equals the local run's and no finished model is trained again.
 # Exits 77 (skipped) where Slurm is not installed or the test is not root.
 # usage: slurm_e2e.sh LIRA MAKE_DATASET CHECK_RESULTS SOURCE_DIR
 set -uo pipefail
@@ -121,3 +124,28 @@ grep -q "continuing as job" "$last" && fail "the last allocation chained another
 once "${logs[@]}"
 "$check" "$work/lim/res.h5" $models 1000 2 >/dev/null || fail "time-limit results file"
 echo "ok: time limit, ${#logs[@]} allocations, $((SECONDS - t0)) s"
+
+# 4. A lost rank: kill -9 one worker rank (not its job process, not the coordinator).
+t0=$SECONDS
+models=12 epochs=1000
+job=$(submit "$work/crash" crash --set experiment.models=$models --set training.epochs=$epochs --launcher srun)
+log=$work/crash/res.h5.slurm-$job.out
+for _ in $(seq 600); do [ "$(grep -c "done by" "$log" 2>/dev/null)" -ge 2 ] 2>/dev/null && break; sleep 0.2; done
+coordinator=$(sed -n 's/^pid \([0-9]*\) on .*/\1/p' "$work/crash/res.h5.lock" 2>/dev/null)
+victim=$(pgrep -f "bin/lira run .*crash/res.h5" | grep -vx "${coordinator:-none}" | head -1)
+[ -n "$victim" ] || fail "lost rank: no worker rank found to kill"
+kill -9 "$victim"
+wait_chain lira-crash 300
+grep -q "abnormal end 1 of at most 3 (exit [0-9]*): resubmitting" "$log" || fail "lost rank: no resubmission after the crash"
+logs=("$work"/crash/res.h5.slurm-*.out)
+[ ${#logs[@]} -ge 2 ] || fail "lost rank: no second allocation"
+grep -q "every model is done" "${logs[@]}" || fail "lost rank: the resubmitted job did not finish"
+# The resumed allocation trained exactly the models the file did not hold as done (a result
+# that arrived in the last ~0.2 s before the crash was not yet durable: trained again).
+second=$(grep -l "resuming" "${logs[@]}" | head -1)
+held=$(sed -n 's/.*resuming .*: \([0-9]*\) of [0-9]* models are done.*/\1/p' "$second" | head -1)
+trained=$(grep -c "done by" "$second")
+[ -n "$held" ] && [ $((held + trained)) -eq $models ] ||
+  fail "lost rank: the resumed job found ${held:-?} models done and trained $trained of $models"
+"$check" --same "$work/ref2.h5" "$work/crash/res.h5" >/dev/null || fail "lost rank: the file differs from the local run"
+echo "ok: a worker rank killed, resubmitted, $((SECONDS - t0)) s"

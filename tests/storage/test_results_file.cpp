@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "common/errors.hpp"
 #include "storage/results_file.hpp"
@@ -189,6 +190,7 @@ TEST_CASE("resuming: the same experiment continues, another one is refused with 
   {
     auto w = ResultsWriter::resume(path, small_layout(), meta());
     CHECK(w->done() == std::vector<uint8_t>{0, 1, 0, 0});
+    w->record_dispatch(3);             // its third attempt, in this run
     w->write_model(result_for(3), 1);  // a failed model done on resume loses its failed flag
     w->close();
   }
@@ -197,7 +199,8 @@ TEST_CASE("resuming: the same experiment continues, another one is refused with 
     CHECK(r.done() == std::vector<uint8_t>{0, 1, 0, 1});
     CHECK(r.model_values("failed")[3] == 0.0);
     CHECK(r.model_errors()[3] == "loss became nan");  // the last failure's message stays for the record
-    CHECK(r.model_values("attempts")[3] == 1.0);
+    CHECK(r.model_values("attempts")[3] == 3.0);  // over every run of the file
+    CHECK(r.model_values("running")[3] == 0.0);
   }
 
   CHECK_THROWS_WITH_AS(ResultsWriter::resume(path, small_layout(), meta("training:\n  epochs: 4\n")),
@@ -298,4 +301,65 @@ TEST_CASE("group commit: staged models become done together, scattered models la
   CHECK(worker[6] == 5.0);
   CHECK(r.model_values("attempts")[42] == 3.0);
   CHECK(r.model_errors()[42] == "diverged");
+}
+
+TEST_CASE("a new file appears at its path only complete: built as .partial, whose remains a new run removes") {
+  TempDir dir;
+  const auto path = (dir.path / "r.h5").string();
+  const auto partial = ResultsWriter::partial_path(path);
+  {
+    std::ofstream(partial) << "the remains of a run killed while creating its file";
+    auto w = make_writer(path);
+    CHECK(fs::exists(path));
+    CHECK_FALSE(fs::exists(partial));
+    w->close();
+  }
+  // Rows of models not done read as NaN (the fill at creation), the done ones as written.
+  {
+    auto w = ResultsWriter::resume(path, small_layout(), meta());
+    w->write_model(result_for(2), 0);
+    w->close();
+  }
+  ResultsReader r(path);
+  std::vector<float> rows;
+  r.read_signal("logit_confidence", 0, r.candidates(), rows);
+  const size_t per_model = rows.size() / static_cast<size_t>(r.models());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const bool model_two = i / per_model == 2;
+    CHECK(std::isnan(rows[i]) != model_two);
+  }
+}
+
+TEST_CASE("crash accounting: dispatches are durable, models in flight at an abnormal end count as crashed") {
+  TempDir dir;
+  const auto path = (dir.path / "r.h5").string();
+  {
+    auto w = make_writer(path);
+    w->record_dispatch(0);
+    w->record_dispatch(1);
+    w->record_dispatch(2);
+    w->commit();
+    w->write_model(result_for(0), 0);  // finished: no longer running
+    w->record_abandoned(2);            // given up at a requested stop: not a crash
+    w->commit();
+    // ...and the process dies here, with model 1 in flight (no close).
+  }
+  {
+    auto w = ResultsWriter::resume(path, small_layout(), meta());
+    CHECK(w->account_crashes() == std::vector<int64_t>{1});
+    CHECK(w->crashes(1) == 1);
+    CHECK(w->crashes(2) == 0);
+    CHECK(w->attempts(1) == 1);
+    CHECK(w->account_crashes().empty());  // counted once: the marks are cleared
+    w->record_dispatch(1);
+    w->commit();
+  }
+  auto w = ResultsWriter::resume(path, small_layout(), meta());
+  CHECK(w->account_crashes() == std::vector<int64_t>{1});
+  CHECK(w->crashes(1) == 2);
+  CHECK(w->attempts(1) == 2);
+  w->close();
+  ResultsReader r(path);
+  CHECK(r.model_values("crashes") == std::vector<double>{0, 2, 0, 0});
+  CHECK(r.model_values("running") == std::vector<double>{0, 0, 0, 0});
 }

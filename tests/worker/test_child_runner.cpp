@@ -85,7 +85,7 @@ TEST_CASE("a job process runs job after job, each from a new thread, and returns
   CHECK(runner.pid() > 0);
 }
 
-TEST_CASE("a crashed job process costs its job only: the cause and its last line; the next job starts a new one") {
+TEST_CASE("a crashed job process costs its job only: the cause and its last line, and the next job starts a new one") {
   CrashPlan plan("segv@1,kill@2,abort@3,exit@4,uncaught@5");
   ChildRunner runner(options());
   auto e = failure_of(runner, job(1, 1));
@@ -116,7 +116,7 @@ TEST_CASE("a job process that makes no progress is killed after the stall limit"
   CHECK(run_on_new_thread(runner, job(8, 8)).signals[0].values[0] == 8.0f);
 }
 
-TEST_CASE("a job that throws is a failure; the job process lives on") {
+TEST_CASE("a job that throws is a failure and the job process lives on") {
   ChildRunner runner(options());
   CHECK(failure_of(runner, job(3, 999)) == "fake failure of model 3");
   CHECK(run_on_new_thread(runner, job(4, 4)).signals[0].values[0] == 4.0f);
@@ -133,7 +133,7 @@ TEST_CASE("a job process that cannot set up reports its error and exit code to t
   }
 }
 
-TEST_CASE("a job process's collectives run on the rank's gang; a crash in a gang breaks it") {
+TEST_CASE("a job process's collectives run on the rank's gang, and a crash in a gang breaks it") {
   TwoRankGang gang;
   auto o = options();
   o.gang = &gang;
