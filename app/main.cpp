@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "common/config.hpp"
 #include "common/errors.hpp"
@@ -62,10 +63,14 @@ int validate_command(const std::string& config_path, const std::vector<std::stri
             << data->name << " (" << shape << ", " << data->classes << " classes) read from " << config.data.path
             << "\n";
   std::error_code ec;
-  if (std::filesystem::exists(config.experiment.output, ec))
-    std::cout << "# note: " << lira::shell_word(config.experiment.output)
-              << " exists: `lira run` resumes it if it holds this experiment's results and refuses it otherwise "
-                 "(--overwrite replaces it, --out writes elsewhere)\n";
+  if (std::filesystem::exists(config.experiment.output, ec)) {
+    // The same checks as `lira run`, read-only; every line of the verdict as a comment.
+    std::istringstream verdict(lira::existing_results_verdict(config, *data));
+    std::string line;
+    std::getline(verdict, line);
+    std::cout << "# note: " << lira::shell_word(config.experiment.output) << " exists: " << line << "\n";
+    while (std::getline(verdict, line)) std::cout << "#   " << line << "\n";
+  }
   std::cout << "# " << config_path << " is valid\n";
   return 0;
 }

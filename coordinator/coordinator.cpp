@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -47,11 +48,36 @@ void check_output_path(const Config& config) {
                        "' is not writable (" + std::strerror(errno) + "); choose another --out");
 }
 
+namespace {
+
+RunMetadata metadata(const Config& config, const Dataset& data) {
+  return {to_yaml(config), std::string(build::kVersion) + " (" + build::kGitRevision + ")", results_yaml(config),
+          data.identity};
+}
+
+ResultsLayout layout_of(const Config& config, const Dataset& data) {
+  return results_layout(config, data.classes, data.text ? data.text->offsets.back() : 0);
+}
+
+}  // namespace
+
+std::string existing_results_verdict(const Config& config, const Dataset& data) {
+  const std::string& path = config.experiment.output;
+  try {
+    ResultsWriter::check_resume(path, layout_of(config, data), metadata(config, data));
+  } catch (const Error& e) {
+    return "`lira run` will refuse it: " + std::string(e.what());
+  }
+  const auto done = ResultsReader(path).done();
+  const auto finished = std::count(done.begin(), done.end(), uint8_t{1});
+  return "`lira run` will resume it: " + std::to_string(finished) + " of " + std::to_string(done.size()) +
+         " models are done (--overwrite starts over)";
+}
+
 OpenedResults open_results(const Config& config, const Plan& plan, const Dataset& data, bool overwrite) {
   const std::string& path = config.experiment.output;
-  const auto layout = results_layout(config, data.classes, data.text ? data.text->offsets.back() : 0);
-  RunMetadata meta{to_yaml(config), std::string(build::kVersion) + " (" + build::kGitRevision + ")",
-                   results_yaml(config), data.identity};
+  const auto layout = layout_of(config, data);
+  const RunMetadata meta = metadata(config, data);
   OpenedResults opened;
   std::error_code ec;
   if (std::filesystem::exists(path, ec) && !overwrite) {

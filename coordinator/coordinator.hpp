@@ -36,6 +36,10 @@ struct OpenedResults {
 // writable. Throws ConfigError (bad path) or StorageError (permissions) saying what to do.
 void check_output_path(const Config& config);
 
+// What `lira run` would do with an existing results file, in words, for `lira validate`:
+// resume it (how many models are done), or refuse it (the reason, as run would say it).
+std::string existing_results_verdict(const Config& config, const Dataset& data);
+
 OpenedResults open_results(const Config& config, const Plan& plan, const Dataset& data, bool overwrite);
 
 SchedulerOptions scheduler_options(const Config& config);

@@ -68,6 +68,9 @@ class ResultsWriter {
   // for another experiment (config, data, layout or format), naming what differs.
   static std::unique_ptr<ResultsWriter> resume(const std::string& path, const ResultsLayout& layout,
                                                const RunMetadata& meta);
+  // What resume() checks, without opening the file for writing (lira validate): throws
+  // ResumeMismatch or StorageError as resume() would; returns when a run could resume it.
+  static void check_resume(const std::string& path, const ResultsLayout& layout, const RunMetadata& meta);
   ~ResultsWriter();
   ResultsWriter(const ResultsWriter&) = delete;
   ResultsWriter& operator=(const ResultsWriter&) = delete;

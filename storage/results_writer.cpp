@@ -190,26 +190,21 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
 
 std::string ResultsWriter::partial_path(const std::string& path) { return path + ".partial"; }
 
-std::unique_ptr<ResultsWriter> ResultsWriter::resume(const std::string& path, const ResultsLayout& layout,
-                                                     const RunMetadata& meta) {
-  h5::silence_default_errors();
+namespace {
+
+// Whether the open file `file` at `path` can be resumed by a run with this layout and
+// metadata; throws ResumeMismatch saying why not.
+void check_resumable(hid_t file, const std::string& path, const ResultsLayout& layout, const RunMetadata& meta) {
   const std::string start_over =
       "\nTo start over instead: pass another --out PATH, or --overwrite to replace '" + path + "'.";
-  if (H5Fis_hdf5(path.c_str()) <= 0)
-    throw ResumeMismatch("'" + path + "' exists but is not an HDF5 file, so this run cannot resume it." + start_over);
-  auto fapl = h5::file_access_for_writing();
-  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
-  if (fid < 0)
-    throw StorageError("cannot open '" + path + "' to resume it (HDF5: " + h5::error_stack() +
-                       "); check that it is writable");
-  auto file = h5::file_id(fid, "open " + path);
   if (!h5::attr_exists(file, "format_version") || !h5::attr_exists(file, "fingerprint_config"))
     throw ResumeMismatch("'" + path + "' was not written by a lira run of this version (no fingerprint); it cannot "
                          "be resumed." + start_over);
   const int64_t format = h5::read_int_attr(file, "format_version");
   if (format != kResultsFormatVersion)
     throw ResumeMismatch("'" + path + "' has results format " + std::to_string(format) + ", this lira writes " +
-                         std::to_string(kResultsFormatVersion) + "; it cannot be resumed." + start_over);
+                         std::to_string(kResultsFormatVersion) + "; it cannot be resumed (lira score still reads it)." +
+                         start_over);
   const auto old_config = h5::read_string_attr(file, "fingerprint_config").front();
   const auto old_data = h5::read_string_attr(file, "fingerprint_data").front();
   std::string differences;
@@ -231,9 +226,41 @@ std::unique_ptr<ResultsWriter> ResultsWriter::resume(const std::string& path, co
     for (auto d : spec.shape) want.push_back(static_cast<hsize_t>(d));
     if (dims != want) throw ResumeMismatch(name + " in '" + path + "' has another shape." + start_over);
   }
+}
+
+void check_is_hdf5(const std::string& path) {
+  if (H5Fis_hdf5(path.c_str()) <= 0)
+    throw ResumeMismatch("'" + path + "' exists but is not an HDF5 file, so this run cannot resume it.\nTo start "
+                         "over instead: pass another --out PATH, or --overwrite to replace '" + path + "'.");
+}
+
+}  // namespace
+
+std::unique_ptr<ResultsWriter> ResultsWriter::resume(const std::string& path, const ResultsLayout& layout,
+                                                     const RunMetadata& meta) {
+  h5::silence_default_errors();
+  check_is_hdf5(path);
+  auto fapl = h5::file_access_for_writing();
+  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
+  if (fid < 0)
+    throw StorageError("cannot open '" + path + "' to resume it (HDF5: " + h5::error_stack() +
+                       "); check that it is writable");
+  auto file = h5::file_id(fid, "open " + path);
+  check_resumable(file, path, layout, meta);
   std::unique_ptr<ResultsWriter> w(new ResultsWriter(path, layout, std::move(file)));
   w->open_datasets(true);
   return w;
+}
+
+void ResultsWriter::check_resume(const std::string& path, const ResultsLayout& layout, const RunMetadata& meta) {
+  h5::silence_default_errors();
+  check_is_hdf5(path);
+  // Read-only and without HDF5's file locking: a run may be writing the file now.
+  auto fapl = h5::file_access_without_locking();
+  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
+  if (fid < 0) throw StorageError("cannot open '" + path + "' (HDF5: " + h5::error_stack() + ")");
+  auto file = h5::file_id(fid, "open " + path);
+  check_resumable(file, path, layout, meta);
 }
 
 ResultsWriter::~ResultsWriter() {

@@ -22,6 +22,7 @@ verdict() {
   done
   grep -qiE "segmentation|core dumped|terminate called|std::bad|internal error" "$work/log" && { echo "FAIL $name: crashed"; ok=0; }
   [ -e "$work/out.h5" ] && { echo "FAIL $name: left a results file"; ok=0; }
+  ls "$work"/out.h5.* >/dev/null 2>&1 && { echo "FAIL $name: left $(ls "$work"/out.h5.*)"; ok=0; }  # .lock, .partial
   if [ $ok = 1 ]; then echo "ok   $name"; else failures=$((failures + 1)); fi
 }
 

@@ -68,7 +68,7 @@ echo "precious" > "$work/existing.h5"
 "$lira" run "$config" --set "data.path=$work/data" --out "$work/existing.h5" >"$work/log" 2>&1
 rc=$?
 if [ $rc -eq 3 ] && grep -qF "cannot resume it" "$work/log" && grep -qF -- "--overwrite" "$work/log" &&
-   [ "$(cat "$work/existing.h5")" = precious ]; then
+   [ "$(cat "$work/existing.h5")" = precious ] && [ ! -e "$work/existing.h5.lock" ]; then
   echo "ok   existing output refused (exit $rc)"
 else
   echo "FAIL existing output: exit $rc"; failures=$((failures + 1))
