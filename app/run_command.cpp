@@ -91,7 +91,7 @@ std::unique_ptr<JobRunner> runner_for(const Config& config, std::shared_ptr<cons
                                       int local_index, int global_index, GangComm* gang = nullptr,
                                       GangComm* tensor_gang = nullptr, int workers_on_node = 0,
                                       std::function<void()> progress = {}) {
-  if (synthetic(config)) return make_synthetic_runner(config, global_index);
+  if (synthetic(config)) return make_synthetic_runner(config, global_index, std::move(progress));
   TrainerContext context;
   context.progress = std::move(progress);
   context.config = config;

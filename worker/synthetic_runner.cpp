@@ -1,6 +1,7 @@
 // Implements the synthetic JobRunner.
 #include "synthetic_runner.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -14,7 +15,8 @@ namespace {
 
 class SyntheticRunner final : public JobRunner {
  public:
-  SyntheticRunner(const Config& config, int worker_index) : config_(config) {
+  SyntheticRunner(const Config& config, int worker_index, std::function<void()> progress)
+      : config_(config), progress_(std::move(progress)) {
     const auto& m = config.model;
     // Worker w is slow when floor(w * f) steps up: an even spread of a fraction f.
     const bool slow = m.synthetic_slow_fraction > 0 &&
@@ -25,7 +27,12 @@ class SyntheticRunner final : public JobRunner {
   }
 
   ModelResult run(const JobAssignment& job) override {
-    if (seconds_ > 0) std::this_thread::sleep_for(std::chrono::duration<double>(seconds_));
+    // The "training": a sleep, in slices of at most a second with a progress beat after
+    // each, so that a long synthetic job is not taken for a hung one.
+    for (double left = seconds_; left > 0; left -= 1.0) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(std::min(left, 1.0)));
+      if (progress_) progress_();
+    }
     Xoshiro256 rng(derive_seed(job.seed, 7, static_cast<uint64_t>(job.attempt)));
     if (rng.uniform() < config_.model.synthetic_failure_rate)
       throw TrainError("synthetic failure of model " + std::to_string(job.model) + " (attempt " +
@@ -51,15 +58,17 @@ class SyntheticRunner final : public JobRunner {
 
  private:
   Config config_;
+  std::function<void()> progress_;
   ResultsLayout layout_;
   double seconds_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<JobRunner> make_synthetic_runner(const Config& config, int worker_index) {
+std::unique_ptr<JobRunner> make_synthetic_runner(const Config& config, int worker_index,
+                                                 std::function<void()> progress) {
   if (config.model.arch != "synthetic") throw Error("make_synthetic_runner: model.arch is " + config.model.arch);
-  return std::make_unique<SyntheticRunner>(config, worker_index);
+  return std::make_unique<SyntheticRunner>(config, worker_index, std::move(progress));
 }
 
 }  // namespace lira

@@ -5,6 +5,7 @@
 // seed. No dataset is read, no libtorch is loaded.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "common/config.hpp"
@@ -13,6 +14,8 @@
 namespace lira {
 
 // `worker_index` (0-based, over all workers) decides which workers are slow.
-std::unique_ptr<JobRunner> make_synthetic_runner(const Config& config, int worker_index);
+// `progress` (may be empty) is called about once a second while a job sleeps.
+std::unique_ptr<JobRunner> make_synthetic_runner(const Config& config, int worker_index,
+                                                 std::function<void()> progress = nullptr);
 
 }  // namespace lira
