@@ -265,13 +265,16 @@ bool arch_in(const Config& c, std::initializer_list<const char*> archs) {
   return false;
 }
 
+bool not_airbench94(const Config& c) { return c.model.arch != "airbench94"; }
+constexpr const char* kNotAirbench94 = "every architecture but airbench94, whose published recipe fixes it (docs/training.md)";
+
 const std::vector<KeyUse>& key_uses() {
   static const std::vector<KeyUse> uses = {
       {"model.hidden", [](const Config& c) { return arch_in(c, {"mlp", "cnn"}); }, "model.arch mlp and cnn"},
       {"model.channels", [](const Config& c) { return arch_in(c, {"cnn"}); }, "model.arch cnn"},
       {"model.depth", [](const Config& c) { return arch_in(c, {"wrn"}); }, "model.arch wrn"},
       {"model.width", [](const Config& c) { return arch_in(c, {"wrn"}); }, "model.arch wrn"},
-      {"model.dropout", [](const Config& c) { return arch_in(c, {"wrn", "wrn-28-2", "wrn-16-4"}); }, "the wide ResNets"},
+      {"model.dropout", [](const Config& c) { return arch_in(c, {"wrn", "wrn28-2", "wrn16-4"}); }, "the wide ResNets"},
       {"model.airbench_widths", [](const Config& c) { return arch_in(c, {"airbench"}); }, "model.arch airbench"},
       {"model.torchscript_path", [](const Config& c) { return arch_in(c, {"torchscript"}); }, "model.arch torchscript"},
       {"model.torchscript_reinit", [](const Config& c) { return arch_in(c, {"torchscript"}); }, "model.arch torchscript"},
@@ -283,8 +286,24 @@ const std::vector<KeyUse>& key_uses() {
       {"model.synthetic_failure_rate", [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
       {"model.synthetic_slow_fraction", [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
       {"model.synthetic_slowdown", [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
-      {"training.momentum", [](const Config& c) { return c.training.optimizer == "sgd"; }, "training.optimizer sgd"},
-      {"training.nesterov", [](const Config& c) { return c.training.optimizer == "sgd"; }, "training.optimizer sgd"},
+      // airbench94 trains with its published recipe (trainer/recipe.cpp, docs/training.md):
+      // these keys would silently change it, so they are refused instead.
+      {"training.optimizer", not_airbench94, kNotAirbench94},
+      {"training.lr", not_airbench94, kNotAirbench94},
+      {"training.momentum", [](const Config& c) { return c.training.optimizer == "sgd" && not_airbench94(c); },
+       "training.optimizer sgd (not model.arch airbench94, whose recipe fixes it)"},
+      {"training.nesterov", [](const Config& c) { return c.training.optimizer == "sgd" && not_airbench94(c); },
+       "training.optimizer sgd (not model.arch airbench94, whose recipe fixes it)"},
+      {"training.weight_decay", not_airbench94, kNotAirbench94},
+      {"training.decay_all", not_airbench94, kNotAirbench94},
+      {"training.schedule", not_airbench94, kNotAirbench94},
+      {"training.warmup", not_airbench94, kNotAirbench94},
+      {"training.label_smoothing", not_airbench94, kNotAirbench94},
+      {"training.ema", not_airbench94, kNotAirbench94},
+      {"training.augment_flip", not_airbench94, kNotAirbench94},
+      {"training.augment_crop", not_airbench94, kNotAirbench94},
+      {"training.grad_clip", not_airbench94, kNotAirbench94},
+      {"training.accumulate", not_airbench94, kNotAirbench94},
       {"training.channels_last", [](const Config& c) { return !c.data.is_text() && c.data.dataset != "csv" && c.model.arch != "mlp"; },
        "convolutional classifiers on images"},
   };

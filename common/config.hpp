@@ -45,7 +45,7 @@ struct DataConfig {
 };
 
 struct ModelConfig {
-  std::string arch;  // mlp | cnn | wrn-28-2 | wrn-16-4 | wrn | resnet18 | airbench | torchscript
+  std::string arch;  // mlp | cnn | wrn28-2 | wrn16-4 | wrn | resnet18 | airbench | torchscript
   std::vector<int64_t> hidden;
   std::vector<int64_t> channels;
   int64_t depth = 0;   // wrn
@@ -64,7 +64,7 @@ struct ModelConfig {
 };
 
 struct TrainingConfig {
-  int64_t epochs = 0;
+  double epochs = 0;  // fractional: the last epoch stops after its share of the steps
   int64_t batch_size = 0;
   std::string optimizer;  // sgd | adam | adamw
   double lr = 0;

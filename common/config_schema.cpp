@@ -115,11 +115,13 @@ const std::vector<Key>& keys() {
       // ---------------------------------------------------------------- model
       {"model", "arch",
        ChoiceKey{"mlp",
-                 {"mlp", "cnn", "wrn-28-2", "wrn-16-4", "wrn", "resnet18", "airbench", "torchscript", "gpt",
-                  "synthetic"},
+                 {"mlp", "cnn", "wrn28-2", "wrn16-4", "wrn", "resnet18", "airbench", "airbench94", "torchscript",
+                  "gpt", "synthetic"},
                  [](Config& c) -> std::string& { return c.model.arch; }},
-       "mlp, cnn, wide ResNets (wrn-28-2, wrn-16-4, or wrn with model.depth/width), resnet18 (CIFAR "
-       "variant), airbench (fast CIFAR net), torchscript (model.torchscript_path), gpt (a decoder-only "
+       "mlp, cnn, wide ResNets as objax builds them (wrn28-2 of the LiRA paper, wrn16-4, or wrn with "
+       "model.depth/width), resnet18 (CIFAR variant), airbench94 (the published airbench94 recipe, "
+       "network and training, docs/training.md), airbench (its network under lira's own training.* "
+       "keys, model.airbench_widths), torchscript (model.torchscript_path), gpt (a decoder-only "
        "transformer for text data); synthetic: a benchmark "
        "workload that trains nothing (model.job_seconds)."},
       {"model", "hidden",
@@ -166,8 +168,9 @@ const std::vector<Key>& keys() {
        RealKey{4.0, 1.0, 1000.0, [](Config& c) -> double& { return c.model.synthetic_slowdown; }},
        "synthetic only: how many times longer a slow worker's jobs take."},
       // ---------------------------------------------------------------- training
-      {"training", "epochs", IntKey{30, 1, 100000, [](Config& c) -> int64_t& { return c.training.epochs; }},
-       "Passes over the model's IN half of the candidates."},
+      {"training", "epochs", RealKey{30.0, 0.01, 100000.0, [](Config& c) -> double& { return c.training.epochs; }},
+       "Passes over the model's IN half of the candidates; a fraction trains ceil(epochs x batches per "
+       "epoch) steps in all (airbench94: 9.9)."},
       {"training", "batch_size", IntKey{128, 1, 1 << 20, [](Config& c) -> int64_t& { return c.training.batch_size; }},
        "Examples per optimizer step (the last, smaller batch of an epoch is kept)."},
       {"training", "optimizer",

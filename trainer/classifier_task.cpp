@@ -3,10 +3,13 @@
 // loss, and optionally probabilities and logits).
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "augment.hpp"
 #include "common/errors.hpp"
 #include "common/signal.hpp"
 #include "network.hpp"
+#include "recipe.hpp"
 #include "task.hpp"
 #include "torch_compat.hpp"
 #include "trainer.hpp"
@@ -15,6 +18,9 @@ namespace lira {
 namespace {
 
 constexpr int64_t kEvalBatch = 1024;
+// queries.batchnorm train: chunks of 5000, as the official inference.py (the statistics,
+// and so the signals, depend on the chunk).
+constexpr int64_t kTrainModeEvalBatch = 5000;
 constexpr int64_t kWhiteningSample = 5000;
 
 // Raw split data as tensors on the device: uint8 images or float features.
@@ -51,9 +57,10 @@ class ClassifierTask final : public Task {
     channels_last_ = cuda && config_.training.channels_last && images_ && config_.model.arch != "mlp";
     spdlog::debug("classifier: bf16 {}, channels_last {}", bf16_, channels_last_);
     const auto& t = config_.training;
-    loss_options_ = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(t.label_smoothing);
-    sum_options_ =
-        torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(t.label_smoothing).reduction(torch::kSum);
+    airbench94_ = config_.model.arch == "airbench94";
+    const double smoothing = airbench94_ ? Airbench94Hyp::kLabelSmoothing : t.label_smoothing;
+    loss_options_ = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(smoothing);
+    sum_options_ = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(smoothing).reduction(torch::kSum);
   }
 
   const char* name() const override { return "classifier"; }
@@ -62,20 +69,33 @@ class ClassifierTask final : public Task {
   void build(const std::vector<int64_t>& in) override {
     in_idx_ = torch::tensor(in, torch::kInt64).to(device_);
     NetworkInputs inputs{dataset_->candidates.example_shape, dataset_->classes, {}};
-    if (config_.model.arch == "airbench")
+    if (config_.model.arch == "airbench" || airbench94_)
       inputs.init_sample = normalize(x_.index_select(0, in_idx_.slice(0, 0, kWhiteningSample)));
     net_ = build_network(config_.model, inputs);
     net_->to(device_, channels_last_);
+    if (airbench94_) airbench_augment_.emplace(in_idx_.size(0), 2, device_);
   }
 
   NamedTensors parameters() override { return unique_parameters(net_->named_parameters()); }
   std::vector<torch::Tensor> buffers() override { return net_->buffers(); }
   void set_training(bool on) override { net_->set_training(on); }
+  NamedTensors state() override { return net_->state(); }
+  std::vector<torch::Tensor> state_before_data_init() override { return net_->state_before_data_init(); }
+  int64_t examples() const override { return in_idx_.size(0); }
+  std::pair<torch::Tensor, torch::Tensor> last_batch() const override { return last_batch_; }
 
-  int64_t begin_epoch(int64_t) override {
-    const int64_t n_in = in_idx_.size(0);
+  int64_t begin_epoch(int64_t epoch) override {
+    const int64_t n_in = in_idx_.size(0), b = config_.training.batch_size;
+    if (airbench94_) {
+      // Published order: augmentation draws, then the batch order on the device; the last
+      // partial batch is dropped.
+      airbench_augment_->begin_epoch(epoch);
+      positions_ = torch::randperm(n_in, torch::TensorOptions(device_).dtype(torch::kInt64));
+      order_ = in_idx_.index_select(0, positions_);
+      return n_in / b;
+    }
     order_ = in_idx_.index_select(0, torch::randperm(n_in, torch::kInt64).to(device_));
-    return (n_in + config_.training.batch_size - 1) / config_.training.batch_size;
+    return (n_in + b - 1) / b;
   }
 
   ShardLoss loss(int64_t batch_index, int rank, int ranks) override {
@@ -85,12 +105,25 @@ class ClassifierTask final : public Task {
     auto x = normalize(x_.index_select(0, batch));
     // Augmented for the whole batch on every rank of a gang, so the random draws are
     // the same as on one rank; then each rank keeps its shard.
-    if (images_ && (t.augment_flip || t.augment_crop > 0)) x = augment_batch(x, t.augment_flip, t.augment_crop);
+    if (airbench94_)
+      x = airbench_augment_->apply(x, positions_.slice(0, start, std::min(start + t.batch_size, n_in)));
+    else if (images_ && (t.augment_flip || t.augment_crop > 0))
+      x = augment_batch(x, t.augment_flip, t.augment_crop);
     auto y = y_.index_select(0, batch);
+    last_batch_ = {x, y};
     const int64_t b = batch.size(0);
     ShardLoss out;
     out.items = static_cast<double>(b);
     compat::CudaAutocast autocast(bf16_);
+    if (airbench94_) {
+      // The published loss: summed over the batch (and so over a gang's shards).
+      const int64_t lo = b * rank / ranks, hi = b * (rank + 1) / ranks;
+      if (hi <= lo) return out;
+      out.loss = torch::nn::functional::cross_entropy(net_->forward(x.slice(0, lo, hi)).to(torch::kFloat32),
+                                                      y.slice(0, lo, hi), sum_options_);
+      out.sum = out.loss.detach();
+      return out;
+    }
     if (ranks == 1) {
       out.loss = torch::nn::functional::cross_entropy(net_->forward(x).to(torch::kFloat32), y, loss_options_);
       out.sum = out.loss.detach() * static_cast<double>(b);
@@ -159,7 +192,8 @@ class ClassifierTask final : public Task {
       for (size_t i = 0; i < live.size(); ++i) live[i].copy_(saved[i]);
     }
     net.set_training(false);  // test accuracy always with running statistics
-    const auto zt = logits(x_test_, nullptr);
+    // airbench94 reports its published test-time augmentation's accuracy.
+    const auto zt = airbench94_ ? tta_logits(x_test_) : logits(x_test_, nullptr);
     result.test_accuracy = zt.argmax(1).eq(y_test_.to(torch::kCPU)).to(torch::kFloat64).mean().item<double>();
     result.signals.push_back(std::move(conf));
     result.signals.push_back(std::move(loss));
@@ -179,11 +213,27 @@ class ClassifierTask final : public Task {
   // Logits in fp32 on the CPU, batch by batch (no autocast: the signals need fp32).
   torch::Tensor logits(const torch::Tensor& raw, const QuerySpec* query) const {
     std::vector<torch::Tensor> parts;
-    for (int64_t s = 0; s < raw.size(0); s += kEvalBatch) {
-      auto x = normalize(raw.slice(0, s, std::min(s + kEvalBatch, raw.size(0))));
+    const int64_t chunk = config_.queries.batchnorm == "train" ? kTrainModeEvalBatch : kEvalBatch;
+    for (int64_t s = 0; s < raw.size(0); s += chunk) {
+      auto x = normalize(raw.slice(0, s, std::min(s + chunk, raw.size(0))));
       if (query) x = apply_query(x, *query);
       parts.push_back(net_->forward(x).to(torch::kFloat32));
       if (progress_) progress_();
+    }
+    return torch::cat(parts).to(torch::kCPU).contiguous();
+  }
+
+  // airbench94's test-time augmentation: the weighted sum of the logits of its views.
+  torch::Tensor tta_logits(const torch::Tensor& raw) const {
+    std::vector<torch::Tensor> parts;
+    for (int64_t s = 0; s < raw.size(0); s += kEvalBatch) {
+      const auto x = normalize(raw.slice(0, s, std::min(s + kEvalBatch, raw.size(0))));
+      torch::Tensor z;
+      for (const auto& [view, weight] : airbench94_tta_views(x)) {
+        const auto zv = net_->forward(view.contiguous()).to(torch::kFloat32) * weight;
+        z = z.defined() ? z + zv : zv;
+      }
+      parts.push_back(z);
     }
     return torch::cat(parts).to(torch::kCPU).contiguous();
   }
@@ -193,7 +243,10 @@ class ClassifierTask final : public Task {
   std::function<void()> progress_;  // beats to the job process's rank (TrainerContext::progress)
   torch::Device device_;
   std::vector<QuerySpec> queries_;
-  bool images_ = true, bf16_ = false, channels_last_ = false;
+  bool images_ = true, bf16_ = false, channels_last_ = false, airbench94_ = false;
+  std::optional<AlternatingFlipTranslate> airbench_augment_;
+  torch::Tensor positions_;  // airbench94: this epoch's order, as positions in the IN set
+  std::pair<torch::Tensor, torch::Tensor> last_batch_;
   torch::Tensor x_, y_, x_test_, y_test_, scale_, shift_;
   torch::nn::functional::CrossEntropyFuncOptions loss_options_, sum_options_;
   std::unique_ptr<Network> net_;

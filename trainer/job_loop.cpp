@@ -14,78 +14,62 @@
 #include "common/errors.hpp"
 #include "common/schedule.hpp"
 #include "device.hpp"
+#include "recipe.hpp"
 #include "trainer.hpp"
 
 namespace lira {
 namespace {
 
-// Exponential moving average of parameters and floating-point buffers, debiased as
-// objax's ExponentialMovingAverage(debias=True) in the official LiRA code.
-class WeightAverage {
- public:
-  WeightAverage(std::vector<torch::Tensor> live, double decay) : live_(std::move(live)), decay_(decay) {
-    torch::NoGradGuard no_grad;
-    for (auto& t : live_) shadow_.push_back(torch::zeros_like(t));
-  }
-  void update() {
-    torch::NoGradGuard no_grad;
-    ++updates_;
-    for (size_t i = 0; i < live_.size(); ++i) shadow_[i].mul_(decay_).add_(live_[i].detach(), 1.0 - decay_);
-  }
-  // Replaces the live values by the debiased averages.
-  void apply() {
-    if (updates_ == 0) return;
-    torch::NoGradGuard no_grad;
-    const double debias = 1.0 - std::pow(decay_, static_cast<double>(updates_));
-    for (size_t i = 0; i < live_.size(); ++i) live_[i].copy_(shadow_[i] / debias);
-  }
-
- private:
-  std::vector<torch::Tensor> live_, shadow_;
-  double decay_;
-  int64_t updates_ = 0;
-};
-
 void train(const LoopOptions& o, Task& task, int64_t model_index) {
   const auto& t = *o.training;
-  const auto named = task.parameters();
   std::vector<torch::Tensor> params;
-  for (const auto& [name, p] : named) params.push_back(p);
-  auto optimizer = make_optimizer(t, named);
-  std::unique_ptr<WeightAverage> ema;
-  if (t.ema > 0) {
-    auto state = params;
-    for (auto& b : task.buffers())
-      if (b.is_floating_point()) state.push_back(b);
-    ema = std::make_unique<WeightAverage>(state, t.ema);
-  }
+  for (const auto& [name, p] : task.parameters()) params.push_back(p);
+  const auto recipe = make_recipe(t, *o.model, task);
   const int rank = o.gang ? o.gang->rank() : 0, ranks = o.gang ? o.gang->size() : 1;
   task.set_training(true);
+  if (o.observer) o.observer->built(task);
   int64_t batches = task.begin_epoch(0);
-  const int64_t steps_per_epoch = std::max<int64_t>(1, (batches + t.accumulate - 1) / t.accumulate);
-  const int64_t total_steps = t.epochs * steps_per_epoch;
+  const int64_t steps_per_epoch = (batches + t.accumulate - 1) / t.accumulate;
+  if (steps_per_epoch < 1)
+    throw ConfigError("training.batch_size: " + std::to_string(t.batch_size) + " leaves no full batch of the model's " +
+                      std::to_string(task.examples()) + " training examples (airbench94 drops the last partial "
+                      "batch); lower it");
+  // A fractional epoch count trains ceil(epochs x steps per epoch) steps in all.
+  const auto total_steps = static_cast<int64_t>(std::ceil(t.epochs * static_cast<double>(steps_per_epoch) - 1e-9));
+  const auto epochs = static_cast<int64_t>(std::ceil(t.epochs - 1e-9));
+  const double examples = static_cast<double>(task.examples());
   int64_t step = 0;
-  for (int64_t epoch = 0; epoch < t.epochs; ++epoch) {
+  for (int64_t epoch = 0; epoch < epochs && step < total_steps; ++epoch) {
     if (epoch > 0) batches = task.begin_epoch(epoch);
+    recipe->begin_epoch(epoch);
     auto epoch_sum = torch::zeros({}, torch::TensorOptions(o.device).dtype(torch::kFloat64));
     double epoch_items = 0;
-    for (int64_t b = 0; b < batches; ++step) {
+    for (int64_t b = 0; b < batches && step < total_steps; ++step) {
+      // Progress in examples: (epoch N + the batch's offset) / (epochs N).
+      const double progress =
+          examples > 0 ? (static_cast<double>(epoch) * examples +
+                          std::min(examples, static_cast<double>(b * t.batch_size))) / (t.epochs * examples)
+                       : -1.0;
       // Later epochs of a packed language model may hold a batch more than the first.
-      const double lr = learning_rate(t, std::min(step, total_steps - 1), total_steps);
-      for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
-      optimizer->zero_grad();
+      recipe->before_step(std::min(step, total_steps - 1), total_steps, progress);
+      recipe->zero_grad();
+      torch::Tensor step_sum;
+      double step_items = 0;
       for (int64_t a = 0; a < t.accumulate && b < batches; ++a, ++b) {
         const ShardLoss l = task.loss(b, rank, ranks);
         if (l.loss.defined()) {
           (t.accumulate > 1 ? l.loss / static_cast<double>(t.accumulate) : l.loss).backward();
           epoch_sum += l.sum.to(torch::kFloat64);
+          if (o.observer) step_sum = step_sum.defined() ? step_sum + l.sum : l.sum;
         }
         epoch_items += l.items;
+        step_items += l.items;
       }
       if (o.gang) o.gang->allreduce_gradients(params);
       if (t.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, t.grad_clip);
-      optimizer->step();
-      if (ema) ema->update();
+      recipe->step();
+      recipe->after_step(step + 1, total_steps);
+      if (o.observer) o.observer->stepped(task, step, step_sum.defined() ? step_sum.item<double>() : 0.0, step_items);
       if (o.progress && *o.progress) (*o.progress)();
     }
     // One host synchronization per epoch; a gang sums its shards' sums, so every rank
@@ -96,9 +80,10 @@ void train(const LoopOptions& o, Task& task, int64_t model_index) {
     if (!std::isfinite(mean))
       throw TrainError("model " + std::to_string(model_index) + ": training loss became " + std::to_string(mean) +
                        " in epoch " + std::to_string(epoch + 1) + "; lower training.lr");
-    spdlog::debug("model {} epoch {}/{}: loss {:.4f}", model_index, epoch + 1, t.epochs, mean);
+    spdlog::debug("model {} epoch {}/{}: loss {:.4f}", model_index, epoch + 1, epochs, mean);
   }
-  if (ema) ema->apply();
+  recipe->finish();
+  if (o.observer) o.observer->finished(task);
 }
 
 }  // namespace
@@ -141,6 +126,7 @@ class TorchRunner final : public JobRunner {
   explicit TorchRunner(const TrainerContext& c)
       : device_(resolve_device(c.config, c.device_index, c.workers_on_node)),
         training_(c.config.training),
+        model_(c.config.model),
         progress_(c.progress) {
     if (c.threads < 1) throw Error("make_torch_runner: threads must be >= 1");
     if (c.gang && c.gang->size() > 1) {
@@ -148,7 +134,7 @@ class TorchRunner final : public JobRunner {
       gang_ = std::make_unique<GangSync>(*c.gang, tensors, device_);
     }
     task_ = c.config.data.is_text() ? make_lm_task(c, device_) : make_classifier_task(c, device_);
-    options_ = {&training_, device_, c.threads, gang_.get(), &progress_};
+    options_ = {&training_, &model_, device_, c.threads, gang_.get(), &progress_};
     spdlog::debug("trainer: {} task on {}{}", task_->name(), device_.str(),
                   gang_ ? ", in a gang of " + std::to_string(gang_->size()) : "");
     if (!device_.is_cuda()) warn_if_reference_blas();
@@ -160,6 +146,7 @@ class TorchRunner final : public JobRunner {
  private:
   torch::Device device_;
   TrainingConfig training_;
+  ModelConfig model_;
   std::function<void()> progress_;
   std::unique_ptr<GangSync> gang_;
   std::unique_ptr<Task> task_;

@@ -13,17 +13,29 @@
 
 namespace lira {
 
+// Sees the training from outside, for the step-equivalence tool (tests/tools/recipe_steps).
+struct LoopObserver {
+  virtual ~LoopObserver() = default;
+  virtual void built(Task& task) = 0;  // model built, before the first step
+  // After step `step` (0-based): the step's summed loss over `items` loss terms.
+  virtual void stepped(Task& task, int64_t step, double loss_sum, double items) = 0;
+  virtual void finished(Task& task) = 0;  // after the last step and the final weights
+};
+
 struct LoopOptions {
   const TrainingConfig* training = nullptr;
+  const ModelConfig* model = nullptr;  // picks the recipe (recipe.hpp)
   torch::Device device = torch::kCPU;
   int threads = 1;
   GangSync* gang = nullptr;  // set when training in a gang of more than one rank
   const std::function<void()>* progress = nullptr;  // called at every optimizer step, if set
+  LoopObserver* observer = nullptr;
 };
 
 // Seeds torch with job.seed, builds the task's model for the job's IN candidates,
 // broadcasts the leader's initial weights over a gang, trains training.epochs epochs
-// (schedule, accumulation, clipping, EMA, NaN guard) and, on the leader, evaluates.
+// (the recipe: optimizer, schedule, EMA or lookahead; accumulation, clipping, NaN guard)
+// and, on the leader, evaluates.
 // Throws TrainError for a keep row of the wrong length or a loss that is not finite.
 ModelResult run_job(const LoopOptions& options, Task& task, const JobAssignment& job);
 

@@ -45,6 +45,16 @@ class Task {
   // Everything else evaluation depends on (BatchNorm statistics).
   virtual std::vector<torch::Tensor> buffers() = 0;
   virtual void set_training(bool on) = 0;
+  // Every floating tensor of the model's state, named (Network::state), and that state
+  // before a data-dependent init (empty if none): airbench94's lookahead averages them.
+  virtual NamedTensors state() { return parameters(); }
+  virtual std::vector<torch::Tensor> state_before_data_init() { return {}; }
+  // The number of training examples per epoch (the official schedule counts progress
+  // in examples), or 0 when progress is counted in steps.
+  virtual int64_t examples() const { return 0; }
+  // The inputs and labels of the last batch loss() trained on (tests/tools/recipe_steps:
+  // the same batches through an independent implementation); may be undefined.
+  virtual std::pair<torch::Tensor, torch::Tensor> last_batch() const { return {}; }
 
   // Draws epoch `epoch`'s batch order (from torch's generator) and returns its number of
   // batches. Called for every epoch in order, epoch 0 before the loop counts its steps.

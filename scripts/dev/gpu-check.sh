@@ -84,7 +84,7 @@ measure wrn-10epochs build-gpu/bin/lira run configs/cifar10-official-demo.yaml -
   --set training.epochs=10
 # Training step on the GPU: C++ vs PyTorch from Python, and the data share of a step.
 BENCH_DEVICE=cuda LIRA_PYTHON="$python" bench/run build-gpu 2>&1 | tee "$out/bench-gpu.txt"
-for spec in "wrn-28-2 256" "resnet18 256" "airbench 1024"; do
+for spec in "wrn28-2 256" "resnet18 256" "airbench 1024"; do
   set -- $spec
   build-gpu/bench/train_step --arch "$1" --batch "$2" --image 3x32x32 --device cuda --augment --bf16 --steps 100 \
     | tee -a "$out/bench-gpu.txt"

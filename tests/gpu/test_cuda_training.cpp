@@ -76,7 +76,7 @@ TEST_CASE("a CNN trains on CUDA with bf16 autocast and channels-last, as well as
 }
 
 TEST_CASE("airbench (data-dependent whitening) and a wide ResNet train on CUDA") {
-  for (const char* arch : {"airbench", "wrn-16-4"}) {
+  for (const char* arch : {"airbench", "wrn16-4"}) {
     CAPTURE(arch);
     Fixture f({std::string("model.arch=") + arch, "training.device=cuda",
                "training.optimizer=sgd", "training.nesterov=true", "training.schedule=onecycle",

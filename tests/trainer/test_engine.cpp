@@ -259,7 +259,7 @@ TEST_CASE("queries.batchnorm train: evaluation leaves BatchNorm's running statis
                                                      {"queries.batchnorm=" + mode, "training.epochs=3"}));
     context.dataset = load_dataset(context.config.data);
     auto task = make_classifier_task(context, torch::kCPU);
-    LoopOptions options{&context.config.training, torch::kCPU, 1, nullptr};
+    LoopOptions options{&context.config.training, &context.config.model, torch::kCPU, 1, nullptr};
     const Plan plan(2, 200, 0);
     const auto row = plan.keep_row(0);
     const JobAssignment job{0, plan.model_seed(0), 0, {row.begin(), row.end()}};

@@ -23,7 +23,7 @@ ModelConfig model(const std::string& arch) {
 TEST_CASE("each architecture maps a batch of images to logits and back-propagates") {
   torch::manual_seed(0);
   NetworkInputs in{{3, 32, 32}, 10, torch::randn({64, 3, 32, 32})};
-  for (const char* arch : {"mlp", "cnn", "wrn-16-4", "wrn-28-2", "resnet18", "airbench"}) {
+  for (const char* arch : {"mlp", "cnn", "wrn16-4", "wrn28-2", "resnet18", "airbench", "airbench94"}) {
     CAPTURE(arch);
     auto net = build_network(model(arch), in);
     net->set_training(true);
@@ -38,9 +38,9 @@ TEST_CASE("parameter counts match the published architectures") {
   NetworkInputs in{{3, 32, 32}, 10, torch::randn({16, 3, 32, 32})};
   // WRN-28-2 on CIFAR-10: 1,467,610 parameters (e.g. FixMatch's reference); ResNet-18
   // (CIFAR variant): 11,173,962.
-  CHECK(parameter_count(*build_network(model("wrn-28-2"), in)) == 1467610);
+  CHECK(parameter_count(*build_network(model("wrn28-2"), in)) == 1467610);
   CHECK(parameter_count(*build_network(model("resnet18"), in)) == 11173962);
-  CHECK(parameter_count(*build_network(model("wrn-16-4"), in)) == 2748890);
+  CHECK(parameter_count(*build_network(model("wrn16-4"), in)) == 2748890);
 }
 
 TEST_CASE("airbench's frozen first layer whitens 2x2 patches") {
