@@ -154,7 +154,8 @@ torch::Tensor airbench94_whitening_filters(const torch::Tensor& images) {
   torch::NoGradGuard no_grad;
   const int64_t c = images.size(1);
   // [n, C, h, w, 2, 2] -> one row per patch, flattened (channel, row, column).
-  auto patches = images.to(torch::kFloat32).unfold(2, 2, 1).unfold(3, 2, 1);
+  // float32 as published (float64 when torch's default dtype is, for the equivalence check).
+  auto patches = images.to(torch::typeMetaToScalarType(torch::get_default_dtype())).unfold(2, 2, 1).unfold(3, 2, 1);
   patches = patches.permute({0, 2, 3, 1, 4, 5}).reshape({-1, c * 4});
   const auto moment = patches.t().mm(patches) / static_cast<double>(patches.size(0));  // uncentered
   const auto [eigenvalues, eigenvectors] = torch::linalg_eigh(moment, "U");             // ascending

@@ -119,13 +119,13 @@ class ClassifierTask final : public Task {
       // The published loss: summed over the batch (and so over a gang's shards).
       const int64_t lo = b * rank / ranks, hi = b * (rank + 1) / ranks;
       if (hi <= lo) return out;
-      out.loss = torch::nn::functional::cross_entropy(net_->forward(x.slice(0, lo, hi)).to(torch::kFloat32),
+      out.loss = torch::nn::functional::cross_entropy(net_->forward(x.slice(0, lo, hi)).to(compute_),
                                                       y.slice(0, lo, hi), sum_options_);
       out.sum = out.loss.detach();
       return out;
     }
     if (ranks == 1) {
-      out.loss = torch::nn::functional::cross_entropy(net_->forward(x).to(torch::kFloat32), y, loss_options_);
+      out.loss = torch::nn::functional::cross_entropy(net_->forward(x).to(compute_), y, loss_options_);
       out.sum = out.loss.detach() * static_cast<double>(b);
       return out;
     }
@@ -133,7 +133,7 @@ class ClassifierTask final : public Task {
     // over the gang are the full batch's mean gradient.
     const int64_t lo = b * rank / ranks, hi = b * (rank + 1) / ranks;
     if (hi <= lo) return out;
-    const auto sum = torch::nn::functional::cross_entropy(net_->forward(x.slice(0, lo, hi)).to(torch::kFloat32),
+    const auto sum = torch::nn::functional::cross_entropy(net_->forward(x.slice(0, lo, hi)).to(compute_),
                                                           y.slice(0, lo, hi), sum_options_);
     out.loss = sum / static_cast<double>(b);
     out.sum = sum.detach();
@@ -206,7 +206,7 @@ class ClassifierTask final : public Task {
 
  private:
   torch::Tensor normalize(const torch::Tensor& raw) const {
-    auto x = raw.to(torch::kFloat32).mul_(scale_).add_(shift_);
+    auto x = raw.to(compute_).mul_(scale_).add_(shift_);
     return channels_last_ ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
   }
 
@@ -244,6 +244,9 @@ class ClassifierTask final : public Task {
   torch::Device device_;
   std::vector<QuerySpec> queries_;
   bool images_ = true, bf16_ = false, channels_last_ = false, airbench94_ = false;
+  // Inputs and training losses in torch's default dtype: float32, or float64 when a tool
+  // sets it (tests/tools/recipe_steps --float64 for the step-equivalence check).
+  torch::ScalarType compute_ = torch::typeMetaToScalarType(torch::get_default_dtype());
   std::optional<AlternatingFlipTranslate> airbench_augment_;
   torch::Tensor positions_;  // airbench94: this epoch's order, as positions in the IN set
   std::pair<torch::Tensor, torch::Tensor> last_batch_;

@@ -1,6 +1,8 @@
 // Trains model 0 of a config through lira's job loop and dumps what an independent
 // implementation needs to retrace it (tests/trainer/recipe_equivalence.sh):
-//   recipe_steps DIR --set key=value ...
+//   recipe_steps DIR [--float64] --set key=value ...
+// --float64 trains in float64 (torch's default dtype), so that the comparison sees the
+// recipe's logic and not float32 rounding, which BatchNorm's bias gradients amplify.
 // DIR/manifest.json names the recipe, the step counts and hyperparameters, the loss of
 // every step, and raw little-endian tensors: init/<state> (when training starts),
 // preinit/<state> (airbench94: before the whitening init), batch/<s>/{x,y} (the exact
@@ -44,14 +46,15 @@ class Dumper final : public LoopObserver {
   void write(const std::string& name, const torch::Tensor& t) {
     const auto c = t.detach().to(torch::kCPU).contiguous();
     const bool integer = !c.is_floating_point();
-    const auto v = integer ? c.to(torch::kInt64) : c.to(torch::kFloat32);
+    const bool wide = c.scalar_type() == torch::kFloat64;
+    const auto v = integer ? c.to(torch::kInt64) : c.to(wide ? torch::kFloat64 : torch::kFloat32);
     const std::string file = "t/" + std::to_string(files_++) + ".bin";
     std::ofstream out(dir_ / file, std::ios::binary);
     out.write(static_cast<const char*>(v.data_ptr()), static_cast<std::streamsize>(v.numel() * v.element_size()));
     std::ostringstream shape;
     for (int64_t d = 0; d < v.dim(); ++d) shape << (d ? "," : "") << v.size(d);
     entries_ << (files_ > 1 ? ",\n" : "") << "  {\"name\": \"" << name << "\", \"file\": \"" << file
-             << "\", \"shape\": [" << shape.str() << "], \"dtype\": \"" << (integer ? "int64" : "float32") << "\"}";
+             << "\", \"shape\": [" << shape.str() << "], \"dtype\": \"" << (integer ? "int64" : wide ? "float64" : "float32") << "\"}";
   }
   void manifest(const Config& c, int64_t examples, int64_t steps_per_epoch) {
     std::ofstream out(dir_ / "manifest.json");
@@ -81,7 +84,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<std::string> overrides;
-  for (int i = 2; i + 1 < argc; i += 2) overrides.push_back(argv[i + 1]);
+  bool float64 = false;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--float64") float64 = true;
+    else if (a == "--set" && i + 1 < argc) overrides.push_back(argv[++i]);
+    else {
+      std::fprintf(stderr, "recipe_steps: unexpected argument '%s'\n", argv[i]);
+      return 2;
+    }
+  }
+  if (float64) torch::set_default_dtype(caffe2::TypeMeta::Make<double>());
   try {
     const auto config = parse_config("", "recipe_steps", overrides);
     const auto dataset = load_dataset(config.data);
@@ -104,7 +117,7 @@ int main(int argc, char** argv) {
       for (int64_t i = 0; i < d.count && static_cast<int64_t>(in.size()) < 5000; ++i)
         if (row[i]) in.push_back(i);
       const auto raw = torch::from_blob(const_cast<uint8_t*>(d.pixels.data()), {d.count, 3, 32, 32}, torch::kUInt8);
-      const auto x = raw.index_select(0, torch::tensor(in)).to(torch::kFloat32) *
+      const auto x = raw.index_select(0, torch::tensor(in)).to(torch::typeMetaToScalarType(torch::get_default_dtype())) *
                          torch::tensor(dataset->scale).view({1, 3, 1, 1}).to(torch::kFloat32) +
                      torch::tensor(dataset->shift).view({1, 3, 1, 1}).to(torch::kFloat32);
       dump.write("whiten_sample", x);
