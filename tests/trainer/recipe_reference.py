@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 
 import numpy as np
@@ -418,6 +419,7 @@ def check(args):
 
 
 def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)                       # quiet under | head
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("check", help="re-run a dumped lira training and compare")
