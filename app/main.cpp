@@ -62,6 +62,10 @@ int validate_command(const std::string& config_path, const std::vector<std::stri
   std::cout << "# data: " << data->candidates.count << " candidates and " << data->test.count << " test examples of "
             << data->name << " (" << shape << ", " << data->classes << " classes) read from " << config.data.path
             << "\n";
+  if (config.dp.enabled()) {
+    const auto budget = lira::dp_budget_summary(config, config_path);  // may refuse an unreachable target epsilon
+    std::cout << "# " << budget << "\n";
+  }
   std::error_code ec;
   if (std::filesystem::exists(config.experiment.output, ec)) {
     // The same checks as `lira run`, read-only; every line of the verdict as a comment.

@@ -12,10 +12,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <functional>
 #include <chrono>
 #include <thread>
 
+#include "common/dp_accountant.hpp"
 #include "common/errors.hpp"
 #include "common/logging.hpp"
 #include "common/run_lock.hpp"
@@ -43,6 +46,53 @@ Plan make_plan(const Config& config) {
 }
 
 
+}  // namespace
+
+std::string dp_budget_summary(const Config& config, const std::string& origin) {
+  try {
+    return dp_budget_summary(config);
+  } catch (const ConfigError& e) {
+    throw ConfigError("invalid configuration (" + origin + "): " + e.what());
+  }
+}
+
+std::string dp_budget_summary(const Config& config) {
+  const auto& dp = config.dp;
+  if (!dp.enabled()) return "";
+  const Plan plan = make_plan(config);
+  const auto& t = config.training;
+  // Models with the same IN count train the same number of steps at the same rate.
+  std::map<int64_t, std::pair<double, double>> by_count;  // IN count -> {sigma, epsilon}
+  for (int64_t m = 0; m < config.experiment.models; ++m) {
+    const auto row = plan.keep_row(m);
+    const auto n = static_cast<int64_t>(std::count(row.begin(), row.end(), uint8_t{1}));
+    if (n == 0 || by_count.count(n)) continue;
+    const double q = std::min(1.0, static_cast<double>(t.batch_size) / static_cast<double>(n));
+    const auto steps = static_cast<int64_t>(std::ceil(t.epochs * static_cast<double>(n) / static_cast<double>(t.batch_size) - 1e-9));
+    const double sigma = dp.noise_multiplier > 0 ? dp.noise_multiplier : dp::noise_for_epsilon(q, steps, dp.delta, dp.target_epsilon);
+    by_count[n] = {sigma, dp::dp_sgd_epsilon(q, sigma, steps, dp.delta).epsilon};
+  }
+  if (by_count.empty()) return "";
+  double lo_eps = INFINITY, hi_eps = 0, lo_sigma = INFINITY, hi_sigma = 0;
+  for (const auto& [n, v] : by_count) {
+    lo_sigma = std::min(lo_sigma, v.first), hi_sigma = std::max(hi_sigma, v.first);
+    lo_eps = std::min(lo_eps, v.second), hi_eps = std::max(hi_eps, v.second);
+  }
+  const auto range = [](double lo, double hi) {
+    const auto a = fmt::format("{:.4g}", lo), b = fmt::format("{:.4g}", hi);
+    return a == b ? a : a + " to " + b;
+  };
+  const int64_t n_lo = by_count.begin()->first, n_hi = by_count.rbegin()->first;
+  return fmt::format(
+      "DP-SGD: noise multiplier {}{}, max_grad_norm {:g}, delta {:g}; each model spends epsilon {} (RDP accountant, "
+      "Poisson sampling of batch {} from its {} IN examples, {:g} epochs)",
+      range(lo_sigma, hi_sigma), dp.noise_multiplier > 0 ? "" : " (solved for target epsilon " + fmt::format("{:g}", dp.target_epsilon) + ")",
+      dp.max_grad_norm, dp.delta, range(lo_eps, hi_eps), t.batch_size,
+      n_lo == n_hi ? std::to_string(n_lo) : std::to_string(n_lo) + " to " + std::to_string(n_hi), t.epochs);
+}
+
+namespace {
+
 WorkerIdentity identity() {
   char buf[256] = {};
   if (gethostname(buf, sizeof buf - 1) != 0) return {"unknown-host", getpid()};
@@ -52,7 +102,9 @@ WorkerIdentity identity() {
 Config resolve_config(const RunArgs& args) {
   auto overrides = args.overrides;
   if (!args.out.empty()) overrides.push_back("experiment.output=" + args.out);
-  return load_config(args.config_path, overrides);
+  auto config = load_config(args.config_path, overrides);
+  dp_budget_summary(config, args.config_path);  // an unreachable dp.target_epsilon fails here, before anything starts
+  return config;
 }
 
 int exit_code_of(const std::exception& e) {
@@ -72,6 +124,7 @@ void log_start(const Config& config, int workers, int threads_hint) {
                build::kGitRevision, config.experiment.name, config.experiment.models, config.data.candidates,
                workers, threads_hint > 0 ? ", " + std::to_string(threads_hint) + " thread(s) each" : "");
   spdlog::info("resolved configuration:\n{}", to_yaml(config));
+  if (config.dp.enabled()) spdlog::info("{}", dp_budget_summary(config));
 }
 
 int auto_threads(const Config& config, int workers_on_node) {

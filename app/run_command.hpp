@@ -18,6 +18,15 @@ struct RunArgs {
 // rank calls this; without one, the process runs coordinator and worker itself.
 int run_command(const RunArgs& args);
 
+struct Config;
+// DP-SGD runs: what each model will spend, from the keep plan (each model's IN count
+// sets its sampling rate and steps) and the RDP accountant -- one line, e.g. "DP-SGD:
+// sigma 1.1, C 1, delta 1e-05; epsilon 2.31 to 2.35 per model (...)". Empty without DP.
+std::string dp_budget_summary(const Config& config);
+// The same, with a refusal (an unreachable dp.target_epsilon) worded as the config
+// check's: "invalid configuration (ORIGIN): ...".
+std::string dp_budget_summary(const Config& config, const std::string& origin);
+
 // `lira __job-process` (not for users): a worker rank's job process, started by the rank
 // with its channel as descriptor 3 (worker/child_runner.hpp). Returns the exit code.
 int job_process_command();

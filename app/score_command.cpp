@@ -257,12 +257,17 @@ Subcommand add_audit_command(CLI::App& app) {
       for (const auto& sk : result.report.skipped) std::printf("skipped: %s: %s\n", sk.name.c_str(), sk.reason.c_str());
       return 1;
     }
-    std::printf("%-10s %9s %7s %12s %16s %16s %9s %7s %9s %14s\n", "target", "CP eps", "CP", "threshold", "FP",
-                "FN", "GDP eps", "mu", "1run eps", "guesses");
+    // DP-SGD runs: each target's accounted epsilon (an upper bound) beside the lower bounds.
+    const bool dp = !result.report.dp_epsilon.empty();
+    if (dp && !(std::abs(result.report.dp_delta - *delta) <= 1e-12 * *delta))
+      std::printf("note: the models were trained with DP-SGD at delta %g; these bounds are at delta %g (--delta)\n",
+                  result.report.dp_delta, *delta);
+    std::printf("%-10s %9s %7s %12s %16s %16s %9s %7s %9s %14s%s\n", "target", "CP eps", "CP", "threshold", "FP",
+                "FN", "GDP eps", "mu", "1run eps", "guesses", dp ? "    DP eps" : "");
     std::vector<double> pooled_scores;
     std::vector<uint8_t> pooled_member;
     auto report = [&](const std::string& name, const std::vector<double>& all, const std::vector<uint8_t>& all_m,
-                      bool one_run) {
+                      bool one_run, double accounted) {
       std::vector<double> s;
       std::vector<uint8_t> m;
       for (size_t i = 0; i < all.size(); ++i)
@@ -303,9 +308,15 @@ Subcommand add_audit_command(CLI::App& app) {
                         {"guesses", b.guesses}, {"correct", b.correct}, {"canaries", b.canaries},
                         {"pairs_tried", b.tried}};
       }
-      std::printf("%-10s %9s %7s %12s %16s %16s %9s %7s %9s %14s\n", name.c_str(), cp_eps.c_str(),
+      std::string dp_eps;
+      if (dp) {
+        std::snprintf(buf, sizeof buf, "%10.4f", accounted);
+        dp_eps = std::isnan(accounted) ? "         -" : buf;
+        j["dp_epsilon"] = std::isnan(accounted) ? nlohmann::json(nullptr) : nlohmann::json(accounted);
+      }
+      std::printf("%-10s %9s %7s %12s %16s %16s %9s %7s %9s %14s%s\n", name.c_str(), cp_eps.c_str(),
                   has("clopper-pearson") ? threshold->c_str() : "-", cp_thr.c_str(), fp.c_str(), fn.c_str(),
-                  gdp_eps.c_str(), mu.c_str(), or_eps.c_str(), guesses.c_str());
+                  gdp_eps.c_str(), mu.c_str(), or_eps.c_str(), guesses.c_str(), dp_eps.c_str());
       out["targets"].push_back(j);
     };
     for (size_t ti = 0; ti < result.report.targets.size(); ++ti) {
@@ -315,16 +326,21 @@ Subcommand add_audit_command(CLI::App& app) {
       const std::vector<uint8_t>& m = result.membership[ti];
       pooled_scores.insert(pooled_scores.end(), s.begin(), s.end());
       pooled_member.insert(pooled_member.end(), m.begin(), m.end());
-      report("model " + std::to_string(t), s, m, true);
+      report("model " + std::to_string(t), s, m, true,
+             dp ? result.report.dp_epsilon[static_cast<size_t>(t)] : std::numeric_limits<double>::quiet_NaN());
     }
     // Pooled: several targets' guesses on the same candidates are not independent, so the
     // one-run bound (which needs independent canaries) is per target only.
-    if (result.report.targets.size() > 1) report("pooled", pooled_scores, pooled_member, false);
+    if (result.report.targets.size() > 1)
+      report("pooled", pooled_scores, pooled_member, false, std::numeric_limits<double>::quiet_NaN());
     std::printf(
         "CP: Clopper-Pearson bound on FPR and FNR at one threshold (%s); GDP: mu-GDP ruled out at every threshold "
         "(Bonferroni), as epsilon at delta; 1run: one-run audit (Steinke et al. 2023), correct/guesses (k+ + k-), "
-        "valid because each candidate is IN for a target with probability 1/2 independently\n",
-        threshold->c_str());
+        "valid because each candidate is IN for a target with probability 1/2 independently%s\n",
+        threshold->c_str(),
+        dp ? "; DP eps: the epsilon the target spent under DP-SGD (RDP accountant), an upper bound that every lower "
+             "bound must stay below"
+           : "");
     if (!json->empty()) write_text_atomically(*json, out.dump(2) + "\n");
     return 0;
   };

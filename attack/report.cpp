@@ -72,6 +72,14 @@ std::string format_table(const ScoreReport& r) {
   if (std::isfinite(r.mean_train_accuracy))
     out << "reference models: mean train accuracy " << fmt("%.4f", r.mean_train_accuracy) << ", mean test accuracy "
         << fmt("%.4f", r.mean_test_accuracy) << "\n";
+  if (!r.dp_epsilon.empty()) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (double e : r.dp_epsilon)
+      if (!std::isnan(e)) lo = std::min(lo, e), hi = std::max(hi, e);
+    if (lo <= hi)
+      out << "DP-SGD: each model spent epsilon " << fmt("%.4g", lo) << (fmt("%.4g", lo) == fmt("%.4g", hi) ? "" : " to " + fmt("%.4g", hi))
+          << " at delta " << fmt("%g", r.dp_delta) << " (RDP accountant; lira audit gives the empirical lower bounds)\n";
+  }
   out << "targets: " << r.targets.size() << " (model" << (r.targets.size() == 1 ? " " : "s ") << list_models(r.targets)
       << "), each scored against " << (r.leave_one_out ? "every other finished model (leave-one-out, "
                                                         : "")
@@ -153,6 +161,12 @@ std::string to_json_text(const ScoreReport& r) {
   j["flavor"] = r.flavor;
   j["mean_train_accuracy"] = number_or_null(r.mean_train_accuracy);
   j["mean_test_accuracy"] = number_or_null(r.mean_test_accuracy);
+  if (!r.dp_epsilon.empty()) {
+    auto eps = nlohmann::json::array();
+    for (double e : r.dp_epsilon) eps.push_back(number_or_null(e));
+    j["dp_epsilon"] = eps;
+    j["dp_delta"] = number_or_null(r.dp_delta);
+  }
   j["notes"] = r.notes;
   j["generator"] = "lira score";
   j["state"] = r.state;

@@ -1,6 +1,9 @@
 // Implements score_results: attack and target selection, block streaming, metrics.
 #include "scorer.hpp"
 
+#include "common/config.hpp"
+#include "common/errors.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <array>
@@ -131,6 +134,17 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   report.models_done = static_cast<int64_t>(done_models.size());
   report.mean_train_accuracy = mean_over(file.model_values("train_accuracy"), done);
   report.mean_test_accuracy = mean_over(file.model_values("test_accuracy"), done);
+  report.dp_epsilon = file.model_values("dp_epsilon");
+  for (size_t m = 0; m < report.dp_epsilon.size(); ++m)
+    if (!done[m]) report.dp_epsilon[m] = std::numeric_limits<double>::quiet_NaN();
+  if (!report.dp_epsilon.empty()) {
+    // The run's delta is in its resolved config; a file whose config this lira cannot
+    // parse (another version's keys) still reports the epsilons, without the delta.
+    try {
+      report.dp_delta = parse_config(file.config_yaml(), file.path(), {}).dp.delta;
+    } catch (const ConfigError&) {
+    }
+  }
   for (double f : file.model_values("failed")) report.models_failed += f != 0;
   report.bootstrap = options.bootstrap;
   report.confidence = options.confidence;

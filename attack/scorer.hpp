@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,10 @@ struct ScoreReport {
   bool leave_one_out = false;
   std::string flavor;
   double mean_train_accuracy = 0, mean_test_accuracy = 0;  // over done models; NaN if not stored
+  // DP-SGD runs: the epsilon each model spent (/models/dp_epsilon, NaN for models not
+  // done), and the run's dp.delta; empty and NaN for runs without DP.
+  std::vector<double> dp_epsilon;
+  double dp_delta = std::numeric_limits<double>::quiet_NaN();
   std::vector<AttackReport> attacks;
   std::vector<SkippedAttack> skipped;
   std::vector<std::string> notes;  // things the reader should know (partial file, ...)

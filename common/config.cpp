@@ -268,6 +268,8 @@ bool arch_in(const Config& c, std::initializer_list<const char*> archs) {
 bool not_airbench94(const Config& c) { return c.model.arch != "airbench94"; }
 constexpr const char* kNotAirbench94 = "every architecture but airbench94, whose published recipe fixes it (docs/training.md)";
 
+constexpr const char* kDpOn = "DP-SGD (dp.noise_multiplier or dp.target_epsilon > 0)";
+
 const std::vector<KeyUse>& key_uses() {
   static const std::vector<KeyUse> uses = {
       {"model.hidden", [](const Config& c) { return arch_in(c, {"mlp", "cnn"}); }, "model.arch mlp and cnn"},
@@ -304,6 +306,9 @@ const std::vector<KeyUse>& key_uses() {
       {"training.augment_crop", not_airbench94, kNotAirbench94},
       {"training.grad_clip", not_airbench94, kNotAirbench94},
       {"training.accumulate", not_airbench94, kNotAirbench94},
+      {"dp.max_grad_norm", [](const Config& c) { return c.dp.enabled(); }, kDpOn},
+      {"dp.delta", [](const Config& c) { return c.dp.enabled(); }, kDpOn},
+      {"dp.clipping", [](const Config& c) { return c.dp.enabled(); }, kDpOn},
       {"training.channels_last", [](const Config& c) { return !c.data.is_text() && c.data.dataset != "csv" && c.model.arch != "mlp"; },
        "convolutional classifiers on images"},
   };
@@ -383,6 +388,27 @@ std::vector<std::string> check_conflicts(const Config& c) {
   if (text && c.queries.batchnorm == "train")
     errors.push_back("queries.batchnorm: train is BatchNorm's training-mode inference; language models have no "
                      "BatchNorm: leave it at eval");
+  if (c.dp.enabled()) {
+    if (c.dp.noise_multiplier > 0 && c.dp.target_epsilon > 0)
+      errors.push_back("dp.target_epsilon: set together with dp.noise_multiplier; give one of them (the noise "
+                       "multiplier is solved from the target epsilon)");
+    if (text)
+      errors.push_back("dp: DP-SGD is implemented for classifiers only, not for the language-model task; remove "
+                       "the dp section");
+    if (arch_in(c, {"wrn28-2", "wrn16-4", "wrn", "resnet18", "airbench", "airbench94"}))
+      errors.push_back("dp: model.arch " + c.model.arch + " uses BatchNorm, which mixes the examples of a batch, so "
+                       "per-example gradients (and DP-SGD's guarantee) do not exist; use mlp, cnn or a TorchScript "
+                       "model without BatchNorm");
+    if (c.model.arch == "synthetic") errors.push_back("dp: the synthetic workload trains nothing; remove the dp section");
+    if (c.training.grad_clip > 0)
+      errors.push_back("training.grad_clip: DP-SGD clips every example's gradient (dp.max_grad_norm) instead; set "
+                       "training.grad_clip to 0");
+    if (c.training.accumulate > 1)
+      errors.push_back("training.accumulate: DP-SGD draws one Poisson-sampled batch per step; set it to 1 and raise "
+                       "training.batch_size (the expected batch) instead");
+    if (c.parallel.ranks_per_model > 1)
+      errors.push_back("parallel.ranks_per_model: DP-SGD trains each model on one rank; set it to 1");
+  }
   for (auto& e : unused_key_errors(c)) errors.push_back(std::move(e));
   return errors;
 }

@@ -86,6 +86,16 @@ struct TrainingConfig {
   int64_t accumulate = 1;    // batches whose gradients are summed before each step
 };
 
+// DP-SGD (docs/privacy.md): per-example clipping, Gaussian noise, Poisson-sampled batches.
+struct DpConfig {
+  double noise_multiplier = 0;  // sigma; 0 (with target_epsilon 0) = DP-SGD off
+  double target_epsilon = 0;    // > 0: sigma is solved so that each model spends this
+  double max_grad_norm = 1.0;   // C: every example's gradient is clipped to this L2 norm
+  double delta = 1e-5;
+  std::string clipping;         // auto | loop
+  bool enabled() const { return noise_multiplier > 0 || target_epsilon > 0; }
+};
+
 struct QueriesConfig {
   bool identity = true;
   bool mirror = false;
@@ -120,6 +130,7 @@ struct Config {
   DataConfig data;
   ModelConfig model;
   TrainingConfig training;
+  DpConfig dp;
   QueriesConfig queries;
   SignalsConfig signals;
   ParallelConfig parallel;

@@ -15,6 +15,7 @@ const std::vector<Section>& sections() {
       {"data", "The candidate pool and the held-out test split."},
       {"model", "The architecture every reference model shares."},
       {"training", "The recipe each reference model is trained with."},
+      {"dp", "DP-SGD: differentially private training of every model (docs/privacy.md)."},
       {"queries", "Test-time augmentations at which every candidate is evaluated (the A axis)."},
       {"signals", "Per-model signals stored besides logit_confidence and loss (docs/results-format.md)."},
       {"parallel", "How worker ranks share models and GPUs (docs/distributed.md)."},
@@ -220,6 +221,24 @@ const std::vector<Key>& keys() {
       {"training", "accumulate", IntKey{1, 1, 4096, [](Config& c) -> int64_t& { return c.training.accumulate; }},
        "Batches whose gradients are averaged before each optimizer step (a larger effective batch), "
        "every task."},
+      // ---------------------------------------------------------------- dp
+      {"dp", "noise_multiplier",
+       RealKey{0.0, 0.0, 1e4, [](Config& c) -> double& { return c.dp.noise_multiplier; }},
+       "DP-SGD noise multiplier sigma: Gaussian noise of std sigma x dp.max_grad_norm is added to each step's "
+       "sum of clipped per-example gradients. 0 (and dp.target_epsilon 0) trains without DP."},
+      {"dp", "target_epsilon",
+       RealKey{0.0, 0.0, 1e6, [](Config& c) -> double& { return c.dp.target_epsilon; }},
+       "Instead of dp.noise_multiplier: the epsilon (at dp.delta) each model may spend; the smallest noise "
+       "multiplier that stays within it is solved per model by the RDP accountant."},
+      {"dp", "max_grad_norm",
+       RealKey{1.0, 1e-9, 1e6, [](Config& c) -> double& { return c.dp.max_grad_norm; }},
+       "DP-SGD: every example's gradient (all parameters together) is clipped to this L2 norm."},
+      {"dp", "delta", RealKey{1e-5, 1e-300, 0.5, [](Config& c) -> double& { return c.dp.delta; }},
+       "DP-SGD: the delta of the (epsilon, delta) guarantee; keep it well below 1 / (training examples)."},
+      {"dp", "clipping",
+       ChoiceKey{"auto", {"auto", "loop"}, [](Config& c) -> std::string& { return c.dp.clipping; }},
+       "How per-example gradients are computed: auto (one batched backward pass for mlp and cnn, the loop "
+       "otherwise) or loop (one backward pass per example: the slow reference)."},
       // ---------------------------------------------------------------- queries
       {"queries", "identity", BoolKey{true, [](Config& c) -> bool& { return c.queries.identity; }},
        "Evaluate each candidate as it is."},

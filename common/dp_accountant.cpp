@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <numbers>
 #include <string>
@@ -12,6 +13,12 @@ namespace lira::dp {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::string g(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
 
 // log(e^a + e^b), exact for -inf arguments.
 double log_add(double a, double b) {
@@ -89,9 +96,9 @@ double log_a_fractional(double q, double sigma, double alpha) {
 
 void check_rate_and_noise(double q, double sigma) {
   if (!(q >= 0 && q <= 1))
-    throw ConfigError("DP accountant: sampling rate " + std::to_string(q) + " is outside [0, 1]");
+    throw ConfigError("DP accountant: sampling rate " + g(q) + " is outside [0, 1]");
   if (!(sigma >= 0) || std::isinf(sigma))
-    throw ConfigError("DP accountant: noise multiplier " + std::to_string(sigma) +
+    throw ConfigError("DP accountant: noise multiplier " + g(sigma) +
                       " must be finite and >= 0");
 }
 
@@ -100,7 +107,7 @@ void check_rate_and_noise(double q, double sigma) {
 double rdp_poisson_gaussian(double q, double sigma, double alpha) {
   check_rate_and_noise(q, sigma);
   if (!(alpha > 1) || std::isinf(alpha))
-    throw ConfigError("DP accountant: RDP order " + std::to_string(alpha) + " must be finite and > 1");
+    throw ConfigError("DP accountant: RDP order " + g(alpha) + " must be finite and > 1");
   if (q == 0) return 0;
   if (sigma == 0) return kInf;
   if (q == 1) return alpha / (2 * sigma * sigma);
@@ -122,7 +129,7 @@ Epsilon epsilon_from_rdp(std::span<const double> orders, std::span<const double>
     throw ConfigError("DP accountant: " + std::to_string(orders.size()) + " orders but " +
                       std::to_string(rdp.size()) + " RDP values");
   if (!(delta > 0 && delta < 1))
-    throw ConfigError("DP accountant: delta " + std::to_string(delta) + " must be in (0, 1)");
+    throw ConfigError("DP accountant: delta " + g(delta) + " must be in (0, 1)");
   Epsilon best{kInf, 0};
   for (size_t k = 0; k < orders.size(); ++k) {
     const double a = orders[k], r = rdp[k];
@@ -148,7 +155,7 @@ Epsilon dp_sgd_epsilon(double q, double sigma, int64_t steps, double delta, std:
 double noise_for_epsilon(double q, int64_t steps, double delta, double target_epsilon,
                          std::span<const double> orders) {
   if (!(target_epsilon > 0) || std::isinf(target_epsilon))
-    throw ConfigError("DP accountant: target epsilon " + std::to_string(target_epsilon) +
+    throw ConfigError("dp.target_epsilon: " + g(target_epsilon) +
                       " must be finite and > 0");
   const auto spends = [&](double sigma) { return dp_sgd_epsilon(q, sigma, steps, delta, orders).epsilon; };
   constexpr double kMaxSigma = 1e4;
@@ -157,10 +164,10 @@ double noise_for_epsilon(double q, int64_t steps, double delta, double target_ep
     lo = hi;
     hi *= 2;
     if (hi > kMaxSigma)
-      throw ConfigError("DP accountant: no noise multiplier up to " + std::to_string(kMaxSigma) +
-                        " reaches epsilon " + std::to_string(target_epsilon) + " at delta " +
-                        std::to_string(delta) + " over " + std::to_string(steps) +
-                        " steps: raise the target epsilon or delta, or train fewer steps");
+      throw ConfigError("dp.target_epsilon: no noise multiplier up to " + g(kMaxSigma) + " reaches epsilon " +
+                        g(target_epsilon) + " at delta " + g(delta) + " over " + std::to_string(steps) +
+                        " steps at sampling rate " + g(q) +
+                        ": raise dp.target_epsilon or dp.delta, or train fewer steps");
   }
   while (hi - lo > 1e-6 * hi) {
     const double mid = 0.5 * (lo + hi);

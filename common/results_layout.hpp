@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ struct ResultsLayout {
   int64_t candidates = 0;  // N
   std::vector<std::string> queries;  // A names
   std::vector<SignalSpec> signals;
+  // DP-SGD runs also store /models/dp_epsilon and /models/dp_noise_multiplier.
+  bool dp = false;
 };
 
 // One named per-model signal array, e.g. "logit_confidence" with shape [N, A].
@@ -44,6 +47,10 @@ struct ModelResult {
   double train_accuracy = 0;
   double test_accuracy = 0;
   double train_seconds = 0;
+  // DP-SGD: the epsilon this model spent (at dp.delta, RDP accountant) and the noise
+  // multiplier it trained with; NaN without DP.
+  double dp_epsilon = std::numeric_limits<double>::quiet_NaN();
+  double dp_noise_multiplier = std::numeric_limits<double>::quiet_NaN();
   std::vector<SignalArray> signals;
 };
 
@@ -54,6 +61,7 @@ inline ResultsLayout results_layout(const Config& c, int64_t classes, int64_t to
   l.models = c.experiment.models;
   l.candidates = c.data.candidates;
   l.queries = c.query_names();
+  l.dp = c.dp.enabled();
   const int64_t a = static_cast<int64_t>(l.queries.size());
   l.signals = {{"logit_confidence", {l.candidates, a}}, {"loss", {l.candidates, a}}};
   if (c.signals.probabilities) {

@@ -121,6 +121,8 @@ std::vector<std::byte> encode(const WorkerMessage& m) {
     w.put(r->train_accuracy);
     w.put(r->test_accuracy);
     w.put(r->train_seconds);
+    w.put(r->dp_epsilon);
+    w.put(r->dp_noise_multiplier);
     w.put(static_cast<uint64_t>(r->signals.size()));
     for (const auto& s : r->signals) {
       w.put_string(s.name);
@@ -181,6 +183,8 @@ WorkerMessage decode_worker_message(const std::byte* data, size_t size) {
       m.train_accuracy = r.get<double>();
       m.test_accuracy = r.get<double>();
       m.train_seconds = r.get<double>();
+      m.dp_epsilon = r.get<double>();
+      m.dp_noise_multiplier = r.get<double>();
       const auto count = r.get<uint64_t>();
       if (count > size) throw CommError("malformed message: signal count");
       for (uint64_t i = 0; i < count; ++i) {

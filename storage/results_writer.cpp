@@ -168,6 +168,9 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
   h5::write_dataset(models, "crashes", H5T_STD_I32LE, H5T_NATIVE_INT32, {M}, zeros_i32.data(), path);
   for (const char* name : {"train_accuracy", "test_accuracy", "train_seconds", "finished_at"})
     h5::write_dataset(models, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {M}, nans.data(), path);
+  if (layout.dp)
+    for (const char* name : {"dp_epsilon", "dp_noise_multiplier"})
+      h5::write_dataset(models, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {M}, nans.data(), path);
   auto error_type = h5::type_id(H5Tcopy(H5T_C_S1), "error string type");
   h5::check(H5Tset_size(error_type, kErrorMessageBytes), "error string type");
   const std::vector<char> empty(M * kErrorMessageBytes, '\0');
@@ -282,11 +285,12 @@ void ResultsWriter::open_datasets(bool load_columns) {
     signals_.push_back(h5::dataset_id(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), "open " + name + " in " + path_));
   }
   const auto M = static_cast<size_t>(layout_.models);
-  const std::pair<const char*, hid_t> columns[] = {
+  std::vector<std::pair<const char*, hid_t>> columns = {
       {"done", H5T_NATIVE_UINT8},          {"failed", H5T_NATIVE_UINT8},         {"attempts", H5T_NATIVE_INT32},
       {"worker", H5T_NATIVE_INT32},        {"train_accuracy", H5T_NATIVE_DOUBLE}, {"test_accuracy", H5T_NATIVE_DOUBLE},
       {"train_seconds", H5T_NATIVE_DOUBLE}, {"finished_at", H5T_NATIVE_DOUBLE}, {"running", H5T_NATIVE_UINT8},
       {"crashes", H5T_NATIVE_INT32}};
+  if (layout_.dp) columns.insert(columns.end(), {{"dp_epsilon", H5T_NATIVE_DOUBLE}, {"dp_noise_multiplier", H5T_NATIVE_DOUBLE}});
   for (const auto& [name, type] : columns) {
     const std::string full = std::string("/models/") + name;
     Column c{name, type, H5Tget_size(type), {}, h5::dataset_id(H5Dopen2(file_, full.c_str(), H5P_DEFAULT), "open " + full)};
@@ -454,6 +458,10 @@ void ResultsWriter::stage_model(const ModelResult& r, int32_t worker) {
   set<double>("train_accuracy", r.model, r.train_accuracy);
   set<double>("test_accuracy", r.model, r.test_accuracy);
   set<double>("train_seconds", r.model, r.train_seconds);
+  if (layout_.dp) {
+    set<double>("dp_epsilon", r.model, r.dp_epsilon);
+    set<double>("dp_noise_multiplier", r.model, r.dp_noise_multiplier);
+  }
   set<double>("finished_at", r.model, now);
   set<uint8_t>("failed", r.model, 0);  // a retried model may have failed before
   staged_.push_back(r.model);

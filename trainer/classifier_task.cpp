@@ -61,6 +61,7 @@ class ClassifierTask final : public Task {
     const double smoothing = airbench94_ ? Airbench94Hyp::kLabelSmoothing : t.label_smoothing;
     loss_options_ = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(smoothing);
     sum_options_ = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(smoothing).reduction(torch::kSum);
+    none_options_ = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(smoothing).reduction(torch::kNone);
   }
 
   const char* name() const override { return "classifier"; }
@@ -138,6 +139,22 @@ class ClassifierTask final : public Task {
     out.loss = sum / static_cast<double>(b);
     out.sum = sum.detach();
     return out;
+  }
+
+  Network* network() override { return net_.get(); }
+
+  std::pair<torch::Tensor, torch::Tensor> examples_at(const torch::Tensor& positions) override {
+    const auto idx = in_idx_.index_select(0, positions.to(device_));
+    auto x = normalize(x_.index_select(0, idx));
+    const auto& t = config_.training;
+    if (images_ && (t.augment_flip || t.augment_crop > 0)) x = augment_batch(x, t.augment_flip, t.augment_crop);
+    auto y = y_.index_select(0, idx);
+    last_batch_ = {x, y};
+    return {x, y};
+  }
+
+  torch::Tensor example_losses(const torch::Tensor& logits, const torch::Tensor& labels) override {
+    return torch::nn::functional::cross_entropy(logits.to(compute_), labels, none_options_);
   }
 
   void evaluate(const std::vector<uint8_t>& keep, ModelResult& result) override {
@@ -251,7 +268,7 @@ class ClassifierTask final : public Task {
   torch::Tensor positions_;  // airbench94: this epoch's order, as positions in the IN set
   std::pair<torch::Tensor, torch::Tensor> last_batch_;
   torch::Tensor x_, y_, x_test_, y_test_, scale_, shift_;
-  torch::nn::functional::CrossEntropyFuncOptions loss_options_, sum_options_;
+  torch::nn::functional::CrossEntropyFuncOptions loss_options_, sum_options_, none_options_;
   std::unique_ptr<Network> net_;
   torch::Tensor in_idx_, order_;
 };

@@ -11,9 +11,12 @@
 #include <chrono>
 #include <cmath>
 
+#include "common/dp_accountant.hpp"
 #include "common/errors.hpp"
 #include "common/schedule.hpp"
 #include "device.hpp"
+#include "dp_sgd.hpp"
+#include "network.hpp"
 #include "recipe.hpp"
 #include "trainer.hpp"
 
@@ -86,6 +89,84 @@ void train(const LoopOptions& o, Task& task, int64_t model_index) {
   if (o.observer) o.observer->finished(task);
 }
 
+// DP-SGD: ceil(epochs x n / batch) steps; in each, every IN example joins the batch with
+// probability q = batch / n (Poisson sampling, drawn from torch's generator), each
+// example's gradient is clipped to dp.max_grad_norm, and noise of std sigma C is added to
+// the sum before dividing by the expected batch q n. The recipe (optimizer, schedule, EMA)
+// is the generic one. Returns {epsilon spent at dp.delta, sigma}.
+std::pair<double, double> train_dp(const LoopOptions& o, Task& task, int64_t model_index) {
+  const auto& t = *o.training;
+  const auto& dp = *o.dp;
+  Network* net = task.network();
+  if (!net) throw ConfigError(std::string("dp: DP-SGD is not implemented for the ") + task.name() + " task");
+  // Buffers are state that training updates outside the gradients -- BatchNorm's running
+  // statistics, which mix the examples of a batch: no per-example gradients exist.
+  if (!net->buffers().empty())
+    throw ConfigError("dp: the model keeps buffers (e.g. BatchNorm's running statistics); BatchNorm mixes the "
+                      "examples of a batch, so DP-SGD's per-example gradients do not exist. Use a model without "
+                      "BatchNorm (mlp, cnn, or a TorchScript model with GroupNorm or none)");
+  std::vector<torch::Tensor> params;
+  for (const auto& [name, p] : task.parameters()) params.push_back(p);
+  const auto n = static_cast<double>(task.examples());
+  const double q = std::min(1.0, static_cast<double>(t.batch_size) / n);
+  const auto total_steps = static_cast<int64_t>(std::ceil(t.epochs * n / static_cast<double>(t.batch_size) - 1e-9));
+  // Epochs of Poisson batches are nominal: ceil(epochs) of them share the steps evenly.
+  const auto epochs = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(t.epochs - 1e-9)));
+  const int64_t steps_per_epoch = std::max<int64_t>(1, (total_steps + epochs - 1) / epochs);
+  const double sigma = dp.noise_multiplier > 0 ? dp.noise_multiplier
+                                               : dp::noise_for_epsilon(q, total_steps, dp.delta, dp.target_epsilon);
+  const double epsilon = dp::dp_sgd_epsilon(q, sigma, total_steps, dp.delta).epsilon;
+  const bool batched = dp.clipping == "auto" && supports_batched_clipping(*net);
+  spdlog::debug("model {}: DP-SGD, q {:.6f}, {} steps, sigma {:.4f}, epsilon {:.4f} at delta {:g}, {} clipping",
+                model_index, q, total_steps, sigma, epsilon, dp.delta, batched ? "batched" : "per-example loop");
+  const auto recipe = make_recipe(t, *o.model, task);
+  const ExampleLossFn loss = [&task](const torch::Tensor& z, const torch::Tensor& y) { return task.example_losses(z, y); };
+  task.set_training(true);
+  if (o.observer) o.observer->built(task);
+  double epoch_sum = 0, epoch_items = 0;
+  for (int64_t step = 0; step < total_steps; ++step) {
+    const int64_t epoch = step / steps_per_epoch;
+    if (step % steps_per_epoch == 0) {
+      task.begin_epoch(epoch);  // keeps the task's per-epoch state current; its batch order is not used
+      recipe->begin_epoch(epoch);
+    }
+    recipe->before_step(step, total_steps, static_cast<double>(step) / static_cast<double>(total_steps));
+    recipe->zero_grad();
+    const auto positions =
+        (torch::rand({task.examples()}, torch::TensorOptions(o.device).dtype(torch::kFloat64)) < q).nonzero().flatten();
+    std::vector<torch::Tensor> sum;
+    double loss_sum = 0;
+    if (positions.size(0) > 0) {
+      const auto [x, y] = task.examples_at(positions);
+      auto clipped = batched ? clipped_gradients_batched(*net, params, x, y, loss, dp.max_grad_norm)
+                             : clipped_gradients_loop(*net, params, x, y, loss, dp.max_grad_norm);
+      sum = std::move(clipped.sum);
+      loss_sum = clipped.losses.sum().item<double>();
+    } else {
+      for (const auto& p : params) sum.push_back(torch::zeros_like(p));
+    }
+    set_noisy_gradients(params, sum, sigma, dp.max_grad_norm, q * n);
+    recipe->step();
+    recipe->after_step(step + 1, total_steps);
+    const auto items = static_cast<double>(positions.size(0));
+    epoch_sum += loss_sum;
+    epoch_items += items;
+    if (o.observer) o.observer->stepped(task, step, loss_sum, items);
+    if (o.progress && *o.progress) (*o.progress)();
+    if ((step + 1) % steps_per_epoch == 0 || step + 1 == total_steps) {
+      const double mean = epoch_sum / std::max(1.0, epoch_items);
+      if (!std::isfinite(mean))
+        throw TrainError("model " + std::to_string(model_index) + ": training loss became " + std::to_string(mean) +
+                         " in epoch " + std::to_string(epoch + 1) + "; lower training.lr");
+      spdlog::debug("model {} epoch {}/{}: loss {:.4f}", model_index, epoch + 1, epochs, mean);
+      epoch_sum = epoch_items = 0;
+    }
+  }
+  recipe->finish();
+  if (o.observer) o.observer->finished(task);
+  return {epsilon, sigma};
+}
+
 }  // namespace
 
 ModelResult run_job(const LoopOptions& o, Task& task, const JobAssignment& job) {
@@ -108,9 +189,14 @@ ModelResult run_job(const LoopOptions& o, Task& task, const JobAssignment& job) 
     for (auto& b : task.buffers()) state.push_back(b);
     o.gang->broadcast(state);
   }
-  train(o, task, job.model);
-
   ModelResult result;
+  if (o.dp && o.dp->enabled()) {
+    if (o.gang) throw ConfigError("parallel.ranks_per_model: DP-SGD trains each model on one rank; set it to 1");
+    std::tie(result.dp_epsilon, result.dp_noise_multiplier) = train_dp(o, task, job.model);
+  } else {
+    train(o, task, job.model);
+  }
+
   result.model = job.model;
   result.attempt = job.attempt;
   if (o.gang && o.gang->rank() != 0) return result;  // the leader evaluates and reports
@@ -127,6 +213,7 @@ class TorchRunner final : public JobRunner {
       : device_(resolve_device(c.config, c.device_index, c.workers_on_node)),
         training_(c.config.training),
         model_(c.config.model),
+        dp_(c.config.dp),
         progress_(c.progress) {
     if (c.threads < 1) throw Error("make_torch_runner: threads must be >= 1");
     if (c.gang && c.gang->size() > 1) {
@@ -134,7 +221,7 @@ class TorchRunner final : public JobRunner {
       gang_ = std::make_unique<GangSync>(*c.gang, tensors, device_);
     }
     task_ = c.config.data.is_text() ? make_lm_task(c, device_) : make_classifier_task(c, device_);
-    options_ = {&training_, &model_, device_, c.threads, gang_.get(), &progress_};
+    options_ = {&training_, &model_, device_, c.threads, gang_.get(), &progress_, nullptr, &dp_};
     spdlog::debug("trainer: {} task on {}{}", task_->name(), device_.str(),
                   gang_ ? ", in a gang of " + std::to_string(gang_->size()) : "");
     if (!device_.is_cuda()) warn_if_reference_blas();
@@ -147,6 +234,7 @@ class TorchRunner final : public JobRunner {
   torch::Device device_;
   TrainingConfig training_;
   ModelConfig model_;
+  DpConfig dp_;
   std::function<void()> progress_;
   std::unique_ptr<GangSync> gang_;
   std::unique_ptr<Task> task_;

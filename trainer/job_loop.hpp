@@ -30,12 +30,15 @@ struct LoopOptions {
   GangSync* gang = nullptr;  // set when training in a gang of more than one rank
   const std::function<void()>* progress = nullptr;  // called at every optimizer step, if set
   LoopObserver* observer = nullptr;
+  const DpConfig* dp = nullptr;  // DP-SGD when set and enabled (dp_sgd.hpp)
 };
 
 // Seeds torch with job.seed, builds the task's model for the job's IN candidates,
 // broadcasts the leader's initial weights over a gang, trains training.epochs epochs
 // (the recipe: optimizer, schedule, EMA or lookahead; accumulation, clipping, NaN guard)
-// and, on the leader, evaluates.
+// and, on the leader, evaluates. Under DP-SGD (options.dp enabled) each step trains on a
+// Poisson-sampled batch with clipped per-example gradients and Gaussian noise, and the
+// result carries the epsilon the model spent.
 // Throws TrainError for a keep row of the wrong length or a loss that is not finite.
 ModelResult run_job(const LoopOptions& options, Task& task, const JobAssignment& job);
 

@@ -1,6 +1,7 @@
-// Implements make_optimizer and unique_parameters (task.hpp).
+// Implements make_optimizer, unique_parameters and the Task defaults (task.hpp).
 #include <unordered_set>
 
+#include "common/errors.hpp"
 #include "task.hpp"
 
 namespace lira {
@@ -11,6 +12,14 @@ NamedTensors unique_parameters(const NamedTensors& named) {
   for (const auto& [name, p] : named)
     if (seen.insert(p.unsafeGetTensorImpl()).second) out.emplace_back(name, p);
   return out;
+}
+
+std::pair<torch::Tensor, torch::Tensor> Task::examples_at(const torch::Tensor&) {
+  throw ConfigError(std::string("dp: DP-SGD is not implemented for the ") + name() + " task");
+}
+
+torch::Tensor Task::example_losses(const torch::Tensor&, const torch::Tensor&) {
+  throw ConfigError(std::string("dp: DP-SGD is not implemented for the ") + name() + " task");
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainingConfig& t, const NamedTensors& named) {

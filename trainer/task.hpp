@@ -17,6 +17,7 @@
 
 namespace lira {
 
+class Network;
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
 // The loss of one batch as this rank of `ranks` sees it.
@@ -63,6 +64,14 @@ class Task {
   // draws (augmentation) are made for the whole batch on every rank, so a gang draws what
   // one rank would.
   virtual ShardLoss loss(int64_t batch, int rank, int ranks) = 0;
+
+  // DP-SGD (dp_sgd.hpp; the job loop refuses it for a task that returns no network):
+  // the network being trained, the training inputs and labels of the IN examples at
+  // `positions` (int64 positions in the IN set, augmented as training batches are), and
+  // the per-example training losses [b] of logits for labels.
+  virtual Network* network() { return nullptr; }
+  virtual std::pair<torch::Tensor, torch::Tensor> examples_at(const torch::Tensor& positions);
+  virtual torch::Tensor example_losses(const torch::Tensor& logits, const torch::Tensor& labels);
 
   // Evaluates the trained model into the signal arrays of the results layout, and the
   // accuracies. `keep` is the job's keep row.

@@ -7,6 +7,8 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <array>
+#include <optional>
 #include <string>
 
 namespace lira::compat {
@@ -48,5 +50,14 @@ class CudaAutocast {
  private:
   bool on_;
 };
+
+// A Conv2d's explicit zero padding (rows, columns), or nothing for padding "same"/"valid".
+// The options hold a c10::variant in libtorch 1.x and a std::variant in 2.x: get_if is
+// found by argument-dependent lookup in either namespace.
+inline std::optional<std::array<int64_t, 2>> conv2d_explicit_padding(const torch::nn::detail::ConvNdOptions<2>& options) {
+  const auto* p = get_if<torch::ExpandingArray<2>>(&options.padding());
+  if (!p) return std::nullopt;
+  return std::array<int64_t, 2>{(**p)[0], (**p)[1]};
+}
 
 }  // namespace lira::compat
