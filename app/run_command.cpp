@@ -67,10 +67,8 @@ std::string dp_budget_summary(const Config& config) {
     const auto row = plan.keep_row(m);
     const auto n = static_cast<int64_t>(std::count(row.begin(), row.end(), uint8_t{1}));
     if (n == 0 || by_count.count(n)) continue;
-    const double q = std::min(1.0, static_cast<double>(t.batch_size) / static_cast<double>(n));
-    const auto steps = static_cast<int64_t>(std::ceil(t.epochs * static_cast<double>(n) / static_cast<double>(t.batch_size) - 1e-9));
-    const double sigma = dp.noise_multiplier > 0 ? dp.noise_multiplier : dp::noise_for_epsilon(q, steps, dp.delta, dp.target_epsilon);
-    by_count[n] = {sigma, dp::dp_sgd_epsilon(q, sigma, steps, dp.delta).epsilon};
+    const auto p = dp::plan_dp_sgd(dp, t.batch_size, t.epochs, n);
+    by_count[n] = {p.noise_multiplier, p.epsilon};
   }
   if (by_count.empty()) return "";
   double lo_eps = INFINITY, hi_eps = 0, lo_sigma = INFINITY, hi_sigma = 0;
@@ -102,9 +100,7 @@ WorkerIdentity identity() {
 Config resolve_config(const RunArgs& args) {
   auto overrides = args.overrides;
   if (!args.out.empty()) overrides.push_back("experiment.output=" + args.out);
-  auto config = load_config(args.config_path, overrides);
-  dp_budget_summary(config, args.config_path);  // an unreachable dp.target_epsilon fails here, before anything starts
-  return config;
+  return load_config(args.config_path, overrides);
 }
 
 int exit_code_of(const std::exception& e) {
@@ -119,12 +115,13 @@ std::string log_path_for(const std::string& results) {
   return (has_ext ? results.substr(0, dot) : results) + ".log";
 }
 
-void log_start(const Config& config, int workers, int threads_hint) {
+// `dp_budget`: dp_budget_summary's line, computed once by the caller (empty without DP).
+void log_start(const Config& config, int workers, int threads_hint, const std::string& dp_budget) {
   spdlog::info("lira {} ({}): experiment '{}', {} models x {} candidates, {} worker(s){}", build::kVersion,
                build::kGitRevision, config.experiment.name, config.experiment.models, config.data.candidates,
                workers, threads_hint > 0 ? ", " + std::to_string(threads_hint) + " thread(s) each" : "");
   spdlog::info("resolved configuration:\n{}", to_yaml(config));
-  if (config.dp.enabled()) spdlog::info("{}", dp_budget_summary(config));
+  if (!dp_budget.empty()) spdlog::info("{}", dp_budget);
 }
 
 int auto_threads(const Config& config, int workers_on_node) {
@@ -260,14 +257,14 @@ std::chrono::milliseconds heartbeat(const Config& config) {
 }
 
 // One process: the coordinator on this thread, one worker on another.
-int run_in_process(const Config& config, bool overwrite, const std::string& log_level) {
+int run_in_process(const Config& config, const std::string& dp_budget, bool overwrite, const std::string& log_level) {
   if (config.parallel.ranks_per_model > 1)
     throw ConfigError("parallel.ranks_per_model is " + std::to_string(config.parallel.ranks_per_model) +
                       ": data-parallel gangs need MPI ranks; run under mpirun -np " +
                       std::to_string(config.parallel.ranks_per_model + 1) + " (or more)");
   check_output_path(config);
   const int threads = auto_threads(config, 1);
-  log_start(config, 1, threads);
+  log_start(config, 1, threads, dp_budget);
   auto data = dataset_for(config);
   const Plan plan = make_plan(config);
   auto runner = isolated(config) ? job_process_runner(config, threads, 0, 0, 0, nullptr, -1, log_level)
@@ -301,13 +298,14 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
   const bool coordinator = session.rank() == 0;
 
   // 1. Configuration: rank 0 reads and resolves it, everyone else gets the resolved text.
-  std::string failure, yaml;
+  std::string failure, yaml, dp_budget;
   int code = 0;
   Config config;
   if (coordinator) {
     try {
       config = resolve_config(args);
       check_output_path(config);
+      dp_budget = dp_budget_summary(config, args.config_path);  // refuses an unreachable dp.target_epsilon
       yaml = to_yaml(config);
     } catch (const std::exception& e) {
       failure = e.what();
@@ -324,13 +322,13 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
 
   if (session.size() == 1) {
     spdlog::info("a single MPI rank: running coordinator and worker in this process");
-    return run_in_process(config, args.overwrite, args.log_level);
+    return run_in_process(config, dp_budget, args.overwrite, args.log_level);
   }
 
   // 2. Data, on every rank (rank 0 needs the labels and the files' fingerprint).
   const int workers_here = session.local_size() - (session.coordinator_is_local() ? 1 : 0);
   const int threads = auto_threads(config, workers_here);
-  if (coordinator) log_start(config, session.size() - 1, static_cast<int>(config.training.threads));
+  if (coordinator) log_start(config, session.size() - 1, static_cast<int>(config.training.threads), dp_budget);
   std::shared_ptr<const Dataset> data;
   std::unique_ptr<JobRunner> runner;
   mpi::GangLayout layout;
@@ -450,7 +448,10 @@ int run_command(const RunArgs& args) {
   install_stop_handlers();
   if (!mpi::launched_by_mpi_launcher()) {
     init_logging(-1, args.log_level);
-    return run_in_process(resolve_config(args), args.overwrite, args.log_level);
+    const Config config = resolve_config(args);
+    // Before anything is created: refuses an unreachable dp.target_epsilon.
+    const std::string dp_budget = dp_budget_summary(config, args.config_path);
+    return run_in_process(config, dp_budget, args.overwrite, args.log_level);
   }
   mpi::Session session;
   init_logging(session.rank(), args.log_level);

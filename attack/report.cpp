@@ -76,9 +76,10 @@ std::string format_table(const ScoreReport& r) {
     double lo = INFINITY, hi = -INFINITY;
     for (double e : r.dp_epsilon)
       if (!std::isnan(e)) lo = std::min(lo, e), hi = std::max(hi, e);
+    const std::string low = fmt("%.4g", lo), high = fmt("%.4g", hi);
     if (lo <= hi)
-      out << "DP-SGD: each model spent epsilon " << fmt("%.4g", lo) << (fmt("%.4g", lo) == fmt("%.4g", hi) ? "" : " to " + fmt("%.4g", hi))
-          << " at delta " << fmt("%g", r.dp_delta) << " (RDP accountant; lira audit gives the empirical lower bounds)\n";
+      out << "DP-SGD: each model spent epsilon " << low << (low == high ? "" : " to " + high) << " at delta "
+          << fmt("%g", r.dp_delta) << " (RDP accountant; lira audit gives the empirical lower bounds)\n";
   }
   out << "targets: " << r.targets.size() << " (model" << (r.targets.size() == 1 ? " " : "s ") << list_models(r.targets)
       << "), each scored against " << (r.leave_one_out ? "every other finished model (leave-one-out, "

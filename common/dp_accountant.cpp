@@ -176,4 +176,17 @@ double noise_for_epsilon(double q, int64_t steps, double delta, double target_ep
   return hi;
 }
 
+DpSgdPlan plan_dp_sgd(const DpConfig& dp, int64_t batch_size, double epochs, int64_t examples) {
+  if (examples < 1) throw ConfigError("DP-SGD: a model with no training examples");
+  DpSgdPlan plan;
+  const auto n = static_cast<double>(examples), b = static_cast<double>(batch_size);
+  plan.sample_rate = std::min(1.0, b / n);
+  plan.steps = static_cast<int64_t>(std::ceil(epochs * n / b - 1e-9));
+  plan.noise_multiplier = dp.noise_multiplier > 0
+                              ? dp.noise_multiplier
+                              : noise_for_epsilon(plan.sample_rate, plan.steps, dp.delta, dp.target_epsilon);
+  plan.epsilon = dp_sgd_epsilon(plan.sample_rate, plan.noise_multiplier, plan.steps, dp.delta).epsilon;
+  return plan;
+}
+
 }  // namespace lira::dp

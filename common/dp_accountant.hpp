@@ -21,6 +21,8 @@
 #include <span>
 #include <vector>
 
+#include "common/config.hpp"
+
 namespace lira::dp {
 
 // RDP at order alpha (> 1) of one step of the Poisson-subsampled Gaussian mechanism with
@@ -49,5 +51,17 @@ Epsilon dp_sgd_epsilon(double q, double sigma, int64_t steps, double delta,
 // ConfigError when even sigma = 1e4 cannot reach the target.
 double noise_for_epsilon(double q, int64_t steps, double delta, double target_epsilon,
                          std::span<const double> orders = {});
+
+// DP-SGD as lira trains a model on `examples` IN examples (docs/privacy.md): sampling
+// rate q = min(1, batch / n), ceil(epochs n / batch) steps, the configured noise
+// multiplier or the one solved for dp.target_epsilon, and the epsilon spent at dp.delta.
+// The trainer and `lira validate` both use it, so the printed budget is the trained one.
+struct DpSgdPlan {
+  double sample_rate = 0;
+  int64_t steps = 0;
+  double noise_multiplier = 0;
+  double epsilon = 0;
+};
+DpSgdPlan plan_dp_sgd(const DpConfig& dp, int64_t batch_size, double epochs, int64_t examples);
 
 }  // namespace lira::dp

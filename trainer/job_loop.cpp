@@ -98,7 +98,7 @@ std::pair<double, double> train_dp(const LoopOptions& o, Task& task, int64_t mod
   const auto& t = *o.training;
   const auto& dp = *o.dp;
   Network* net = task.network();
-  if (!net) throw ConfigError(std::string("dp: DP-SGD is not implemented for the ") + task.name() + " task");
+  if (!net) task.refuse_dp();
   // Buffers are state that training updates outside the gradients -- BatchNorm's running
   // statistics, which mix the examples of a batch: no per-example gradients exist.
   if (!net->buffers().empty())
@@ -108,17 +108,15 @@ std::pair<double, double> train_dp(const LoopOptions& o, Task& task, int64_t mod
   std::vector<torch::Tensor> params;
   for (const auto& [name, p] : task.parameters()) params.push_back(p);
   const auto n = static_cast<double>(task.examples());
-  const double q = std::min(1.0, static_cast<double>(t.batch_size) / n);
-  const auto total_steps = static_cast<int64_t>(std::ceil(t.epochs * n / static_cast<double>(t.batch_size) - 1e-9));
+  const auto plan = dp::plan_dp_sgd(dp, t.batch_size, t.epochs, task.examples());
+  const double q = plan.sample_rate, sigma = plan.noise_multiplier;
+  const int64_t total_steps = plan.steps;
   // Epochs of Poisson batches are nominal: ceil(epochs) of them share the steps evenly.
   const auto epochs = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(t.epochs - 1e-9)));
   const int64_t steps_per_epoch = std::max<int64_t>(1, (total_steps + epochs - 1) / epochs);
-  const double sigma = dp.noise_multiplier > 0 ? dp.noise_multiplier
-                                               : dp::noise_for_epsilon(q, total_steps, dp.delta, dp.target_epsilon);
-  const double epsilon = dp::dp_sgd_epsilon(q, sigma, total_steps, dp.delta).epsilon;
   const bool batched = dp.clipping == "auto" && supports_batched_clipping(*net);
   spdlog::debug("model {}: DP-SGD, q {:.6f}, {} steps, sigma {:.4f}, epsilon {:.4f} at delta {:g}, {} clipping",
-                model_index, q, total_steps, sigma, epsilon, dp.delta, batched ? "batched" : "per-example loop");
+                model_index, q, total_steps, sigma, plan.epsilon, dp.delta, batched ? "batched" : "per-example loop");
   const auto recipe = make_recipe(t, *o.model, task);
   const ExampleLossFn loss = [&task](const torch::Tensor& z, const torch::Tensor& y) { return task.example_losses(z, y); };
   task.set_training(true);
@@ -164,7 +162,7 @@ std::pair<double, double> train_dp(const LoopOptions& o, Task& task, int64_t mod
   }
   recipe->finish();
   if (o.observer) o.observer->finished(task);
-  return {epsilon, sigma};
+  return {plan.epsilon, sigma};
 }
 
 }  // namespace

@@ -14,13 +14,13 @@ NamedTensors unique_parameters(const NamedTensors& named) {
   return out;
 }
 
-std::pair<torch::Tensor, torch::Tensor> Task::examples_at(const torch::Tensor&) {
+void Task::refuse_dp() const {
   throw ConfigError(std::string("dp: DP-SGD is not implemented for the ") + name() + " task");
 }
 
-torch::Tensor Task::example_losses(const torch::Tensor&, const torch::Tensor&) {
-  throw ConfigError(std::string("dp: DP-SGD is not implemented for the ") + name() + " task");
-}
+std::pair<torch::Tensor, torch::Tensor> Task::examples_at(const torch::Tensor&) { refuse_dp(); }
+
+torch::Tensor Task::example_losses(const torch::Tensor&, const torch::Tensor&) { refuse_dp(); }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainingConfig& t, const NamedTensors& named) {
   std::vector<torch::Tensor> decay, no_decay;

@@ -72,6 +72,8 @@ class Task {
   virtual Network* network() { return nullptr; }
   virtual std::pair<torch::Tensor, torch::Tensor> examples_at(const torch::Tensor& positions);
   virtual torch::Tensor example_losses(const torch::Tensor& logits, const torch::Tensor& labels);
+  // Throws the ConfigError for a task without DP-SGD (the defaults above; the job loop).
+  [[noreturn]] void refuse_dp() const;
 
   // Evaluates the trained model into the signal arrays of the results layout, and the
   // accuracies. `keep` is the job's keep row.
