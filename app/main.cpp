@@ -57,6 +57,7 @@ int validate_command(const std::string& config_path, const std::vector<std::stri
   lira::check_output_path(config);  // what `lira run` checks before it starts
   std::cout << lira::to_yaml(config);
   const auto data = lira::load_dataset(config.data);
+  lira::check_config_with_data(config, *data);
   std::string shape;
   for (auto d : data->candidates.example_shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
   std::cout << "# data: " << data->candidates.count << " candidates and " << data->test.count << " test examples of "

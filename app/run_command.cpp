@@ -133,7 +133,10 @@ int auto_threads(const Config& config, int workers_on_node) {
 bool synthetic(const Config& config) { return config.model.arch == "synthetic"; }
 
 std::shared_ptr<const Dataset> dataset_for(const Config& config) {
-  return synthetic(config) ? synthetic_dataset(config.data.candidates) : load_dataset(config.data);
+  if (synthetic(config)) return synthetic_dataset(config.data.candidates);
+  auto data = load_dataset(config.data);
+  check_config_with_data(config, *data);
+  return data;
 }
 
 // The synthetic benchmark workload needs no libtorch; everything else trains with it.

@@ -211,6 +211,7 @@ Subcommand add_audit_command(CLI::App& app) {
   auto threshold = std::make_shared<std::string>("bonferroni");
   auto k_plus = std::make_shared<std::vector<int64_t>>();
   auto k_minus = std::make_shared<std::vector<int64_t>>(std::vector<int64_t>{0});
+  auto on = std::make_shared<std::string>("auto");
   auto* cmd = app.add_subcommand(
       "audit", "Empirical epsilon lower bounds of (epsilon, delta)-DP from an attack's scores (Clopper-Pearson, "
                "GDP, one run)");
@@ -232,6 +233,11 @@ Subcommand add_audit_command(CLI::App& app) {
   cmd->add_option("--k-minus", *k_minus, "One run: numbers of bottom-scored candidates guessed OUT")
       ->delimiter(',')
       ->capture_default_str();
+  cmd->add_option("--candidates", *on,
+                  "The candidates the bounds are computed on: canaries (the file's data.canaries), all, or auto "
+                  "(canaries when the file has them, else all)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "all", "canaries"}));
   cmd->add_option("--delta", *delta, "delta of (epsilon, delta)-DP")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--alpha", *alpha, "Significance: each bound holds with probability >= 1 - alpha")
       ->capture_default_str()
@@ -245,6 +251,12 @@ Subcommand add_audit_command(CLI::App& app) {
     o.attacks = {*attack};
     o.bootstrap = 0;
     ResultsReader reader(common->file);
+    // The canaries, when the bounds are on them: every other candidate is left out.
+    std::vector<uint8_t> canary = reader.canaries();
+    if (*on == "canaries" && canary.empty())
+      throw ScoreError("--candidates canaries: '" + common->file + "' has no canaries (data.canaries in the config "
+                       "of the run); use --candidates all");
+    if (*on == "all") canary.clear();
     const auto result = score_results(reader, o);
     auto has = [&](const char* m) { return std::find(methods->begin(), methods->end(), m) != methods->end(); };
     nlohmann::json out = {{"generator", "lira audit"}, {"file", common->file}, {"attack", *attack},
@@ -252,6 +264,10 @@ Subcommand add_audit_command(CLI::App& app) {
                           {"state", result.report.state}, {"targets", nlohmann::json::array()}};
     std::printf("%s: attack %s, delta %g, alpha %g (each bound holds with probability >= %g)\n", common->file.c_str(),
                 attack->c_str(), *delta, *alpha, 1 - *alpha);
+    int64_t canaries = 0;
+    for (auto c : canary) canaries += c;
+    if (!canary.empty()) std::printf("on the %lld canaries only (--candidates all: every candidate)\n", static_cast<long long>(canaries));
+    out["candidates"] = canary.empty() ? "all" : "canaries";
     if (result.report.state != "complete") std::printf("state: %s -- %s\n", result.report.state.c_str(), result.report.state_detail.c_str());
     if (result.report.attacks.empty() || result.scores.empty()) {
       for (const auto& sk : result.report.skipped) std::printf("skipped: %s: %s\n", sk.name.c_str(), sk.reason.c_str());
@@ -271,7 +287,8 @@ Subcommand add_audit_command(CLI::App& app) {
       std::vector<double> s;
       std::vector<uint8_t> m;
       for (size_t i = 0; i < all.size(); ++i)
-        if (!std::isnan(all[i])) s.push_back(all[i]), m.push_back(all_m[i]);
+        if (!std::isnan(all[i]) && (canary.empty() || canary[i % canary.size()]))
+          s.push_back(all[i]), m.push_back(all_m[i]);
       nlohmann::json j = {{"target", name}};
       std::string cp_eps = "-", cp_thr = "-", fp = "-", fn = "-", gdp_eps = "-", mu = "-", or_eps = "-", guesses = "-";
       char buf[64];

@@ -309,6 +309,9 @@ const std::vector<KeyUse>& key_uses() {
       {"dp.max_grad_norm", [](const Config& c) { return c.dp.enabled(); }, kDpOn},
       {"dp.delta", [](const Config& c) { return c.dp.enabled(); }, kDpOn},
       {"dp.clipping", [](const Config& c) { return c.dp.enabled(); }, kDpOn},
+      {"data.canary_kind", [](const Config& c) { return c.data.canaries > 0; }, "data.canaries > 0"},
+      {"defense.validation_examples", [](const Config& c) { return c.defense.early_stopping > 0; },
+       "defense.early_stopping > 0"},
       {"training.channels_last", [](const Config& c) { return !c.data.is_text() && c.data.dataset != "csv" && c.model.arch != "mlp"; },
        "convolutional classifiers on images"},
   };
@@ -408,6 +411,44 @@ std::vector<std::string> check_conflicts(const Config& c) {
                        "training.batch_size (the expected batch) instead");
     if (c.parallel.ranks_per_model > 1)
       errors.push_back("parallel.ranks_per_model: DP-SGD trains each model on one rank; set it to 1");
+  }
+  const auto& d = c.defense;
+  if (d.releases_scores() || d.early_stopping > 0) {
+    if (text)
+      errors.push_back("defense: the defenses are implemented for classifiers, not for the language-model task; "
+                       "remove the defense section");
+    if (c.model.arch == "synthetic")
+      errors.push_back("defense: the synthetic workload trains nothing; remove the defense section");
+  }
+  if (d.label_only && (d.top_k > 0 || d.round_decimals > 0))
+    errors.push_back("defense.label_only: releases the predicted class only, so defense.top_k and "
+                     "defense.round_decimals have nothing to act on; set them to 0");
+  if (d.releases_scores() && c.signals.logits)
+    errors.push_back("signals.logits: would store the raw logits that the defense (defense.top_k, round_decimals "
+                     "or label_only) keeps from the attacker; set signals.logits: false");
+  if (d.early_stopping > 0) {
+    if (c.model.arch == "airbench94")
+      errors.push_back("defense.early_stopping: airbench94's published recipe trains a fixed schedule with "
+                       "lookahead; use model.arch airbench (its network under training.*) to stop early");
+    if (c.training.ema > 0)
+      errors.push_back("defense.early_stopping: keeps the best epoch's weights, which EMA would replace at the end; "
+                       "set training.ema to 0");
+    if (c.parallel.ranks_per_model > 1)
+      errors.push_back("defense.early_stopping: implemented for models trained on one rank; set "
+                       "parallel.ranks_per_model to 1");
+  }
+  if (c.data.canaries > 0) {
+    if (text)
+      errors.push_back("data.canaries: canaries are images or table rows; the language-model task has none (remove "
+                       "data.canaries)");
+    if (c.model.arch == "synthetic")
+      errors.push_back("data.canaries: the synthetic workload reads no data; remove data.canaries");
+    if (c.data.canaries > c.data.candidates - c.data.population)
+      errors.push_back("data.canaries: " + std::to_string(c.data.canaries) + " exceeds the " +
+                       std::to_string(c.data.candidates - c.data.population) +
+                       " candidates that models train on (data.candidates - data.population)");
+    if (c.data.canary_kind == "noise" && c.data.dataset == "csv")
+      errors.push_back("data.canary_kind: noise canaries are random images; csv tables take mislabeled canaries");
   }
   for (auto& e : unused_key_errors(c)) errors.push_back(std::move(e));
   return errors;

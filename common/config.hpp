@@ -41,6 +41,8 @@ struct DataConfig {
   std::string tokenizer;         // text: byte | bpe
   std::string bpe_vocab, bpe_merges;  // tokenizer bpe: GPT-2-style vocab.json and merges.txt
   int64_t vocab_size = 0;        // llmc: the token vocabulary (GPT-2: 50257)
+  int64_t canaries = 0;          // audit canaries in pool slots [N - P - canaries, N - P)
+  std::string canary_kind;       // mislabeled | noise
   bool is_text() const { return dataset == "text" || dataset == "fortunes" || dataset == "jsonl" || dataset == "llmc"; }
 };
 
@@ -96,6 +98,17 @@ struct DpConfig {
   bool enabled() const { return noise_multiplier > 0 || target_epsilon > 0; }
 };
 
+// Defenses (docs/privacy.md): what a defended model releases, from which the signals are
+// computed, and early stopping of its training.
+struct DefenseConfig {
+  int64_t round_decimals = 0;  // > 0: released probabilities rounded to this many decimals
+  int64_t top_k = 0;           // > 0: only the k largest probabilities are released
+  bool label_only = false;     // only the predicted label is released
+  int64_t early_stopping = 0;  // > 0: patience in epochs on the validation split
+  int64_t validation_examples = 0;  // early stopping: test-split examples held out for it
+  bool releases_scores() const { return round_decimals > 0 || top_k > 0 || label_only; }
+};
+
 struct QueriesConfig {
   bool identity = true;
   bool mirror = false;
@@ -131,6 +144,7 @@ struct Config {
   ModelConfig model;
   TrainingConfig training;
   DpConfig dp;
+  DefenseConfig defense;
   QueriesConfig queries;
   SignalsConfig signals;
   ParallelConfig parallel;

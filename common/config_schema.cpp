@@ -16,6 +16,7 @@ const std::vector<Section>& sections() {
       {"model", "The architecture every reference model shares."},
       {"training", "The recipe each reference model is trained with."},
       {"dp", "DP-SGD: differentially private training of every model (docs/privacy.md)."},
+      {"defense", "Defenses of the trained models: what they release, early stopping (docs/privacy.md)."},
       {"queries", "Test-time augmentations at which every candidate is evaluated (the A axis)."},
       {"signals", "Per-model signals stored besides logit_confidence and loss (docs/results-format.md)."},
       {"parallel", "How worker ranks share models and GPUs (docs/distributed.md)."},
@@ -113,6 +114,16 @@ const std::vector<Key>& keys() {
       {"data", "max_tokens", IntKey{128, 2, 65536, [](Config& c) -> int64_t& { return c.data.max_tokens; }},
        "Text: a record's tokens (a begin-of-record token, then its bytes) are truncated to this many; at "
        "most model.context."},
+      {"data", "canaries", IntKey{0, 0, kMaxInt, [](Config& c) -> int64_t& { return c.data.canaries; }},
+       "Audit canaries (docs/privacy.md): this many pool slots, just before the population, hold canaries "
+       "(data.canary_kind) instead of training examples; each is IN for half the models like any candidate, "
+       "and lira audit bounds epsilon on them. Images and tables; at most data.candidates - data.population."},
+      {"data", "canary_kind",
+       ChoiceKey{"mislabeled", {"mislabeled", "noise"}, [](Config& c) -> std::string& { return c.data.canary_kind; }},
+       "mislabeled: test-split examples (the last data.canaries of it, then left out of the test accuracy) "
+       "with a wrong label drawn uniformly from the other classes; noise: images of uniform random pixels with "
+       "a uniform random label (images only). Drawn from a fixed seed: the same data section gives the same "
+       "canaries in every experiment."},
       // ---------------------------------------------------------------- model
       {"model", "arch",
        ChoiceKey{"mlp",
@@ -254,6 +265,28 @@ const std::vector<Key>& keys() {
        "Inference with BatchNorm running statistics (eval, correct) or batch statistics (train: what the "
        "reference code's inference.py does)."},
       // ---------------------------------------------------------------- signals
+      // ---------------------------------------------------------------- defense
+      {"defense", "round_decimals",
+       IntKey{0, 0, 15, [](Config& c) -> int64_t& { return c.defense.round_decimals; }},
+       "Output rounding: the model releases its softmax probabilities rounded to this many decimals, and "
+       "every signal is computed from what it releases (a probability below half the last decimal counts as "
+       "that half). 0 = off."},
+      {"defense", "top_k", IntKey{0, 0, 1 << 24, [](Config& c) -> int64_t& { return c.defense.top_k; }},
+       "Top-k release: only the k largest probabilities are released; the rest of the mass is read as spread "
+       "evenly over the other classes. 0 = off; must be below the number of classes."},
+      {"defense", "label_only", BoolKey{false, [](Config& c) -> bool& { return c.defense.label_only; }},
+       "Label-only release: the model releases its predicted class only; the signals are then +-log 2 "
+       "(logit_confidence) and 0 or log 2 (loss) per query, so only the queries' agreement carries "
+       "information (the data-augmentation label-only attack)."},
+      {"defense", "early_stopping",
+       IntKey{0, 0, 1 << 20, [](Config& c) -> int64_t& { return c.defense.early_stopping; }},
+       "Early stopping: after each epoch the model is evaluated on a validation split (defense."
+       "validation_examples); training stops after this many epochs without a lower validation loss, and the "
+       "model of the best epoch is kept. 0 = off."},
+      {"defense", "validation_examples",
+       IntKey{1000, 1, kMaxInt, [](Config& c) -> int64_t& { return c.defense.validation_examples; }},
+       "Early stopping: the last this many examples of the test split (before any canaries) form the "
+       "validation split, which the test accuracy then leaves out."},
       {"signals", "probabilities", BoolKey{false, [](Config& c) -> bool& { return c.signals.probabilities; }},
        "Store /signals/max_probability and /signals/entropy [M, N, A] (features of the shokri attack)."},
       {"signals", "logits", BoolKey{false, [](Config& c) -> bool& { return c.signals.logits; }},

@@ -71,4 +71,74 @@ ProbabilityStats probability_stats(std::span<const float> logits) {
   return {1.0 / sum, std::log(sum) - weighted / sum};
 }
 
+double ReleasePolicy::floor() const {
+  if (round_decimals > 0) return 0.5 * std::pow(10.0, -static_cast<double>(round_decimals));
+  if (label_only) return 0.5;
+  return std::numeric_limits<double>::min();
+}
+
+void released_probabilities(std::span<const float> logits, const ReleasePolicy& policy, std::span<double> out) {
+  const auto c = static_cast<int64_t>(logits.size());
+  if (c < 2 || out.size() != logits.size())
+    throw Error("released_probabilities: need >= 2 logits and an output of their size");
+  if (policy.top_k >= c)
+    throw Error("released_probabilities: defense.top_k " + std::to_string(policy.top_k) + " must be below the " +
+                std::to_string(c) + " classes");
+  int64_t arg = 0;
+  for (int64_t j = 1; j < c; ++j)
+    if (logits[j] > logits[arg]) arg = j;
+  if (policy.label_only) {
+    std::fill(out.begin(), out.end(), 0.0);
+    out[arg] = 1.0;
+    return;
+  }
+  const double m = logits[arg];
+  double sum = 0;
+  for (int64_t j = 0; j < c; ++j) sum += out[j] = std::exp(static_cast<double>(logits[j]) - m);
+  for (auto& v : out) v /= sum;
+  const double scale = std::pow(10.0, static_cast<double>(policy.round_decimals));
+  auto round = [&](double v) { return policy.round_decimals > 0 ? std::round(v * scale) / scale : v; };
+  if (policy.top_k <= 0) {
+    for (auto& v : out) v = round(v);
+    return;
+  }
+  std::vector<int64_t> order(static_cast<size_t>(c));
+  for (int64_t j = 0; j < c; ++j) order[j] = j;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return out[a] > out[b]; });
+  double released = 0, unreleased = 0;
+  for (int64_t r = 0; r < c; ++r) {
+    double& v = out[order[r]];
+    if (r < policy.top_k) {
+      v = round(v);
+      released += v;
+    } else {
+      unreleased += v;
+    }
+  }
+  // Without rounding the attacker's 1 - sum(released) is exactly the unreleased mass;
+  // summing that mass directly keeps it exact where 1 - sum would cancel.
+  const double rest = policy.round_decimals > 0 ? std::max(0.0, 1.0 - released) : unreleased;
+  for (int64_t r = policy.top_k; r < c; ++r) out[order[r]] = rest / static_cast<double>(c - policy.top_k);
+}
+
+ClassifierSignal released_signal(std::span<const double> q, int64_t label, double floor) {
+  if (label < 0 || label >= static_cast<int64_t>(q.size()))
+    throw Error("released_signal: label " + std::to_string(label) + " outside [0, " + std::to_string(q.size()) + ")");
+  double others = 0;
+  for (int64_t j = 0; j < static_cast<int64_t>(q.size()); ++j)
+    if (j != label) others += q[j];
+  const double qy = std::max(q[label], floor);
+  return {std::log(qy) - std::log(std::max(others, floor)), -std::log(qy)};
+}
+
+ProbabilityStats probability_stats(std::span<const double> q) {
+  double sum = 0, top = 0;
+  for (double v : q) sum += v, top = std::max(top, v);
+  if (!(sum > 0)) throw Error("probability_stats: released probabilities sum to 0");
+  double entropy = 0;
+  for (double v : q)
+    if (v > 0) entropy -= v / sum * std::log(v / sum);
+  return {top / sum, entropy};
+}
+
 }  // namespace lira

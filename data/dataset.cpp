@@ -11,6 +11,7 @@
 #include "bpe.hpp"
 #include "cifar.hpp"
 #include "common/errors.hpp"
+#include "common/rng.hpp"
 #include "csv_table.hpp"
 #include "idx.hpp"
 
@@ -273,7 +274,42 @@ std::shared_ptr<const Dataset> load_text_dataset(const DataConfig& config) {
   return d;
 }
 
+// data.canaries (docs/privacy.md): pool slots [N - P - k, N - P) hold k canaries, drawn
+// from a fixed seed so every experiment on the same data section has the same ones. Their
+// /candidate_index is -1: they are no example of the training split.
+void insert_canaries(const DataConfig& config, const Split& test_source, int64_t classes, Dataset& d) {
+  constexpr uint64_t kCanarySeed = 0x6c6972612d636e72ull;  // "lira-cnr"
+  Xoshiro256 rng(kCanarySeed);
+  Split& pool = d.candidates;
+  const int64_t k = config.canaries, first = pool.count - config.population - k;
+  const int64_t size = pool.example_size();
+  const bool mislabeled = config.canary_kind == "mislabeled";
+  for (int64_t j = 0; j < k; ++j) {
+    const int64_t slot = first + j;
+    if (mislabeled) {
+      const int64_t src = test_source.count - k + j;
+      if (pool.is_image())
+        std::copy_n(test_source.pixels.begin() + src * size, size, pool.pixels.begin() + slot * size);
+      else
+        std::copy_n(test_source.features.begin() + src * size, size, pool.features.begin() + slot * size);
+      const auto shift = 1 + static_cast<int64_t>(rng.below(static_cast<uint64_t>(classes - 1)));
+      pool.labels[slot] = (test_source.labels[src] + shift) % classes;
+    } else {
+      for (int64_t b = 0; b < size; ++b) pool.pixels[slot * size + b] = static_cast<uint8_t>(rng.below(256));
+      pool.labels[slot] = static_cast<int64_t>(rng.below(static_cast<uint64_t>(classes)));
+    }
+    d.candidate_index[slot] = -1;
+  }
+}
+
 }  // namespace
+
+void check_config_with_data(const Config& c, const Dataset& d) {
+  if (c.defense.top_k > 0 && c.defense.top_k >= d.classes)
+    throw ConfigError("defense.top_k: " + std::to_string(c.defense.top_k) + " releases every one of the " +
+                      std::to_string(d.classes) + " classes of " + d.name + "; set it below " +
+                      std::to_string(d.classes) + " (or 0 for no top-k defense)");
+}
 
 std::shared_ptr<const Dataset> load_dataset(const DataConfig& config) {
   if (config.is_text()) return load_text_dataset(config);
@@ -296,16 +332,25 @@ std::shared_ptr<const Dataset> load_dataset(const DataConfig& config) {
   for (int64_t i = 0; i < n; ++i) d->candidate_index[i] = first + i;
 
   const int64_t test_limit = config.test_examples > 0 ? config.test_examples : INT64_MAX;
+  Split test_source;
   if (l.has_test) {
-    d->test = l.test.slice(0, std::min(test_limit, l.test.count));
+    test_source = std::move(l.test);
   } else {
     // A table without test.csv: the training rows after the pool (then before it).
-    Split rest = l.train.slice(first + n, l.train.count - first - n);
-    if (rest.count == 0) rest = l.train.slice(0, first);
-    if (rest.count == 0)
+    test_source = l.train.slice(first + n, l.train.count - first - n);
+    if (test_source.count == 0) test_source = l.train.slice(0, first);
+    if (test_source.count == 0)
       throw DataError("'" + config.path + "' has no test.csv and no training rows outside the candidate pool to test on");
-    d->test = rest.slice(0, std::min(test_limit, rest.count));
   }
+  // Mislabeled canaries are made from the test split's last examples, which the test
+  // accuracy then leaves out.
+  const int64_t reserved = config.canaries > 0 && config.canary_kind == "mislabeled" ? config.canaries : 0;
+  if (reserved >= test_source.count)
+    throw DataError("data.canaries: " + std::to_string(reserved) + " mislabeled canaries are made from the test split, "
+                    "which has only " + std::to_string(test_source.count) + " examples and needs some left to test on; "
+                    "lower data.canaries or use data.canary_kind: noise");
+  d->test = test_source.slice(0, std::min(test_limit, test_source.count - reserved));
+  if (config.canaries > 0) insert_canaries(config, test_source, l.classes, *d);
 
   const int64_t channels = d->candidates.is_image() ? d->candidates.example_shape[0] : d->candidates.example_size();
   d->scale.assign(channels, 1.0f);

@@ -58,4 +58,8 @@ std::string file_identity(const std::string& path);
 // the training split.
 std::shared_ptr<const Dataset> load_dataset(const DataConfig& config);
 
+// The rules between the config and the data it read (defense.top_k below the number of
+// classes); throws ConfigError.
+void check_config_with_data(const Config& config, const Dataset& data);
+
 }  // namespace lira

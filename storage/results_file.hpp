@@ -158,6 +158,8 @@ class ResultsReader {
   std::vector<double> model_values(const std::string& name) const;  // /models/<name>, empty if absent
   std::vector<std::string> model_errors() const;                    // /models/error, empty if absent
   std::vector<int64_t> labels() const;                              // empty if absent
+  // [N], 1 for an audit canary (/candidate_index -1, data.canaries); empty if none.
+  std::vector<uint8_t> canaries() const;
   std::vector<std::string> queries() const;  // attribute, or q0..q{A-1}
   std::string config_yaml() const;           // empty if absent
   std::string attribute(const char* name) const;  // a string root attribute, empty if absent

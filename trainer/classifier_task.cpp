@@ -33,6 +33,8 @@ torch::Tensor raw_tensor(const Split& s, torch::Device device) {
   return t.to(device).clone();  // own the memory (to() is a no-op on CPU)
 }
 
+ReleasePolicy release_policy(const DefenseConfig& d) { return {d.round_decimals, d.top_k, d.label_only}; }
+
 torch::Tensor label_tensor(const Split& s, torch::Device device) {
   return torch::from_blob(const_cast<int64_t*>(s.labels.data()), {s.count}, torch::kInt64).to(device).clone();
 }
@@ -56,6 +58,7 @@ class ClassifierTask final : public Task {
     bf16_ = cuda && config_.training.bf16;
     channels_last_ = cuda && config_.training.channels_last && images_ && config_.model.arch != "mlp";
     spdlog::debug("classifier: bf16 {}, channels_last {}", bf16_, channels_last_);
+    check_config_with_data(config_, d);
     const auto& t = config_.training;
     airbench94_ = config_.model.arch == "airbench94";
     const double smoothing = airbench94_ ? Airbench94Hyp::kLabelSmoothing : t.label_smoothing;
@@ -179,16 +182,21 @@ class ClassifierTask final : public Task {
     if (probabilities) max_prob.values.resize(n * a), entropy.values.resize(n * a);
     if (keep_logits) all_logits.values.resize(static_cast<size_t>(n * a * classes));
     const auto& labels = dataset_->candidates.labels;
+    const ReleasePolicy release = release_policy(config_.defense);
+    const double floor = release.floor();
+    std::vector<double> released(static_cast<size_t>(classes));
     for (int64_t q = 0; q < a; ++q) {
       const auto z = logits(x_, images_ ? &queries_[q] : nullptr);
       const float* zp = z.data_ptr<float>();
       for (int64_t i = 0; i < n; ++i) {
         const std::span<const float> zi(zp + i * classes, classes);
-        const auto s = classifier_signal(zi, labels[i]);
+        // A defended model's signals come from what it releases (defense.*).
+        if (release.active()) released_probabilities(zi, release, released);
+        const auto s = release.active() ? released_signal(released, labels[i], floor) : classifier_signal(zi, labels[i]);
         conf.values[i * a + q] = static_cast<float>(s.logit_confidence);
         loss.values[i * a + q] = static_cast<float>(s.loss);
         if (probabilities) {
-          const auto ps = probability_stats(zi);
+          const auto ps = release.active() ? probability_stats(std::span<const double>(released)) : probability_stats(zi);
           max_prob.values[i * a + q] = static_cast<float>(ps.max_probability);
           entropy.values[i * a + q] = static_cast<float>(ps.entropy);
         }
