@@ -433,6 +433,9 @@ std::vector<std::string> check_conflicts(const Config& c) {
     if (c.training.ema > 0)
       errors.push_back("defense.early_stopping: keeps the best epoch's weights, which EMA would replace at the end; "
                        "set training.ema to 0");
+    if (c.dp.enabled())
+      errors.push_back("defense.early_stopping: not implemented with DP-SGD (its budget is accounted for the whole "
+                       "schedule); lower training.epochs instead");
     if (c.parallel.ranks_per_model > 1)
       errors.push_back("defense.early_stopping: implemented for models trained on one rank; set "
                        "parallel.ranks_per_model to 1");

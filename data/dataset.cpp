@@ -305,6 +305,10 @@ void insert_canaries(const DataConfig& config, const Split& test_source, int64_t
 }  // namespace
 
 void check_config_with_data(const Config& c, const Dataset& d) {
+  if (c.defense.early_stopping > 0 && c.defense.validation_examples >= d.test.count)
+    throw ConfigError("defense.validation_examples: " + std::to_string(c.defense.validation_examples) +
+                      " would take every one of the " + std::to_string(d.test.count) +
+                      " test examples for early stopping's validation split; lower it (or raise data.test_examples)");
   if (c.defense.top_k > 0 && c.defense.top_k >= d.classes)
     throw ConfigError("defense.top_k: " + std::to_string(c.defense.top_k) + " releases every one of the " +
                       std::to_string(d.classes) + " classes of " + d.name + "; set it below " +

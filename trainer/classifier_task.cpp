@@ -49,6 +49,13 @@ class ClassifierTask final : public Task {
     y_ = label_tensor(d.candidates, device_);
     x_test_ = raw_tensor(d.test, device_);
     y_test_ = label_tensor(d.test, device_);
+    if (const int64_t v = config_.defense.early_stopping > 0 ? config_.defense.validation_examples : 0; v > 0) {
+      // Early stopping's validation split: the test split's last v examples, which the
+      // test accuracy then leaves out (check_config_with_data leaves some to test on).
+      const int64_t keep = x_test_.size(0) - v;
+      x_val_ = x_test_.slice(0, keep), y_val_ = y_test_.slice(0, keep);
+      x_test_ = x_test_.slice(0, 0, keep), y_test_ = y_test_.slice(0, 0, keep);
+    }
     const int64_t channels = static_cast<int64_t>(d.scale.size());
     std::vector<int64_t> view{1, channels};
     if (images_) view.insert(view.end(), {1, 1});
@@ -158,6 +165,13 @@ class ClassifierTask final : public Task {
 
   torch::Tensor example_losses(const torch::Tensor& logits, const torch::Tensor& labels) override {
     return torch::nn::functional::cross_entropy(logits.to(compute_), labels, none_options_);
+  }
+
+  double validation_loss() override {
+    torch::NoGradGuard no_grad;
+    net_->set_training(false);
+    const auto z = logits(x_val_, nullptr);
+    return torch::nn::functional::cross_entropy(z.to(torch::kFloat64), y_val_.to(torch::kCPU)).item<double>();
   }
 
   void evaluate(const std::vector<uint8_t>& keep, ModelResult& result) override {
@@ -275,7 +289,7 @@ class ClassifierTask final : public Task {
   std::optional<AlternatingFlipTranslate> airbench_augment_;
   torch::Tensor positions_;  // airbench94: this epoch's order, as positions in the IN set
   std::pair<torch::Tensor, torch::Tensor> last_batch_;
-  torch::Tensor x_, y_, x_test_, y_test_, scale_, shift_;
+  torch::Tensor x_, y_, x_test_, y_test_, x_val_, y_val_, scale_, shift_;
   torch::nn::functional::CrossEntropyFuncOptions loss_options_, sum_options_, none_options_;
   std::unique_ptr<Network> net_;
   torch::Tensor in_idx_, order_;

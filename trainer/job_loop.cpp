@@ -42,6 +42,10 @@ void train(const LoopOptions& o, Task& task, int64_t model_index) {
   const auto epochs = static_cast<int64_t>(std::ceil(t.epochs - 1e-9));
   const double examples = static_cast<double>(task.examples());
   int64_t step = 0;
+  // Early stopping: the best validation loss so far, its epoch and a copy of its state.
+  double best = std::numeric_limits<double>::infinity();
+  int64_t best_epoch = -1;
+  std::vector<torch::Tensor> best_state;
   for (int64_t epoch = 0; epoch < epochs && step < total_steps; ++epoch) {
     if (epoch > 0) batches = task.begin_epoch(epoch);
     recipe->begin_epoch(epoch);
@@ -84,6 +88,24 @@ void train(const LoopOptions& o, Task& task, int64_t model_index) {
       throw TrainError("model " + std::to_string(model_index) + ": training loss became " + std::to_string(mean) +
                        " in epoch " + std::to_string(epoch + 1) + "; lower training.lr");
     spdlog::debug("model {} epoch {}/{}: loss {:.4f}", model_index, epoch + 1, epochs, mean);
+    if (o.early_stopping > 0) {
+      const double v = task.validation_loss();
+      task.set_training(true);
+      if (v < best) {
+        best = v, best_epoch = epoch;
+        best_state.clear();
+        for (auto& [name, tensor] : task.state()) best_state.push_back(tensor.detach().clone());
+      } else if (epoch - best_epoch >= o.early_stopping) {
+        spdlog::info("model {}: early stopping after epoch {} of {}: validation loss {:.4f}, best {:.4f} at epoch {}",
+                     model_index, epoch + 1, epochs, v, best, best_epoch + 1);
+        break;
+      }
+    }
+  }
+  if (best_epoch >= 0) {
+    torch::NoGradGuard no_grad;
+    auto live = task.state();
+    for (size_t i = 0; i < live.size(); ++i) live[i].second.copy_(best_state[i]);
   }
   recipe->finish();
   if (o.observer) o.observer->finished(task);
@@ -219,7 +241,8 @@ class TorchRunner final : public JobRunner {
       gang_ = std::make_unique<GangSync>(*c.gang, tensors, device_);
     }
     task_ = c.config.data.is_text() ? make_lm_task(c, device_) : make_classifier_task(c, device_);
-    options_ = {&training_, &model_, device_, c.threads, gang_.get(), &progress_, nullptr, &dp_};
+    options_ = {&training_, &model_, device_, c.threads, gang_.get(), &progress_, nullptr, &dp_,
+                c.config.defense.early_stopping};
     spdlog::debug("trainer: {} task on {}{}", task_->name(), device_.str(),
                   gang_ ? ", in a gang of " + std::to_string(gang_->size()) : "");
     if (!device_.is_cuda()) warn_if_reference_blas();

@@ -31,12 +31,17 @@ struct LoopOptions {
   const std::function<void()>* progress = nullptr;  // called at every optimizer step, if set
   LoopObserver* observer = nullptr;
   const DpConfig* dp = nullptr;  // DP-SGD when set and enabled (dp_sgd.hpp)
+  // Early stopping (defense.early_stopping > 0): patience in epochs on the task's
+  // validation loss; 0 = off.
+  int64_t early_stopping = 0;
 };
 
 // Seeds torch with job.seed, builds the task's model for the job's IN candidates,
 // broadcasts the leader's initial weights over a gang, trains training.epochs epochs
 // (the recipe: optimizer, schedule, EMA or lookahead; accumulation, clipping, NaN guard)
-// and, on the leader, evaluates. Under DP-SGD (options.dp enabled) each step trains on a
+// and, on the leader, evaluates. With early stopping, the task's validation loss is taken
+// after every epoch; training ends after `early_stopping` epochs without a new best, and
+// the best epoch's weights are restored before the recipe's finish. Under DP-SGD (options.dp enabled) each step trains on a
 // Poisson-sampled batch with clipped per-example gradients and Gaussian noise, and the
 // result carries the epsilon the model spent.
 // Throws TrainError for a keep row of the wrong length or a loss that is not finite.

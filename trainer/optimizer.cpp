@@ -22,6 +22,10 @@ std::pair<torch::Tensor, torch::Tensor> Task::examples_at(const torch::Tensor&) 
 
 torch::Tensor Task::example_losses(const torch::Tensor&, const torch::Tensor&) { refuse_dp(); }
 
+double Task::validation_loss() {
+  throw ConfigError(std::string("defense.early_stopping: not implemented for the ") + name() + " task");
+}
+
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainingConfig& t, const NamedTensors& named) {
   std::vector<torch::Tensor> decay, no_decay;
   for (const auto& [name, p] : named) (t.decay_all || p.dim() >= 2 ? decay : no_decay).push_back(p);

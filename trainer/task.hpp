@@ -75,6 +75,10 @@ class Task {
   // Throws the ConfigError for a task without DP-SGD (the defaults above; the job loop).
   [[noreturn]] void refuse_dp() const;
 
+  // Early stopping: the mean loss of the model (as it is now, in evaluation mode) on the
+  // validation split. The default throws a ConfigError (no validation split).
+  virtual double validation_loss();
+
   // Evaluates the trained model into the signal arrays of the results layout, and the
   // accuracies. `keep` is the job's keep row.
   virtual void evaluate(const std::vector<uint8_t>& keep, ModelResult& result) = 0;
