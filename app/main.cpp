@@ -21,6 +21,7 @@
 #include "nccl/nccl_gang.hpp"
 #include "run_command.hpp"
 #include "score_command.hpp"
+#include "signals_command.hpp"
 #include "slurm_command.hpp"
 #include "status_command.hpp"
 #include "storage/h5.hpp"
@@ -117,6 +118,7 @@ int main(int argc, char** argv) {
   const auto audit = lira::add_audit_command(app);
   const auto status = lira::add_status_command(app);
   const auto slurm = lira::add_slurm_command(app);
+  const auto signals = lira::add_signals_command(app);
 
   app.add_subcommand("keys", "Print every config key with its default, range and meaning (Markdown)");
 
@@ -150,6 +152,7 @@ int main(int argc, char** argv) {
     if (audit.command->parsed()) return audit.run();
     if (status.command->parsed()) return status.run();
     if (slurm.command->parsed()) return slurm.run();
+    if (signals.command->parsed()) return signals.run();
     if (app.got_subcommand("keys")) {
       std::cout << lira::keys_markdown();
       return 0;

@@ -28,6 +28,7 @@ struct CommonOptions {
   int64_t targets = 1;
   int64_t leave_one_out = 0;
   std::string flavor = "paper";
+  std::string external;  // lira signals' file: the one target, against every finished model
   bool overwrite = false;
   ScoreOptions to_score_options() const {
     ScoreOptions o;
@@ -53,6 +54,10 @@ void add_common(CLI::App* cmd, CommonOptions& c) {
                               "models (K may be all of them)")
                   ->check(CLI::Range(1, 1 << 30));
   targets->excludes(loo);
+  auto* external = cmd->add_option("--external", c.external,
+                                   "An external target (lira signals' file: a model trained elsewhere), scored against "
+                                   "every finished model of the results file");
+  external->excludes(targets)->excludes(loo);
   cmd->add_option("--flavor", c.flavor,
                   "paper: the LiRA paper's definitions; official-code: what tensorflow/privacy mi_lira_2021 "
                   "plot.py computes, quirks included (docs/scoring.md)")
@@ -175,8 +180,12 @@ Subcommand add_score_command(CLI::App& app) {
     check_outputs({{"--json", json}, {"--scores-out", scores_out}, {"--roc", roc}, {"--plot", plot},
                    {"--plot-scores", plot_scores}},
                   common->overwrite);
-    ResultsReader reader(common->file);
-    const auto result = score_results(reader, o);
+    ResultsReader reader(common->file, common->external);
+    auto result = score_results(reader, o);
+    if (!common->external.empty())
+      result.report.notes.push_back("target: the external model of '" + common->external + "' (model " +
+                                    std::to_string(reader.models() - 1) + " here), scored against the file's " +
+                                    std::to_string(result.report.references.size()) + " finished reference models");
     std::cout << format_table(result.report);
     if (!json.empty()) write_text_atomically(json, to_json_text(result.report));
     if (!roc.empty()) write_text_atomically(roc, roc_csv(result));
@@ -250,7 +259,7 @@ Subcommand add_audit_command(CLI::App& app) {
     ScoreOptions o = common->to_score_options();
     o.attacks = {*attack};
     o.bootstrap = 0;
-    ResultsReader reader(common->file);
+    ResultsReader reader(common->file, common->external);
     // The canaries, when the bounds are on them: every other candidate is left out.
     std::vector<uint8_t> canary = reader.canaries();
     if (*on == "canaries" && canary.empty())
@@ -343,7 +352,8 @@ Subcommand add_audit_command(CLI::App& app) {
       const std::vector<uint8_t>& m = result.membership[ti];
       pooled_scores.insert(pooled_scores.end(), s.begin(), s.end());
       pooled_member.insert(pooled_member.end(), m.begin(), m.end());
-      report("model " + std::to_string(t), s, m, true,
+      const bool external = reader.external_models() > 0 && t == reader.models() - 1;
+      report(external ? std::string("external") : "model " + std::to_string(t), s, m, true,
              dp ? result.report.dp_epsilon[static_cast<size_t>(t)] : std::numeric_limits<double>::quiet_NaN());
     }
     // Pooled: several targets' guesses on the same candidates are not independent, so the

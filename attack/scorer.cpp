@@ -132,8 +132,11 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   for (int64_t m = 0; m < report.models; ++m)
     if (done[m]) done_models.push_back(m);
   report.models_done = static_cast<int64_t>(done_models.size());
-  report.mean_train_accuracy = mean_over(file.model_values("train_accuracy"), done);
-  report.mean_test_accuracy = mean_over(file.model_values("test_accuracy"), done);
+  // Means over the reference models: an external target (lira signals) is not one.
+  auto references_done = done;
+  if (file.external_models() > 0) references_done.back() = 0;
+  report.mean_train_accuracy = mean_over(file.model_values("train_accuracy"), references_done);
+  report.mean_test_accuracy = mean_over(file.model_values("test_accuracy"), references_done);
   report.dp_epsilon = file.model_values("dp_epsilon");
   for (size_t m = 0; m < report.dp_epsilon.size(); ++m)
     if (!done[m]) report.dp_epsilon[m] = std::numeric_limits<double>::quiet_NaN();

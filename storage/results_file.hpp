@@ -139,11 +139,32 @@ class ResultsWriter {
   std::vector<int64_t> dirty_;  // models whose /models/* columns changed (dispatch, abandon)
 };
 
+class ResultsReader;
+
+// `lira signals` (docs/privacy.md): writes the signals of one model trained elsewhere on
+// the candidates of the results file `results`, with its membership row, as a results
+// file of one model at `path` (built as <path>.partial, renamed into place). The results
+// file itself is never modified.
+struct ExternalTarget {
+  std::string model_path, model_identity;  // the TorchScript file and file_identity() of it
+  std::vector<uint8_t> membership;         // [N]
+  ModelResult result;                      // its signals and accuracies
+};
+void write_external_target(const std::string& path, const ResultsReader& results, const ExternalTarget& target);
+
 // Read access for scoring and inspection. Accepts the full layout written by
 // ResultsWriter and the minimal one (/keep and /signals/<name>) that any tool can write.
 class ResultsReader {
  public:
-  explicit ResultsReader(const std::string& path);
+  // `external`: a file of `lira signals` (one model trained elsewhere, scored on this
+  // file's candidates and queries), read as one more model after the file's M: row M of
+  // /keep and of every signal, done. Throws StorageError when it was made for another
+  // results file (other candidates, queries or data).
+  explicit ResultsReader(const std::string& path, const std::string& external = "");
+  ~ResultsReader();
+  // 1 when an external target is appended (the last model), else 0.
+  int64_t external_models() const { return external_ ? 1 : 0; }
+  const std::string& external_path() const;
 
   const std::string& path() const { return path_; }
   int64_t models() const { return models_; }
@@ -188,6 +209,8 @@ class ResultsReader {
   std::string path_;
   h5::Id file_;
   int64_t models_ = 0, candidates_ = 0;
+  int64_t file_models_ = 0;  // M of this file; models_ adds the external target
+  std::unique_ptr<ResultsReader> external_;
   mutable std::shared_ptr<int> fd_;  // a plain descriptor of the file, for prefetch(); closed with the reader
 };
 

@@ -1,5 +1,6 @@
 // Implements ResultsReader.
 #include <cstring>
+#include <limits>
 #include <filesystem>
 
 #include "results_file.hpp"
@@ -11,7 +12,7 @@ namespace lira {
 namespace fs = std::filesystem;
 
 
-ResultsReader::ResultsReader(const std::string& path) : path_(path) {
+ResultsReader::ResultsReader(const std::string& path, const std::string& external) : path_(path) {
   h5::silence_default_errors();
   std::error_code ec;
   if (!fs::exists(path, ec)) throw StorageError("results file '" + path + "' does not exist");
@@ -25,12 +26,38 @@ ResultsReader::ResultsReader(const std::string& path) : path_(path) {
   auto ds = h5::dataset_id(H5Dopen2(file_, "/keep", H5P_DEFAULT), "open /keep in " + path);
   const auto dims = h5::dataset_dims(ds, "/keep");
   if (dims.size() != 2) throw StorageError("/keep in '" + path + "' must be 2-dimensional [models, candidates]");
-  models_ = static_cast<int64_t>(dims[0]);
+  models_ = file_models_ = static_cast<int64_t>(dims[0]);
   candidates_ = static_cast<int64_t>(dims[1]);
+  if (external.empty()) return;
+  external_ = std::make_unique<ResultsReader>(external);
+  const auto& e = *external_;
+  auto refuse = [&](const std::string& what) {
+    throw StorageError("external target '" + external + "' was not made for '" + path + "': " + what +
+                       "; compute it again with `lira signals MODEL " + path + " --membership ...`");
+  };
+  if (e.models() != 1) refuse("it holds " + std::to_string(e.models()) + " models, not the one of `lira signals`");
+  if (e.candidates() != candidates_)
+    refuse("it has " + std::to_string(e.candidates()) + " candidates, the results file " + std::to_string(candidates_));
+  if (e.queries() != queries()) refuse("its queries differ");
+  const auto data = attribute("fingerprint_data"), edata = e.attribute("fingerprint_data");
+  if (!data.empty() && data != edata) refuse("its candidates were read from other data files");
+  models_ = file_models_ + 1;
+}
+
+ResultsReader::~ResultsReader() = default;
+
+const std::string& ResultsReader::external_path() const {
+  static const std::string none;
+  return external_ ? external_->path() : none;
 }
 
 void ResultsReader::read_keep_part(int64_t m0, int64_t rows, int64_t n0, int64_t cols, uint8_t* out) const {
   if (rows == 0 || cols == 0) return;
+  if (external_ && m0 + rows > file_models_) {  // the last row is the external target's
+    read_keep_part(m0, rows - 1, n0, cols, out);
+    external_->read_keep_part(0, 1, n0, cols, out + (rows - 1) * cols);
+    return;
+  }
   auto ds = h5::dataset_id(H5Dopen2(file_, "/keep", H5P_DEFAULT), "open /keep");
   auto fspace = h5::space_id(H5Dget_space(ds), "space of /keep");
   const hsize_t start[2] = {static_cast<hsize_t>(m0), static_cast<hsize_t>(n0)};
@@ -70,7 +97,7 @@ void ResultsReader::read_keep_row(int64_t model, std::vector<uint8_t>& out) cons
 
 std::vector<uint8_t> ResultsReader::done() const {
   if (!h5::link_exists(file_, "/models/done")) return std::vector<uint8_t>(static_cast<size_t>(models_), 1);
-  std::vector<uint8_t> done(static_cast<size_t>(models_));
+  std::vector<uint8_t> done(static_cast<size_t>(models_), 1);  // the external target is done
   auto ds = h5::dataset_id(H5Dopen2(file_, "/models/done", H5P_DEFAULT), "open /models/done");
   h5::check(H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, done.data()), "read /models/done");
   return done;
@@ -79,9 +106,13 @@ std::vector<uint8_t> ResultsReader::done() const {
 std::vector<double> ResultsReader::model_values(const std::string& name) const {
   const std::string p = "/models/" + name;
   if (!h5::link_exists(file_, p)) return {};
-  std::vector<double> v(static_cast<size_t>(models_));
+  std::vector<double> v(static_cast<size_t>(models_), std::numeric_limits<double>::quiet_NaN());
   auto ds = h5::dataset_id(H5Dopen2(file_, p.c_str(), H5P_DEFAULT), "open " + p);
   h5::check(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "read " + p);
+  if (external_) {
+    const auto e = external_->model_values(name);
+    if (!e.empty()) v.back() = e.front();
+  }
   return v;
 }
 
@@ -150,17 +181,26 @@ std::vector<std::string> ResultsReader::model_errors() const {
   return out;
 }
 
-bool ResultsReader::has_signal(const std::string& name) const { return h5::link_exists(file_, "/signals/" + name); }
+bool ResultsReader::has_signal(const std::string& name) const {
+  return h5::link_exists(file_, "/signals/" + name) && (!external_ || external_->has_signal(name));
+}
 
 std::vector<int64_t> ResultsReader::signal_dims(const std::string& name) const {
   const std::string p = "/signals/" + name;
   if (!has_signal(name)) throw StorageError("'" + path_ + "' has no " + p);
   auto ds = h5::dataset_id(H5Dopen2(file_, p.c_str(), H5P_DEFAULT), "open " + p);
   const auto d = h5::dataset_dims(ds, p);
-  if (d.size() < 2 || static_cast<int64_t>(d[0]) != models_ || static_cast<int64_t>(d[1]) != candidates_)
-    throw StorageError(p + " in '" + path_ + "' must have shape [" + std::to_string(models_) + ", " +
+  if (d.size() < 2 || static_cast<int64_t>(d[0]) != file_models_ || static_cast<int64_t>(d[1]) != candidates_)
+    throw StorageError(p + " in '" + path_ + "' must have shape [" + std::to_string(file_models_) + ", " +
                        std::to_string(candidates_) + ", ...] to match /keep");
-  return std::vector<int64_t>(d.begin(), d.end());
+  std::vector<int64_t> dims(d.begin(), d.end());
+  if (external_) {
+    auto e = external_->signal_dims(name);
+    e[0] = dims[0];
+    if (e != dims) throw StorageError(p + " of the external target '" + external_->path() + "' has another shape");
+    dims[0] = models_;
+  }
+  return dims;
 }
 
 int64_t ResultsReader::signal_chunk_candidates(const std::string& name) const {
@@ -227,6 +267,7 @@ std::vector<int32_t> ResultsReader::tokens(int64_t s0, int64_t s1) const {
 
 void ResultsReader::read_token_signal(const std::string& name, int64_t model, int64_t s0, int64_t s1,
                                       std::vector<float>& out) const {
+  if (external_ && model == file_models_) return external_->read_token_signal(name, 0, s0, s1, out);
   out.resize(static_cast<size_t>(std::max<int64_t>(s1 - s0, 0)));
   read_range(file_, "/signals/" + name, model, s0, s1, H5T_NATIVE_FLOAT, out.data(), path_);
 }
@@ -239,6 +280,7 @@ void ResultsReader::read_signal(const std::string& name, int64_t n0, int64_t n1,
   auto ds = h5::dataset_id(H5Dopen2(file_, p.c_str(), H5P_DEFAULT), "open " + p);
   auto fspace = h5::space_id(H5Dget_space(ds), "space of " + p);
   std::vector<hsize_t> start(dims.size(), 0), count(dims.begin(), dims.end());
+  count[0] = static_cast<hsize_t>(file_models_);
   start[1] = static_cast<hsize_t>(n0);
   count[1] = static_cast<hsize_t>(n1 - n0);
   size_t total = 1;
@@ -248,6 +290,11 @@ void ResultsReader::read_signal(const std::string& name, int64_t n0, int64_t n1,
   h5::check(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "select " + p);
   auto mspace = h5::make_space(count, "memory space");
   h5::check(H5Dread(ds, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, out.data()), "read " + p + " in " + path_);
+  if (external_) {
+    std::vector<float> row;
+    external_->read_signal(name, n0, n1, row);
+    out.insert(out.end(), row.begin(), row.end());
+  }
 }
 
 void ResultsReader::prefetch(const std::string& name, int64_t n0, int64_t n1) const {

@@ -225,6 +225,32 @@ ModelResult run_job(const LoopOptions& o, Task& task, const JobAssignment& job) 
   return result;
 }
 
+ModelResult external_signals(const TrainerContext& context, const std::string& model_path,
+                             const std::vector<uint8_t>& membership) {
+  TrainerContext c = context;
+  if (c.config.data.is_text())
+    throw ConfigError("lira signals: implemented for classifiers; " + c.config.data.dataset +
+                      " data trains language models");
+  c.config.model.arch = "torchscript";
+  c.config.model.torchscript_path = model_path;
+  c.config.model.torchscript_reinit = false;
+  const auto device = resolve_device(c.config, c.device_index, c.workers_on_node);
+  torch::set_num_threads(c.threads);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto task = make_classifier_task(c, device);
+  if (static_cast<int64_t>(membership.size()) != task->candidates())
+    throw ConfigError("lira signals: a membership of " + std::to_string(membership.size()) + " entries for " +
+                      std::to_string(task->candidates()) + " candidates");
+  std::vector<int64_t> in;
+  for (int64_t i = 0; i < task->candidates(); ++i)
+    if (membership[i]) in.push_back(i);
+  task->build(in);
+  ModelResult result;
+  task->evaluate(membership, result);
+  result.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
 namespace {
 
 class TorchRunner final : public JobRunner {

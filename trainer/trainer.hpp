@@ -43,6 +43,13 @@ struct TrainerContext {
 // (broadcast from the leader), each rank a shard of every batch, gradients summed over
 // the gang, optimizer steps in lockstep. Only the leader evaluates and returns signals;
 // the other ranks return an empty result.
+// `lira signals` (docs/privacy.md): the signals and accuracies of a TorchScript classifier
+// trained elsewhere (model_path, loaded as model.arch torchscript without reinit) on the
+// context's candidates under its queries, as a trained model's; `membership` [N] is its
+// keep row. No training. Throws ConfigError for text data.
+ModelResult external_signals(const TrainerContext& context, const std::string& model_path,
+                             const std::vector<uint8_t>& membership);
+
 std::unique_ptr<JobRunner> make_torch_runner(const TrainerContext& context);
 
 // Where a worker's jobs run: the CPU, or CUDA device `index` of this process.

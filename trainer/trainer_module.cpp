@@ -7,6 +7,7 @@ extern "C" __attribute__((visibility("default"))) const lira::TrainerApi* lira_t
     a.make_runner = &lira::make_torch_runner;
     a.choose_device = &lira::choose_device;
     a.torch_info = &lira::torch_info;
+    a.external_signals = &lira::external_signals;
     return a;
   }();
   return &api;

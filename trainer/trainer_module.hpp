@@ -15,11 +15,13 @@
 namespace lira {
 
 struct TrainerApi {
-  static constexpr int kAbiVersion = 4;  // 2: gangs; 3: TrainerContext, device choice; 4: progress
+  static constexpr int kAbiVersion = 5;  // 2: gangs; 3: TrainerContext, device choice; 4: progress; 5: external
+
   int abi_version = kAbiVersion;
   std::unique_ptr<JobRunner> (*make_runner)(const TrainerContext&) = nullptr;
   DeviceChoice (*choose_device)(const Config&, int device_index, int workers_on_node) = nullptr;
   TorchInfo (*torch_info)() = nullptr;
+  ModelResult (*external_signals)(const TrainerContext&, const std::string&, const std::vector<uint8_t>&) = nullptr;
 };
 
 }  // namespace lira
