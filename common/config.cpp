@@ -277,6 +277,8 @@ const std::vector<KeyUse>& key_uses() {
       {"model.depth", [](const Config& c) { return arch_in(c, {"wrn"}); }, "model.arch wrn"},
       {"model.width", [](const Config& c) { return arch_in(c, {"wrn"}); }, "model.arch wrn"},
       {"model.dropout", [](const Config& c) { return arch_in(c, {"wrn", "wrn28-2", "wrn16-4"}); }, "the wide ResNets"},
+      {"model.norm", [](const Config& c) { return arch_in(c, {"wrn", "wrn28-2", "wrn16-4", "resnet18"}); },
+       "the wide ResNets and resnet18"},
       {"model.airbench_widths", [](const Config& c) { return arch_in(c, {"airbench"}); }, "model.arch airbench"},
       {"model.torchscript_path", [](const Config& c) { return arch_in(c, {"torchscript"}); }, "model.arch torchscript"},
       {"model.torchscript_reinit", [](const Config& c) { return arch_in(c, {"torchscript"}); }, "model.arch torchscript"},
@@ -398,10 +400,12 @@ std::vector<std::string> check_conflicts(const Config& c) {
     if (text)
       errors.push_back("dp: DP-SGD is implemented for classifiers only, not for the language-model task; remove "
                        "the dp section");
-    if (arch_in(c, {"wrn28-2", "wrn16-4", "wrn", "resnet18", "airbench", "airbench94"}))
+    const bool resnet = arch_in(c, {"wrn28-2", "wrn16-4", "wrn", "resnet18"});
+    if ((resnet && c.model.norm != "group") || arch_in(c, {"airbench", "airbench94"}))
       errors.push_back("dp: model.arch " + c.model.arch + " uses BatchNorm, which mixes the examples of a batch, so "
-                       "per-example gradients (and DP-SGD's guarantee) do not exist; use mlp, cnn or a TorchScript "
-                       "model without BatchNorm");
+                       "per-example gradients (and DP-SGD's guarantee) do not exist; use mlp, cnn, a TorchScript "
+                       "model without BatchNorm" +
+                       (resnet ? ", or model.norm: group (GroupNorm)" : std::string()));
     if (c.model.arch == "synthetic") errors.push_back("dp: the synthetic workload trains nothing; remove the dp section");
     if (c.training.grad_clip > 0)
       errors.push_back("training.grad_clip: DP-SGD clips every example's gradient (dp.max_grad_norm) instead; set "

@@ -53,6 +53,7 @@ struct ModelConfig {
   int64_t depth = 0;   // wrn
   int64_t width = 0;   // wrn
   double dropout = 0;  // wrn
+  std::string norm;    // the ResNets: batch | group
   std::vector<int64_t> airbench_widths;
   std::string torchscript_path;
   bool torchscript_reinit = false;

@@ -156,6 +156,11 @@ const std::vector<Key>& keys() {
        "gpt only: context length in tokens; longer records are truncated to it (docs/language-models.md)."},
       {"model", "dropout", RealKey{0.0, 0.0, 0.9, [](Config& c) -> double& { return c.model.dropout; }},
        "Wide ResNets: dropout between the two convolutions of a block."},
+      {"model", "norm",
+       ChoiceKey{"batch", {"batch", "group"}, [](Config& c) -> std::string& { return c.model.norm; }},
+       "The ResNets' normalization: batch (BatchNorm: objax's for the wide ResNets, PyTorch's for resnet18) or "
+       "group (GroupNorm, 16 groups: each example normalized on its own, no running statistics; the variant "
+       "DP-SGD can train, with per-example gradients from the one-example loop)."},
       {"model", "airbench_widths",
        IntListKey{{64, 256, 256}, 1, 4096, 3, 3,
                   [](Config& c) -> std::vector<int64_t>& { return c.model.airbench_widths; }},

@@ -55,10 +55,11 @@ std::unique_ptr<Network> build_network(const ModelConfig& config, const NetworkI
   if (config.arch == "mlp" || config.arch == "cnn") return build_mlp_or_cnn(config, in);
   if (config.arch == "torchscript") return load_torchscript(config.torchscript_path, config.torchscript_reinit, in);
   require_images(config, in);
-  if (config.arch == "wrn28-2") return build_wide_resnet(28, 2, config.dropout, in);
-  if (config.arch == "wrn16-4") return build_wide_resnet(16, 4, config.dropout, in);
-  if (config.arch == "wrn") return build_wide_resnet(config.depth, config.width, config.dropout, in);
-  if (config.arch == "resnet18") return build_resnet18(in);
+  const bool group = config.norm == "group";
+  if (config.arch == "wrn28-2") return build_wide_resnet(28, 2, config.dropout, in, group);
+  if (config.arch == "wrn16-4") return build_wide_resnet(16, 4, config.dropout, in, group);
+  if (config.arch == "wrn") return build_wide_resnet(config.depth, config.width, config.dropout, in, group);
+  if (config.arch == "resnet18") return build_resnet18(in, group);
   if (config.arch == "airbench") return build_airbench(config.airbench_widths, in);
   if (config.arch == "airbench94") return build_airbench94(in);
   throw ConfigError("model.arch: unknown architecture '" + config.arch + "'");

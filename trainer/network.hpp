@@ -49,8 +49,10 @@ struct NetworkInputs {
 std::unique_ptr<Network> build_network(const ModelConfig& config, const NetworkInputs& inputs);
 
 // Per-architecture builders (models.cpp dispatches to them).
-std::unique_ptr<Network> build_wide_resnet(int64_t depth, int64_t width, double dropout, const NetworkInputs& in);
-std::unique_ptr<Network> build_resnet18(const NetworkInputs& in);
+// group_norm: GroupNorm instead of BatchNorm (model.norm: group).
+std::unique_ptr<Network> build_wide_resnet(int64_t depth, int64_t width, double dropout, const NetworkInputs& in,
+                                           bool group_norm = false);
+std::unique_ptr<Network> build_resnet18(const NetworkInputs& in, bool group_norm = false);
 std::unique_ptr<Network> build_airbench(const std::vector<int64_t>& widths, const NetworkInputs& in);
 // airbench94 (legacy) as published: 32x32 images only; ConfigError for other sizes.
 std::unique_ptr<Network> build_airbench94(const NetworkInputs& in);

@@ -59,27 +59,41 @@ struct ObjaxBatchNormImpl : nn::Module {
 };
 TORCH_MODULE(ObjaxBatchNorm);
 
+// model.norm: BatchNorm (objax's for the wide ResNets, PyTorch's for ResNet-18), or
+// GroupNorm with 16 groups (fewer for fewer channels), which normalizes each example on
+// its own and keeps no running statistics: the variant DP-SGD can train.
+constexpr int64_t kNormGroups = 16;
+nn::AnyModule make_norm(int64_t c, bool group, bool objax) {
+  if (group) return nn::AnyModule(nn::GroupNorm(nn::GroupNormOptions(std::min(kNormGroups, c), c).eps(1e-5)));
+  if (objax) return nn::AnyModule(ObjaxBatchNorm(c));
+  return nn::AnyModule(nn::BatchNorm2d(c));
+}
+
 // objax's WRNBlock: o1 = relu(bn1(x)); z = conv2(relu(bn2(conv1(o1)))); out = z + proj(o1)
 // when the width or stride changes, else z + x. Dropout (lira's, not objax's) between.
 struct WideBlockImpl : nn::Module {
-  WideBlockImpl(int64_t in, int64_t out, int64_t stride, double dropout)
-      : bn1(register_module("bn1", ObjaxBatchNorm(in))),
-        conv1(register_module("conv1", SameConv(in, out, 3, stride))),
-        bn2(register_module("bn2", ObjaxBatchNorm(out))),
-        conv2(register_module("conv2", SameConv(out, out, 3, 1))),
+  WideBlockImpl(int64_t in, int64_t out, int64_t stride, double dropout, bool group)
+      : bn1(make_norm(in, group, true)),
+        conv1(nullptr),
+        bn2(make_norm(out, group, true)),
+        conv2(nullptr),
         dropout(dropout) {
+    register_module("bn1", bn1.ptr());
+    conv1 = register_module("conv1", SameConv(in, out, 3, stride));
+    register_module("bn2", bn2.ptr());
+    conv2 = register_module("conv2", SameConv(out, out, 3, 1));
     if (in != out || stride != 1) shortcut = register_module("shortcut", SameConv(in, out, 1, stride));
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    const auto o = torch::relu(bn1->forward(x));
-    auto y = torch::relu(bn2->forward(conv1->forward(o)));
+    const auto o = torch::relu(bn1.forward(x));
+    auto y = torch::relu(bn2.forward(conv1->forward(o)));
     if (dropout > 0) y = torch::dropout(y, dropout, is_training());
     y = conv2->forward(y);
     return y + (shortcut ? shortcut->forward(o) : x);
   }
-  ObjaxBatchNorm bn1;
+  nn::AnyModule bn1;
   SameConv conv1;
-  ObjaxBatchNorm bn2;
+  nn::AnyModule bn2;
   SameConv conv2;
   SameConv shortcut{nullptr};
   double dropout;
@@ -87,18 +101,19 @@ struct WideBlockImpl : nn::Module {
 TORCH_MODULE(WideBlock);
 
 struct WideResNetImpl : nn::Module {
-  WideResNetImpl(int64_t depth, int64_t k, double dropout, int64_t in_channels, int64_t classes) {
+  WideResNetImpl(int64_t depth, int64_t k, double dropout, int64_t in_channels, int64_t classes, bool group) {
     const int64_t n = (depth - 4) / 6;
     stem = register_module("stem", SameConv(in_channels, 16, 3, 1));
     int64_t in = 16;
     const int64_t widths[3] = {16 * k, 32 * k, 64 * k};
     for (int g = 0; g < 3; ++g)
       for (int64_t b = 0; b < n; ++b) {
-        blocks->push_back(WideBlock(in, widths[g], (g > 0 && b == 0) ? 2 : 1, dropout));
+        blocks->push_back(WideBlock(in, widths[g], (g > 0 && b == 0) ? 2 : 1, dropout, group));
         in = widths[g];
       }
     register_module("blocks", blocks);
-    bn = register_module("bn", ObjaxBatchNorm(in));
+    bn = make_norm(in, group, true);
+    register_module("bn", bn.ptr());
     fc = register_module("fc", nn::Linear(in, classes));
     torch::NoGradGuard no_grad;
     xavier_truncated_normal_(fc->weight);
@@ -106,48 +121,56 @@ struct WideResNetImpl : nn::Module {
   }
   torch::Tensor forward(const torch::Tensor& x) {
     auto y = blocks->forward(stem->forward(x));
-    y = torch::relu(bn->forward(y));
+    y = torch::relu(bn.forward(y));
     return fc->forward(y.mean({2, 3}));
   }
   SameConv stem{nullptr};
   nn::Sequential blocks;
-  ObjaxBatchNorm bn{nullptr};
+  nn::AnyModule bn;
   nn::Linear fc{nullptr};
 };
 TORCH_MODULE(WideResNet);
 
 // Post-activation basic block of ResNet-18.
 struct BasicBlockImpl : nn::Module {
-  BasicBlockImpl(int64_t in, int64_t out, int64_t stride)
+  BasicBlockImpl(int64_t in, int64_t out, int64_t stride, bool group)
       : conv1(register_module("conv1", conv3x3(in, out, stride))),
-        bn1(register_module("bn1", nn::BatchNorm2d(out))),
-        conv2(register_module("conv2", conv3x3(out, out, 1))),
-        bn2(register_module("bn2", nn::BatchNorm2d(out))) {
+        bn1(make_norm(out, group, false)),
+        conv2(nullptr),
+        bn2(make_norm(out, group, false)) {
+    register_module("bn1", bn1.ptr());
+    conv2 = register_module("conv2", conv3x3(out, out, 1));
+    register_module("bn2", bn2.ptr());
     if (in != out || stride != 1) {
-      shortcut = register_module("shortcut", nn::Sequential(conv1x1(in, out, stride), nn::BatchNorm2d(out)));
+      nn::Sequential s(conv1x1(in, out, stride));
+      s->push_back(make_norm(out, group, false));
+      shortcut = register_module("shortcut", s);
     }
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    auto y = torch::relu(bn1->forward(conv1->forward(x)));
-    y = bn2->forward(conv2->forward(y));
+    auto y = torch::relu(bn1.forward(conv1->forward(x)));
+    y = bn2.forward(conv2->forward(y));
     return torch::relu(y + (shortcut ? shortcut->forward(x) : x));
   }
   nn::Conv2d conv1;
-  nn::BatchNorm2d bn1;
+  nn::AnyModule bn1;
   nn::Conv2d conv2;
-  nn::BatchNorm2d bn2;
+  nn::AnyModule bn2;
   nn::Sequential shortcut{nullptr};
 };
 TORCH_MODULE(BasicBlock);
 
 struct ResNet18Impl : nn::Module {
-  ResNet18Impl(int64_t in_channels, int64_t classes) {
-    stem = register_module("stem", nn::Sequential(conv3x3(in_channels, 64, 1), nn::BatchNorm2d(64), nn::ReLU()));
+  ResNet18Impl(int64_t in_channels, int64_t classes, bool group) {
+    nn::Sequential s(conv3x3(in_channels, 64, 1));
+    s->push_back(make_norm(64, group, false));
+    s->push_back(nn::ReLU());
+    stem = register_module("stem", s);
     int64_t in = 64;
     const int64_t widths[4] = {64, 128, 256, 512};
     for (int g = 0; g < 4; ++g)
       for (int b = 0; b < 2; ++b) {
-        blocks->push_back(BasicBlock(in, widths[g], (g > 0 && b == 0) ? 2 : 1));
+        blocks->push_back(BasicBlock(in, widths[g], (g > 0 && b == 0) ? 2 : 1, group));
         in = widths[g];
       }
     register_module("blocks", blocks);
@@ -187,15 +210,16 @@ void xavier_truncated_normal_(torch::Tensor& weight) {
   weight.copy_(w * scale);
 }
 
-std::unique_ptr<Network> build_wide_resnet(int64_t depth, int64_t width, double dropout, const NetworkInputs& in) {
+std::unique_ptr<Network> build_wide_resnet(int64_t depth, int64_t width, double dropout, const NetworkInputs& in,
+                                           bool group_norm) {
   if (depth < 10 || (depth - 4) % 6 != 0)
     throw ConfigError("model.depth: a wide ResNet needs depth 6n + 4 >= 10, got " + std::to_string(depth));
   return std::make_unique<NativeNetwork<WideResNet>>(
-      WideResNet(depth, width, dropout, in.example_shape[0], in.classes));
+      WideResNet(depth, width, dropout, in.example_shape[0], in.classes, group_norm));
 }
 
-std::unique_ptr<Network> build_resnet18(const NetworkInputs& in) {
-  return std::make_unique<NativeNetwork<ResNet18>>(ResNet18(in.example_shape[0], in.classes));
+std::unique_ptr<Network> build_resnet18(const NetworkInputs& in, bool group_norm) {
+  return std::make_unique<NativeNetwork<ResNet18>>(ResNet18(in.example_shape[0], in.classes, group_norm));
 }
 
 }  // namespace lira

@@ -232,3 +232,36 @@ TEST_CASE("DP-SGD refuses BatchNorm models, global clipping, accumulation and te
     CHECK_MESSAGE(std::string(e.what()).find("BatchNorm") != std::string::npos, e.what());
   }
 }
+
+TEST_CASE("GroupNorm ResNets (model.norm: group) keep no running statistics and train under DP-SGD") {
+  ModelConfig m = default_config().model;
+  m.norm = "group";
+  NetworkInputs in{{1, 12, 12}, 5, {}};
+  for (const std::string arch : {"wrn", "resnet18"}) {
+    CAPTURE(arch);
+    m.arch = arch, m.depth = 10, m.width = 1;
+    auto net = build_network(m, in);
+    CHECK(net->buffers().empty());
+    CHECK_FALSE(supports_batched_clipping(*net));  // residual blocks: the one-example loop
+    // Each example's output depends on that example alone: GroupNorm does not mix them.
+    net->set_training(true);
+    const auto x = torch::randn({4, 1, 12, 12});
+    const auto alone = net->forward(x.slice(0, 1, 2));
+    CHECK(max_rel_diff(net->forward(x).slice(0, 1, 2), alone) < 1e-5);
+    m.norm = "batch";
+    CHECK_FALSE(build_network(m, in)->buffers().empty());
+    m.norm = "group";
+  }
+  const auto r = dp_run({"dp.noise_multiplier=1", "training.epochs=1"}, nullptr,
+                        {"model.arch=wrn", "model.depth=10", "model.width=1", "model.norm=group"});
+  CHECK(r.result.dp_epsilon > 0);
+  CHECK(std::isfinite(r.result.dp_epsilon));
+  CHECK(r.result.test_accuracy >= 0);
+  // The BatchNorm variant stays refused, and says what to use.
+  try {
+    parse_config("", "test", {"model.arch=wrn28-2", "data.dataset=cifar10", "dp.noise_multiplier=1"});
+    FAIL("wrn28-2 with BatchNorm accepted under DP");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()).find("model.norm: group") != std::string::npos);
+  }
+}

@@ -87,6 +87,7 @@ const std::vector<KeyCase>& key_cases() {
       {"model.depth", "16", "wrn", "gpt"},
       {"model.width", "4", "wrn", "gpt"},
       {"model.dropout", "0.3", "wrn", "gpt"},
+      {"model.norm", "group", "wrn", "gpt"},
       {"model.airbench_widths", "[8,16,24]", "airbench", "gpt"},
       {"model.torchscript_path", kModels + "/tiny_mlp_traced.pt", "ts-cnn", "ts-lm", {}, kModels + "/tied_lm.pt"},
       {"model.torchscript_reinit", "true", "ts-cnn", "ts-lm"},
