@@ -40,10 +40,21 @@ refuse() {  # refuse CODE WANT COMMAND...
   set +e; "$@" > "$work/out" 2>&1; local rc=$?; set -e
   [[ $rc == "$code" ]] && grep -q -- "$want" "$work/out" || { cat "$work/out"; echo "expected exit $code and '$want', got $rc"; exit 1; }
 }
+# The same membership as text (one 0/1 per line) and as int64 .npy gives the same target.
+"$py" -c "import numpy as np, sys; m = np.load(sys.argv[1]); np.savetxt(sys.argv[2], m.astype(int), fmt='%d'); np.save(sys.argv[3], m.astype(np.int64))" \
+  "$work/ext/membership.npy" "$work/mem.txt" "$work/mem64.npy"
+"$lira" signals "$work/ext/model.pt" "$work/plain.h5" --membership "$work/mem.txt" --out "$work/ext_txt.h5" > /dev/null 2>&1
+"$lira" signals "$work/ext/model.pt" "$work/plain.h5" --membership "$work/mem64.npy" --out "$work/ext_64.h5" > /dev/null 2>&1
+"$py" -c "import h5py, sys; a, b, c = (h5py.File(f)['keep'][:] for f in sys.argv[1:]); assert (a == b).all() and (a == c).all()" \
+  "$work/ext.h5" "$work/ext_txt.h5" "$work/ext_64.h5"
 printf '0 1 0 1 1\n' > "$work/short.txt"
 refuse 2 "has 5 entries; the results file has 1200 candidates" \
   "$lira" signals "$work/ext/model.pt" "$work/plain.h5" --membership "$work/short.txt" --out "$work/bad.h5"
 [[ ! -e $work/bad.h5 ]] || { echo "a refused lira signals wrote its output"; exit 1; }
+sed '3s/.*/2/' "$work/mem.txt" > "$work/two.txt"
+refuse 2 "entry 2 is '2', not 0 or 1" \
+  "$lira" signals "$work/ext/model.pt" "$work/plain.h5" --membership "$work/two.txt" --out "$work/bad.h5"
+refuse 2 "is not a file" "$lira" signals "$work/nope.pt" "$work/plain.h5" --membership "$work/mem.txt" --out "$work/bad.h5"
 "$lira" run "$q" "${common[@]}" "${quiet[@]}" --set data.candidates=1000 --out "$work/other.h5"
 refuse 3 "was not made for" "$lira" score "$work/other.h5" --external "$work/ext.h5" --bootstrap 0
 refuse 2 "defense.label_only: releases the predicted class only" \

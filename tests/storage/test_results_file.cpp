@@ -363,3 +363,73 @@ TEST_CASE("crash accounting: dispatches are durable, models in flight at an abno
   CHECK(r.model_values("crashes") == std::vector<double>{0, 2, 0, 0});
   CHECK(r.model_values("running") == std::vector<double>{0, 0, 0, 0});
 }
+
+TEST_CASE("an external target reads as model M: its keep row, signals and accuracies; mismatches are refused") {
+  TempDir dir;
+  const auto path = (dir.path / "r.h5").string(), ext = (dir.path / "ext" / "t.h5").string();
+  {
+    auto w = make_writer(path);
+    for (int64_t m = 0; m < 4; ++m) w->write_model(result_for(m), 1);
+    w->close();
+  }
+  ResultsReader plain(path);
+  ExternalTarget t;
+  t.model_path = "/models/mine.pt";
+  t.model_identity = "mine.pt 1 bytes";
+  t.membership = {0, 1, 1, 0, 1};
+  t.result = result_for(9);
+  t.result.test_accuracy = 0.55;
+  write_external_target(ext, plain, t);
+  CHECK_FALSE(fs::exists(ext + ".partial"));
+
+  ResultsReader r(path, ext);
+  CHECK(r.models() == 5);
+  CHECK(r.external_models() == 1);
+  CHECK(r.external_path() == ext);
+  CHECK(r.done() == std::vector<uint8_t>{1, 1, 1, 1, 1});
+  const auto keep = r.keep();
+  CHECK(std::vector<uint8_t>(keep.begin() + 20, keep.end()) == t.membership);
+  std::vector<uint8_t> row;
+  r.read_keep_row(4, row);
+  CHECK(row == t.membership);
+  std::vector<uint8_t> part;
+  r.read_keep(1, 3, part);  // [5 models, 2 candidates]
+  CHECK(part == std::vector<uint8_t>{0, 1, 1, 0, 1, 0, 0, 1, 1, 1});
+  CHECK(r.signal_dims("logit_confidence") == std::vector<int64_t>{5, 5, 2});
+  std::vector<float> v;
+  r.read_signal("logit_confidence", 2, 4, v);  // [5, 2, 2]
+  REQUIRE(v.size() == 20);
+  CHECK(v[0] == 4.0f);      // model 0, candidate 2, query 0
+  CHECK(v[16] == 904.0f);   // the external (result_for(9)), candidate 2, query 0
+  CHECK(v[19] == 907.0f);
+  CHECK(r.model_values("test_accuracy")[4] == doctest::Approx(0.55));
+  CHECK(r.model_values("train_accuracy")[3] == doctest::Approx(0.93));
+  CHECK(std::isnan(r.model_values("train_seconds")[4]));  // not stored for an external target
+
+  // The file it was made for, and no other.
+  const auto other = (dir.path / "other.h5").string();
+  {
+    ResultsLayout l = small_layout();
+    l.candidates = 4;
+    l.signals = {{"logit_confidence", {4, 2}}, {"loss", {4, 2}}};
+    const std::vector<uint8_t> keep(16, 0);
+    const std::vector<int64_t> labels{0, 1, 2, 3}, index{0, 1, 2, 3};
+    const std::vector<uint64_t> seeds{1, 2, 3, 4};
+    ResultsWriter::create(other, l, meta(), keep, labels, index, seeds, ResultsWriter::Mode::kCreateNew)->close();
+  }
+  CHECK_THROWS_WITH_AS(ResultsReader(other, ext), doctest::Contains("was not made for"), StorageError);
+  const auto foreign = (dir.path / "foreign.h5").string();
+  make_writer(foreign)->close();
+  {  // same shape, other data files
+    auto w = ResultsWriter::create((dir.path / "d.h5").string(), small_layout(), meta("x", "b 2 bytes\n"),
+                                   std::vector<uint8_t>(20, 0), std::vector<int64_t>{0, 1, 2, 3, 4},
+                                   std::vector<int64_t>{0, 1, 2, 3, 4}, std::vector<uint64_t>{1, 2, 3, 4},
+                                   ResultsWriter::Mode::kCreateNew);
+    w->close();
+  }
+  CHECK_THROWS_WITH_AS(ResultsReader((dir.path / "d.h5").string(), ext), doctest::Contains("other data files"),
+                       StorageError);
+  CHECK_NOTHROW(ResultsReader(foreign, ext));  // same candidates, queries and data: a sibling run
+  t.membership = {1, 0};
+  CHECK_THROWS_AS(write_external_target(ext + "2", plain, t), StorageError);
+}
