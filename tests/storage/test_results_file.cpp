@@ -364,7 +364,7 @@ TEST_CASE("crash accounting: dispatches are durable, models in flight at an abno
   CHECK(r.model_values("running") == std::vector<double>{0, 0, 0, 0});
 }
 
-TEST_CASE("an external target reads as model M: its keep row, signals and accuracies; mismatches are refused") {
+TEST_CASE("an external target reads as model M (its keep row, signals and accuracies), and mismatches are refused") {
   TempDir dir;
   const auto path = (dir.path / "r.h5").string(), ext = (dir.path / "ext" / "t.h5").string();
   {
