@@ -137,6 +137,7 @@ struct ParallelConfig {
   int64_t ranks_per_gpu = 1;       // worker ranks sharing one GPU
   int64_t collective_timeout = 300;  // seconds a gang collective may take before the gang is retired
   std::string isolation = "process";  // process: train in a job process per rank; thread: in the rank
+  int64_t models_per_job = 1;  // K: models trained at once as one fused network (trainer/packed.hpp)
 };
 
 struct Config {

@@ -318,8 +318,21 @@ const std::vector<Key>& keys() {
        "or hang costs one job, which is retried, not the rank; thread: in the rank itself (one process fewer; a "
        "crash then ends the rank, or the run). Same signals either way.",
        false},
+      {"parallel", "models_per_job",
+       IntKey{1, 1, 256, [](Config& c) -> int64_t& { return c.parallel.models_per_job; }},
+       "K: a worker trains K models at once as one network K times as wide (groups=K convolutions, batched "
+       "matmuls), each with its own seed, keep row, batch order, augmentation draws and learning-rate schedule, "
+       "as if alone; mlp and cnn only. The same models as K = 1 up to float rounding (docs/training.md). A retry "
+       "trains alone.",
+       false},
   };
   return k;
+}
+
+const Key* find_key(const std::string& section, const std::string& name) {
+  for (const auto& k : keys())
+    if (section == k.section && name == k.name) return &k;
+  return nullptr;
 }
 
 }  // namespace lira::schema

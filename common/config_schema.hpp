@@ -59,5 +59,7 @@ struct Section {
 
 const std::vector<Section>& sections();
 const std::vector<Key>& keys();
+// The key section.name, or null.
+const Key* find_key(const std::string& section, const std::string& name);
 
 }  // namespace lira::schema

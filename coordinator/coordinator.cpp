@@ -139,6 +139,7 @@ OpenedResults open_results(const Config& config, const Plan& plan, const Dataset
 SchedulerOptions scheduler_options(const Config& config) {
   SchedulerOptions o;
   o.max_retries = config.experiment.max_retries;
+  o.models_per_job = config.parallel.models_per_job;
   o.poll_interval = std::chrono::milliseconds(200);
   o.heartbeat_timeout = std::chrono::seconds(config.experiment.heartbeat_timeout);
   o.grace = std::chrono::seconds(config.experiment.grace_seconds);

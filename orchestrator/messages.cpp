@@ -10,8 +10,8 @@ namespace lira {
 namespace {
 
 constexpr uint32_t kMagic = 0x4152494C;  // "LIRA"
-constexpr uint16_t kWireVersion = 2;  // 2: JobFailure.retire
-enum class Tag : uint8_t { kJob = 1, kStop = 2, kReady = 3, kResult = 4, kFailure = 5, kHeartbeat = 6 };
+constexpr uint16_t kWireVersion = 3;  // 2: JobFailure.retire; 3: JobPack
+enum class Tag : uint8_t { kJob = 1, kStop = 2, kReady = 3, kResult = 4, kFailure = 5, kHeartbeat = 6, kPack = 7 };
 
 class Writer {
  public:
@@ -95,13 +95,33 @@ class Reader {
 
 }  // namespace
 
+namespace {
+void put_job(Writer& w, const JobAssignment& job) {
+  w.put(job.model);
+  w.put(job.seed);
+  w.put(job.attempt);
+  w.put_vector(job.keep_row);
+}
+JobAssignment get_job(Reader& r) {
+  JobAssignment job;
+  job.model = r.get<int64_t>();
+  job.seed = r.get<uint64_t>();
+  job.attempt = r.get<int32_t>();
+  job.keep_row = r.get_vector<uint8_t>();
+  return job;
+}
+}  // namespace
+
 std::vector<std::byte> encode(const CoordinatorMessage& m) {
   if (const auto* job = std::get_if<JobAssignment>(&m)) {
     Writer w(Tag::kJob);
-    w.put(job->model);
-    w.put(job->seed);
-    w.put(job->attempt);
-    w.put_vector(job->keep_row);
+    put_job(w, *job);
+    return w.take();
+  }
+  if (const auto* pack = std::get_if<JobPack>(&m)) {
+    Writer w(Tag::kPack);
+    w.put(static_cast<uint64_t>(pack->jobs.size()));
+    for (const auto& job : pack->jobs) put_job(w, job);
     return w.take();
   }
   return Writer(Tag::kStop).take();
@@ -150,13 +170,18 @@ CoordinatorMessage decode_coordinator_message(const std::byte* data, size_t size
   Reader r(data, size);
   switch (r.header()) {
     case Tag::kJob: {
-      JobAssignment job;
-      job.model = r.get<int64_t>();
-      job.seed = r.get<uint64_t>();
-      job.attempt = r.get<int32_t>();
-      job.keep_row = r.get_vector<uint8_t>();
+      JobAssignment job = get_job(r);
       r.finish();
       return job;
+    }
+    case Tag::kPack: {
+      JobPack pack;
+      const auto count = r.get<uint64_t>();
+      // Each job takes at least its fixed fields: a count past that is malformed.
+      if (count > size / 24) throw CommError("malformed message: job count");
+      for (uint64_t i = 0; i < count; ++i) pack.jobs.push_back(get_job(r));
+      r.finish();
+      return pack;
     }
     case Tag::kStop:
       r.finish();

@@ -27,7 +27,14 @@ struct JobAssignment {
 // Coordinator -> worker: no more work; leave the worker loop.
 struct StopWorker {};
 
-using CoordinatorMessage = std::variant<JobAssignment, StopWorker>;
+// Coordinator -> worker: train these models at once (parallel.models_per_job > 1, two or
+// more jobs); the worker answers with one ModelResult or JobFailure per job, and is
+// ready for more after the last of them.
+struct JobPack {
+  std::vector<JobAssignment> jobs;
+};
+
+using CoordinatorMessage = std::variant<JobAssignment, StopWorker, JobPack>;
 
 // Worker -> coordinator: the worker is up and idle (sent once, at start).
 struct WorkerReady {
@@ -35,7 +42,7 @@ struct WorkerReady {
   int64_t pid = 0;
 };
 
-// Worker -> coordinator: still working on `model` (sent every heartbeat interval while a
+// Worker -> coordinator: still working on `model` (of a pack: its first model; sent every heartbeat interval while a
 // job runs, so the coordinator can tell a slow job from a dead worker).
 struct Heartbeat {
   int64_t model = -1;

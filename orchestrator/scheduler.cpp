@@ -12,18 +12,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+struct Pending {
+  int64_t model;
+  int32_t attempt;
+};
+
 struct WorkerState {
   bool started = false;  // sent WorkerReady
   bool stopped = false;  // sent StopWorker
   bool lost = false;     // silent past the heartbeat timeout; never used again
-  int64_t model = -1;    // job in flight, or -1 when idle
-  int32_t attempt = 0;
+  std::vector<Pending> jobs;  // in flight (one job, or a pack's); empty when idle
   Clock::time_point last_heard;
-};
-
-struct Pending {
-  int64_t model;
-  int32_t attempt;
+  bool idle() const { return jobs.empty(); }
+  bool has(int64_t model) const {
+    return std::any_of(jobs.begin(), jobs.end(), [&](const Pending& p) { return p.model == model; });
+  }
 };
 
 class Loop {
@@ -48,7 +51,8 @@ class Loop {
       check_stop();
       if (stopping_ && in_flight_ > 0 && Clock::now() >= deadline_) {
         for (const auto& w : workers_)
-          if (!w.lost && w.model >= 0) summary_.abandoned.push_back(w.model);
+          if (!w.lost)
+            for (const auto& p : w.jobs) summary_.abandoned.push_back(p.model);
         return summary_;
       }
       auto incoming = transport_.receive(std::chrono::milliseconds(0));
@@ -85,7 +89,7 @@ class Loop {
     deadline_ = Clock::now() + options_.grace;
     observer_.on_stop_requested(sig);
     for (int w = 0; w < static_cast<int>(workers_.size()); ++w)
-      if (workers_[w].started && !workers_[w].stopped && !workers_[w].lost && workers_[w].model < 0) stop(w);
+      if (workers_[w].started && !workers_[w].stopped && !workers_[w].lost && workers_[w].idle()) stop(w);
   }
 
   void stop(int w) {
@@ -93,8 +97,8 @@ class Loop {
     transport_.send(w, StopWorker{});
   }
 
-  // Gives worker w its next job, or stops it. Returns whether a job was sent; tells the
-  // observer (on_job_started) unless `notify` is false, when the caller does.
+  // Gives worker w its next job (or pack), or stops it. Returns whether work was sent;
+  // tells the observer (on_job_started) unless `notify` is false, when the caller does.
   bool dispatch(int w, bool notify = true) {
     auto& st = workers_[w];
     if (stopping_) {
@@ -102,19 +106,29 @@ class Loop {
       return false;
     }
     if (!queue_.empty()) {
-      const Pending p = queue_.front();
-      queue_.pop_front();
-      JobAssignment job;
-      job.model = p.model;
-      job.seed = plan_.model_seed(p.model);
-      job.attempt = p.attempt;
-      const auto row = plan_.keep_row(p.model);
-      job.keep_row.assign(row.begin(), row.end());
-      st.model = p.model;
-      st.attempt = p.attempt;
-      ++in_flight_;
-      transport_.send(w, job);
-      if (notify) observer_.on_job_started(w, p.model, p.attempt);
+      // A pack: first attempts from the front of the queue; a retry goes alone.
+      std::vector<JobAssignment> jobs;
+      do {
+        const Pending p = queue_.front();
+        if (!jobs.empty() && p.attempt > 0) break;
+        queue_.pop_front();
+        JobAssignment job;
+        job.model = p.model;
+        job.seed = plan_.model_seed(p.model);
+        job.attempt = p.attempt;
+        const auto row = plan_.keep_row(p.model);
+        job.keep_row.assign(row.begin(), row.end());
+        jobs.push_back(std::move(job));
+        st.jobs.push_back(p);
+        ++in_flight_;
+        if (p.attempt > 0) break;
+      } while (!queue_.empty() && static_cast<int64_t>(jobs.size()) < options_.models_per_job);
+      if (jobs.size() == 1) {
+        transport_.send(w, jobs.front());
+      } else {
+        transport_.send(w, JobPack{std::move(jobs)});
+      }
+      if (notify) notify_started(w);
       return true;
     }
     if (in_flight_ == 0) stop(w);  // nothing left, and nothing that could fail and come back
@@ -122,11 +136,15 @@ class Loop {
     return false;
   }
 
+  void notify_started(int w) {
+    for (const auto& p : workers_[w].jobs) observer_.on_job_started(w, p.model, p.attempt);
+  }
+
   // After any event: idle workers take queued retries, or stop when all is done.
   void wake_idle() {
     for (int v = 0; v < static_cast<int>(workers_.size()); ++v) {
       const auto& st = workers_[v];
-      if (st.started && !st.stopped && !st.lost && st.model < 0 && (!queue_.empty() || in_flight_ == 0 || stopping_))
+      if (st.started && !st.stopped && !st.lost && st.idle() && (!queue_.empty() || in_flight_ == 0 || stopping_))
         dispatch(v);
     }
   }
@@ -144,13 +162,33 @@ class Loop {
 
   void finish_job(int w, int64_t model, int32_t attempt) {
     auto& st = workers_[w];
-    if (st.model != model || st.attempt != attempt)
+    const auto it = std::find_if(st.jobs.begin(), st.jobs.end(),
+                                 [&](const Pending& p) { return p.model == model && p.attempt == attempt; });
+    if (it == st.jobs.end())
       throw CommError("protocol violation: " + transport_.worker_name(w) + " reported model " + std::to_string(model) +
-                      " (attempt " + std::to_string(attempt) + ") but was given " +
-                      (st.model < 0 ? std::string("nothing") : "model " + std::to_string(st.model)));
-    st.model = -1;
+                      " (attempt " + std::to_string(attempt) + ") but was given " + given(st));
+    st.jobs.erase(it);
     --in_flight_;
     ++summary_.jobs_per_worker[w];
+  }
+
+  static std::string given(const WorkerState& st) {
+    if (st.jobs.empty()) return "nothing";
+    std::string out = st.jobs.size() == 1 ? "model " : "models ";
+    for (size_t i = 0; i < st.jobs.size(); ++i) out += (i ? ", " : "") + std::to_string(st.jobs[i].model);
+    return out;
+  }
+
+  // Worker w is gone: each of its models in flight is requeued or failed.
+  void drop_jobs(int w) {
+    auto& st = workers_[w];
+    if (st.jobs.empty()) observer_.on_worker_lost(w, -1, false);
+    for (const auto& p : st.jobs) {
+      --in_flight_;
+      const bool retry = requeue_or_fail(p.model, p.attempt);
+      observer_.on_worker_lost(w, p.model, retry);
+    }
+    st.jobs.clear();
   }
 
   void check_heartbeats() {
@@ -158,17 +196,10 @@ class Loop {
     for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
       auto& st = workers_[w];
       if (st.lost || st.stopped || now - st.last_heard < options_.heartbeat_timeout) continue;
-      if (st.started && st.model < 0) continue;  // idle workers have nothing to say
+      if (st.started && st.idle()) continue;  // idle workers have nothing to say
       st.lost = true;
       summary_.lost_workers.push_back(w);
-      const int64_t model = st.model;
-      bool retry = false;
-      if (model >= 0) {
-        --in_flight_;
-        st.model = -1;
-        retry = requeue_or_fail(model, st.attempt);
-      }
-      observer_.on_worker_lost(w, model, retry);
+      drop_jobs(w);
     }
     wake_idle();
   }
@@ -187,18 +218,19 @@ class Loop {
       observer_.on_worker_ready(w, *hello);
       dispatch(w);
     } else if (const auto* beat = std::get_if<Heartbeat>(&in.message)) {
-      if (beat->model != st.model)
+      if (!st.has(beat->model))
         throw CommError("protocol violation: " + transport_.worker_name(w) + " is alive on model " +
-                        std::to_string(beat->model) + " but was given model " + std::to_string(st.model));
+                        std::to_string(beat->model) + " but was given " + given(st));
       observer_.on_heartbeat(w, *beat);
     } else if (const auto* result = std::get_if<ModelResult>(&in.message)) {
       finish_job(w, result->model, result->attempt);
       // The worker gets its next job before the result is stored: storing a 7 MB result
-      // takes milliseconds that the worker need not wait.
-      const bool started = dispatch(w, false);
+      // takes milliseconds that the worker need not wait. (A pack's worker is ready after
+      // its last model.)
+      const bool started = st.idle() && dispatch(w, false);
       observer_.on_result(w, *result);
       summary_.done.push_back(result->model);
-      if (started) observer_.on_job_started(w, workers_[w].model, workers_[w].attempt);
+      if (started) notify_started(w);
     } else {
       const auto& failure = std::get<JobFailure>(in.message);
       finish_job(w, failure.model, failure.attempt);
@@ -208,7 +240,8 @@ class Loop {
         // Its gang is broken: no more jobs; it ends with the run (aborted, as lost workers).
         st.lost = true;
         summary_.lost_workers.push_back(w);
-      } else {
+        if (!st.idle()) drop_jobs(w);
+      } else if (st.idle()) {
         dispatch(w);
       }
     }

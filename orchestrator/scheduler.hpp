@@ -39,6 +39,10 @@ class SchedulerObserver {
 
 struct SchedulerOptions {
   int64_t max_retries = 1;
+  // Models per job (parallel.models_per_job): an idle worker gets up to this many first
+  // attempts from the front of the queue as one pack; a retry always goes alone, so a
+  // model that crashed its pack's process trains on its own next time.
+  int64_t models_per_job = 1;
   std::chrono::milliseconds poll_interval{500};
   std::chrono::milliseconds heartbeat_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds grace{std::chrono::minutes(1)};

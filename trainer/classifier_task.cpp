@@ -6,8 +6,8 @@
 #include <optional>
 
 #include "augment.hpp"
+#include "classifier_common.hpp"
 #include "common/errors.hpp"
-#include "common/signal.hpp"
 #include "network.hpp"
 #include "recipe.hpp"
 #include "task.hpp"
@@ -22,22 +22,6 @@ constexpr int64_t kEvalBatch = 1024;
 // and so the signals, depend on the chunk).
 constexpr int64_t kTrainModeEvalBatch = 5000;
 constexpr int64_t kWhiteningSample = 5000;
-
-// Raw split data as tensors on the device: uint8 images or float features.
-torch::Tensor raw_tensor(const Split& s, torch::Device device) {
-  std::vector<int64_t> shape{s.count};
-  shape.insert(shape.end(), s.example_shape.begin(), s.example_shape.end());
-  torch::Tensor t = s.is_image()
-                        ? torch::from_blob(const_cast<uint8_t*>(s.pixels.data()), shape, torch::kUInt8)
-                        : torch::from_blob(const_cast<float*>(s.features.data()), shape, torch::kFloat32);
-  return t.to(device).clone();  // own the memory (to() is a no-op on CPU)
-}
-
-ReleasePolicy release_policy(const DefenseConfig& d) { return {d.round_decimals, d.top_k, d.label_only}; }
-
-torch::Tensor label_tensor(const Split& s, torch::Device device) {
-  return torch::from_blob(const_cast<int64_t*>(s.labels.data()), {s.count}, torch::kInt64).to(device).clone();
-}
 
 class ClassifierTask final : public Task {
  public:
@@ -185,47 +169,9 @@ class ClassifierTask final : public Task {
     if (train_mode)
       for (auto& b : net.buffers()) saved.push_back(b.clone());
     net.set_training(train_mode);
-    const int64_t n = x_.size(0);
     const int64_t a = static_cast<int64_t>(queries_.size());
-    const int64_t classes = dataset_->classes;
-    SignalArray conf{"logit_confidence", {n, a}, std::vector<float>(static_cast<size_t>(n * a))};
-    SignalArray loss{"loss", {n, a}, std::vector<float>(static_cast<size_t>(n * a))};
-    const bool probabilities = config_.signals.probabilities, keep_logits = config_.signals.logits;
-    SignalArray max_prob{"max_probability", {n, a}, {}}, entropy{"entropy", {n, a}, {}};
-    SignalArray all_logits{"logits", {n, a, classes}, {}};
-    if (probabilities) max_prob.values.resize(n * a), entropy.values.resize(n * a);
-    if (keep_logits) all_logits.values.resize(static_cast<size_t>(n * a * classes));
-    const auto& labels = dataset_->candidates.labels;
-    const ReleasePolicy release = release_policy(config_.defense);
-    const double floor = release.floor();
-    std::vector<double> released(static_cast<size_t>(classes));
-    for (int64_t q = 0; q < a; ++q) {
-      const auto z = logits(x_, images_ ? &queries_[q] : nullptr);
-      const float* zp = z.data_ptr<float>();
-      for (int64_t i = 0; i < n; ++i) {
-        const std::span<const float> zi(zp + i * classes, classes);
-        // A defended model's signals come from what it releases (defense.*).
-        if (release.active()) released_probabilities(zi, release, released);
-        const auto s = release.active() ? released_signal(released, labels[i], floor) : classifier_signal(zi, labels[i]);
-        conf.values[i * a + q] = static_cast<float>(s.logit_confidence);
-        loss.values[i * a + q] = static_cast<float>(s.loss);
-        if (probabilities) {
-          const auto ps = release.active() ? probability_stats(std::span<const double>(released)) : probability_stats(zi);
-          max_prob.values[i * a + q] = static_cast<float>(ps.max_probability);
-          entropy.values[i * a + q] = static_cast<float>(ps.entropy);
-        }
-        if (keep_logits) std::copy(zi.begin(), zi.end(), all_logits.values.begin() + (i * a + q) * classes);
-      }
-      if (q == 0) {
-        // Training accuracy on the model's IN candidates, under the first query.
-        int64_t correct = 0, in = 0;
-        const auto pred = z.argmax(1);
-        const int64_t* pp = pred.data_ptr<int64_t>();
-        for (int64_t i = 0; i < n; ++i)
-          if (keep[i]) ++in, correct += pp[i] == labels[i];
-        result.train_accuracy = in ? static_cast<double>(correct) / static_cast<double>(in) : 0.0;
-      }
-    }
+    SignalCollector signals(config_, dataset_->candidates.labels, dataset_->classes, a);
+    for (int64_t q = 0; q < a; ++q) signals.add(q, logits(x_, images_ ? &queries_[q] : nullptr), keep);
     if (train_mode) {
       auto live = net.buffers();
       for (size_t i = 0; i < live.size(); ++i) live[i].copy_(saved[i]);
@@ -234,13 +180,7 @@ class ClassifierTask final : public Task {
     // airbench94 reports its published test-time augmentation's accuracy.
     const auto zt = airbench94_ ? tta_logits(x_test_) : logits(x_test_, nullptr);
     result.test_accuracy = zt.argmax(1).eq(y_test_.to(torch::kCPU)).to(torch::kFloat64).mean().item<double>();
-    result.signals.push_back(std::move(conf));
-    result.signals.push_back(std::move(loss));
-    if (probabilities) {
-      result.signals.push_back(std::move(max_prob));
-      result.signals.push_back(std::move(entropy));
-    }
-    if (keep_logits) result.signals.push_back(std::move(all_logits));
+    signals.finish(result);
   }
 
  private:

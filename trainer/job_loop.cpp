@@ -17,6 +17,7 @@
 #include "device.hpp"
 #include "dp_sgd.hpp"
 #include "network.hpp"
+#include "packed.hpp"
 #include "recipe.hpp"
 #include "trainer.hpp"
 
@@ -256,7 +257,8 @@ namespace {
 class TorchRunner final : public JobRunner {
  public:
   explicit TorchRunner(const TrainerContext& c)
-      : device_(resolve_device(c.config, c.device_index, c.workers_on_node)),
+      : context_(c),
+        device_(resolve_device(c.config, c.device_index, c.workers_on_node)),
         training_(c.config.training),
         model_(c.config.model),
         dp_(c.config.dp),
@@ -275,9 +277,28 @@ class TorchRunner final : public JobRunner {
   }
 
   ModelResult run(const JobAssignment& job) override { return run_job(options_, *task_, job); }
+
+  // A pack as one fused network; a model that diverged in it is trained again alone.
+  std::vector<WorkerMessage> run_pack(const std::vector<JobAssignment>& jobs) override {
+    if (jobs.size() < 2) return JobRunner::run_pack(jobs);
+    if (!packed_) packed_ = std::make_unique<PackedTrainer>(context_, device_);
+    auto models = packed_->run(jobs);
+    std::vector<WorkerMessage> out;
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      if (models[i].diverged.empty()) {
+        out.emplace_back(std::move(models[i].result));
+        continue;
+      }
+      spdlog::warn("{}; training it alone", models[i].diverged);
+      auto alone = JobRunner::run_pack({jobs[i]});
+      out.push_back(std::move(alone.at(0)));
+    }
+    return out;
+  }
   bool broken() const override { return gang_ && gang_->broken(); }
 
  private:
+  TrainerContext context_;
   torch::Device device_;
   TrainingConfig training_;
   ModelConfig model_;
@@ -285,6 +306,7 @@ class TorchRunner final : public JobRunner {
   std::function<void()> progress_;
   std::unique_ptr<GangSync> gang_;
   std::unique_ptr<Task> task_;
+  std::unique_ptr<PackedTrainer> packed_;
   LoopOptions options_;
 };
 

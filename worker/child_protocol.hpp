@@ -20,7 +20,7 @@ enum class Kind : uint32_t {
   kInit = 1,             // rank -> job process: ChildInit
   kReady = 2,            // job process -> rank: set up, waiting for jobs
   kInitFailed = 3,       // job process -> rank: i32 exit code, string message
-  kJob = 4,              // rank -> job process: encode(CoordinatorMessage{JobAssignment})
+  kJob = 4,              // rank -> job process: encode(CoordinatorMessage{JobAssignment or JobPack})
   kStop = 5,             // rank -> job process: leave
   kProgress = 6,         // job process -> rank: a training step or an evaluation batch went by
   kResult = 7,           // job process -> rank: encode(WorkerMessage{ModelResult})

@@ -275,22 +275,37 @@ void ChildRunner::serve_collective(const child::Frame& frame) {
 }
 
 ModelResult ChildRunner::run(const JobAssignment& job) {
+  auto replies = exchange(CoordinatorMessage{job}, {job.model}, 1);
+  if (auto* failure = std::get_if<JobFailure>(&replies.at(0))) throw TrainError(failure->message);
+  return std::get<ModelResult>(std::move(replies.at(0)));
+}
+
+std::vector<WorkerMessage> ChildRunner::run_pack(const std::vector<JobAssignment>& jobs) {
+  std::vector<int64_t> models;
+  for (const auto& j : jobs) models.push_back(j.model);
+  return exchange(CoordinatorMessage{JobPack{jobs}}, models, jobs.size());
+}
+
+std::vector<WorkerMessage> ChildRunner::exchange(const CoordinatorMessage& work, const std::vector<int64_t>& models,
+                                                 size_t replies) {
   if (pid_ == 0) {
-    spdlog::info("starting {} again, for model {}", options_.label, job.model);
+    spdlog::info("starting {} again, for model {}", options_.label, models.at(0));
     start();
   }
-  const std::string model = "model " + std::to_string(job.model);
+  std::string model = models.size() == 1 ? "model " : "the pack of models ";
+  for (size_t i = 0; i < models.size(); ++i) model += (i ? ", " : "") + std::to_string(models[i]);
   const bool in_gang = options_.init.gang_size > 1;
   try {
-    child::send_frame(fd_, child::Kind::kJob, encode(CoordinatorMessage{job}), options_.label.c_str());
+    child::send_frame(fd_, child::Kind::kJob, encode(work), options_.label.c_str());
   } catch (const CommError&) {
     // It died while idle; the reason is what matters.
     const auto cause = reap(false);
     if (in_gang) broken_ = true;
     throw TrainError(options_.label + " ended before " + model + " could start: it " + cause);
   }
+  std::vector<WorkerMessage> out;
   auto last_progress = Clock::now();
-  for (;;) {
+  while (out.size() < replies) {
     if (!child::readable(fd_, std::chrono::milliseconds(500))) {
       if (Clock::now() - last_progress < options_.stall) continue;
       const auto cause = reap(true);
@@ -317,20 +332,23 @@ ModelResult ChildRunner::run(const JobAssignment& job) {
       case child::Kind::kCollective:
         serve_collective(*frame);
         break;
-      case child::Kind::kResult: {
-        auto message = decode_worker_message(frame->payload.data(), frame->payload.size());
-        return std::get<ModelResult>(std::move(message));
-      }
+      case child::Kind::kResult:
+        out.push_back(decode_worker_message(frame->payload.data(), frame->payload.size()));
+        if (!std::holds_alternative<ModelResult>(out.back()))
+          throw CommError(options_.label + " sent a malformed result during " + model);
+        break;
       case child::Kind::kFailure: {
-        auto message = decode_worker_message(frame->payload.data(), frame->payload.size());
-        const auto& failure = std::get<JobFailure>(message);
-        if (failure.retire) broken_ = true;
-        throw TrainError(failure.message);
+        out.push_back(decode_worker_message(frame->payload.data(), frame->payload.size()));
+        const auto* failure = std::get_if<JobFailure>(&out.back());
+        if (!failure) throw CommError(options_.label + " sent a malformed failure during " + model);
+        if (failure->retire) broken_ = true;
+        break;
       }
       default:
         throw CommError(options_.label + " sent an unexpected message during " + model);
     }
   }
+  return out;
 }
 
 }  // namespace lira

@@ -53,6 +53,8 @@ class ChildRunner final : public JobRunner {
   ChildRunner& operator=(const ChildRunner&) = delete;
 
   ModelResult run(const JobAssignment& job) override;
+  // The pack goes to the job process whole; if it dies, the whole pack failed (throws).
+  std::vector<WorkerMessage> run_pack(const std::vector<JobAssignment>& jobs) override;
   // A job process that died inside a gang leaves the gang's other ranks in a collective
   // it will never join: the gang cannot go on.
   bool broken() const override { return broken_ || (options_.gang && options_.gang->broken()); }
@@ -61,6 +63,10 @@ class ChildRunner final : public JobRunner {
   int starts() const { return starts_; }
 
  private:
+  // Sends `work` (a job or a pack of `models`) and relays until `replies` results or
+  // failures came back; throws TrainError when the job process dies or stalls.
+  std::vector<WorkerMessage> exchange(const CoordinatorMessage& work, const std::vector<int64_t>& models,
+                                      size_t replies);
   void start();      // asks the spawner thread to spawn, then does the handshake
   void spawn();      // on the spawner thread
   void handshake();  // init message, set-up, ready

@@ -125,14 +125,15 @@ int run_job_process(int fd, const RunnerFactory& make_runner) {
 
   // Progress beats: at most one message a second, from the training thread (the only one
   // that writes to the channel while a job runs).
-  const JobAssignment* current = nullptr;
+  const std::vector<JobAssignment>* current = nullptr;  // the job, or the pack's jobs
   bool checked = false;
   auto last_beat = std::chrono::steady_clock::now();
   auto progress = [&] {
     if (current && !checked) {
       checked = true;
       for (const auto& i : planted)
-        if (i.model == current->model && (i.every_attempt || current->attempt == 0)) crash(i.kind, i.model);
+        for (const auto& job : *current)
+          if (i.model == job.model && (i.every_attempt || job.attempt == 0)) crash(i.kind, i.model);
     }
     const auto now = std::chrono::steady_clock::now();
     if (now - last_beat < std::chrono::seconds(1)) return;
@@ -160,23 +161,36 @@ int run_job_process(int fd, const RunnerFactory& make_runner) {
     if (!frame || frame->kind == child::Kind::kStop) return 0;
     if (frame->kind != child::Kind::kJob) throw CommError("job process: unexpected message from the worker rank");
     auto message = decode_coordinator_message(frame->payload.data(), frame->payload.size());
-    const auto job = std::get<JobAssignment>(std::move(message));
-    current = &job;
+    std::vector<JobAssignment> jobs;
+    if (auto* one = std::get_if<JobAssignment>(&message)) {
+      jobs.push_back(std::move(*one));
+    } else if (auto* pack = std::get_if<JobPack>(&message)) {
+      jobs = std::move(pack->jobs);
+    } else {
+      throw CommError("job process: unexpected message from the worker rank");
+    }
+    current = &jobs;
     checked = false;
     progress();  // the job has begun: a beat (and, in tests, a planted crash)
-    WorkerMessage reply;
-    child::Kind kind = child::Kind::kResult;
+    std::vector<WorkerMessage> replies;
     try {
-      ModelResult result = runner->run(job);
-      result.model = job.model;
-      result.attempt = job.attempt;
-      reply = std::move(result);
+      if (jobs.size() == 1) {
+        ModelResult result = runner->run(jobs.front());
+        result.model = jobs.front().model;
+        result.attempt = jobs.front().attempt;
+        replies.emplace_back(std::move(result));
+      } else {
+        replies = runner->run_pack(jobs);
+      }
     } catch (const std::exception& e) {
-      reply = JobFailure{job.model, job.attempt, e.what(), runner->broken() || (gang && gang->broken())};
-      kind = child::Kind::kFailure;
+      replies.clear();
+      for (const auto& job : jobs)
+        replies.emplace_back(JobFailure{job.model, job.attempt, e.what(), runner->broken() || (gang && gang->broken())});
     }
     current = nullptr;
-    child::send_frame(fd, kind, encode(reply), kPeer);
+    for (const auto& reply : replies)
+      child::send_frame(fd, std::holds_alternative<ModelResult>(reply) ? child::Kind::kResult : child::Kind::kFailure,
+                        encode(reply), kPeer);
   }
 }
 

@@ -15,23 +15,45 @@ int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerId
   for (;;) {
     CoordinatorMessage message = transport.receive();
     if (std::holds_alternative<StopWorker>(message)) break;
-    const auto& job = std::get<JobAssignment>(message);
-    ++jobs;
-    spdlog::debug("model {}: starting (attempt {})", job.model, job.attempt);
-    auto running = std::async(std::launch::async, [&] { return runner.run(job); });
-    while (running.wait_for(heartbeat) == std::future_status::timeout) transport.send(Heartbeat{job.model, job.attempt});
-    WorkerMessage reply;
-    try {
-      ModelResult result = running.get();
-      result.model = job.model;
-      result.attempt = job.attempt;
-      reply = std::move(result);
-    } catch (const std::exception& e) {
-      spdlog::error("model {} (attempt {}) failed: {}", job.model, job.attempt, e.what());
-      reply = JobFailure{job.model, job.attempt, e.what(), runner.broken()};
+    // One job, or a pack of them (parallel.models_per_job): one reply per job either way.
+    std::vector<JobAssignment> pack;
+    if (auto* one = std::get_if<JobAssignment>(&message)) {
+      pack.push_back(std::move(*one));
+    } else {
+      pack = std::move(std::get<JobPack>(message).jobs);
     }
-    transport.send(reply);
-    if (const auto* f = std::get_if<JobFailure>(&reply); f && f->retire) {
+    if (pack.empty()) continue;
+    jobs += static_cast<int64_t>(pack.size());
+    const auto& first = pack.front();
+    spdlog::debug("model {}: starting (attempt {}){}", first.model, first.attempt,
+                  pack.size() > 1 ? " with " + std::to_string(pack.size() - 1) + " more in its pack" : "");
+    auto running = std::async(std::launch::async, [&]() -> std::vector<WorkerMessage> {
+      if (pack.size() > 1) return runner.run_pack(pack);
+      ModelResult result = runner.run(first);
+      result.model = first.model;
+      result.attempt = first.attempt;
+      return {std::move(result)};
+    });
+    while (running.wait_for(heartbeat) == std::future_status::timeout)
+      transport.send(Heartbeat{first.model, first.attempt});
+    std::vector<WorkerMessage> replies;
+    try {
+      replies = running.get();
+    } catch (const std::exception& e) {
+      for (const auto& job : pack) {
+        spdlog::error("model {} (attempt {}) failed: {}", job.model, job.attempt, e.what());
+        replies.emplace_back(JobFailure{job.model, job.attempt, e.what(), runner.broken()});
+      }
+    }
+    bool retire = false;
+    for (auto& reply : replies) {
+      if (const auto* f = std::get_if<JobFailure>(&reply)) {
+        if (pack.size() > 1) spdlog::error("model {} (attempt {}) failed: {}", f->model, f->attempt, f->message);
+        retire = retire || f->retire;
+      }
+      transport.send(reply);
+    }
+    if (retire) {
       spdlog::error("this worker retires: it cannot run more models");
       break;
     }

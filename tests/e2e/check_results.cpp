@@ -1,8 +1,11 @@
 // Checks a results file written by `lira run` for the end-to-end tests.
 //   check_results FILE MODELS CANDIDATES QUERIES   shapes, balance, every model done
 //   check_results --same A B                       identical keep, labels, seeds, done flags, signals
+//   check_results --close A B TOL                  the same, but signals within TOL x their largest |value|
+//                                                  (runs with parallel.models_per_job > 1, docs/training.md)
 //   check_results --done FILE                      prints the indices of the done models
 // Prints what it checked; exits 1 with a message on the first violation.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -60,17 +63,39 @@ int check_one(const std::string& path, int64_t M, int64_t N, int64_t A) {
   return 0;
 }
 
-int check_same(const std::string& a_path, const std::string& b_path) {
+// tolerance < 0: bitwise.
+int check_same(const std::string& a_path, const std::string& b_path, double tolerance = -1) {
   lira::ResultsReader a(a_path), b(b_path);
   expect(a.keep() == b.keep(), "keep matrices differ");
+  double worst = 0;
   for (const char* name : {"logit_confidence", "loss"}) {
     std::vector<float> x, y;
     a.read_signal(name, 0, a.candidates(), x);
     b.read_signal(name, 0, b.candidates(), y);
     expect(x.size() == y.size(), "signal sizes differ");
-    for (size_t i = 0; i < x.size(); ++i)
-      expect(std::memcmp(&x[i], &y[i], sizeof(float)) == 0,
-             std::string("/signals/") + name + " differs at flat index " + std::to_string(i));
+    if (tolerance < 0) {
+      for (size_t i = 0; i < x.size(); ++i)
+        expect(std::memcmp(&x[i], &y[i], sizeof(float)) == 0,
+               std::string("/signals/") + name + " differs at flat index " + std::to_string(i));
+      continue;
+    }
+    double scale = 0, diff = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      scale = std::max(scale, static_cast<double>(std::fabs(x[i])));
+      diff = std::max(diff, static_cast<double>(std::fabs(x[i] - y[i])));
+    }
+    expect(diff <= tolerance * scale, std::string("/signals/") + name + " differs by up to " + std::to_string(diff) +
+                                          ", more than " + std::to_string(tolerance) + " x " + std::to_string(scale));
+    worst = std::max(worst, scale > 0 ? diff / scale : 0.0);
+  }
+  if (tolerance >= 0) {
+    expect(a.labels() == b.labels(), "labels differ");
+    expect(a.model_values("seed") == b.model_values("seed"), "model seeds differ");
+    expect(a.done() == b.done(), "done flags differ");
+    std::printf("check_results: %s and %s have identical keep, labels, seeds and done flags, and signals within "
+                "%.3g of their scale (tolerance %.3g)\n",
+                a_path.c_str(), b_path.c_str(), worst, tolerance);
+    return 0;
   }
   expect(a.labels() == b.labels(), "labels differ");
   expect(a.model_values("seed") == b.model_values("seed"), "model seeds differ");
@@ -85,6 +110,7 @@ int check_same(const std::string& a_path, const std::string& b_path) {
 int main(int argc, char** argv) {
   try {
     if (argc == 4 && std::string(argv[1]) == "--same") return check_same(argv[2], argv[3]);
+    if (argc == 5 && std::string(argv[1]) == "--close") return check_same(argv[2], argv[3], std::atof(argv[4]));
     if (argc == 3 && std::string(argv[1]) == "--done") {
       const auto done = lira::ResultsReader(argv[2]).done();
       for (size_t m = 0; m < done.size(); ++m)
@@ -95,6 +121,6 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     fail(e.what());
   }
-  std::fprintf(stderr, "usage: check_results FILE MODELS CANDIDATES QUERIES | --same A B | --done FILE\n");
+  std::fprintf(stderr, "usage: check_results FILE MODELS CANDIDATES QUERIES | --same A B | --close A B TOL | --done FILE\n");
   return 2;
 }

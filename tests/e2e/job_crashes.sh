@@ -7,7 +7,8 @@
 # crashes every time fails after experiment.max_retries retries while the others finish;
 # one that takes the whole job down is counted across runs and failed (crash accounting).
 # A job process that dies inside a data-parallel gang retires its gang; another gang
-# finishes the run.
+# finishes the run. With packs of models (parallel.models_per_job), a crash retries each
+# model of the pack alone.
 # usage: job_crashes.sh LIRA MAKE_DATASET CHECK_RESULTS SOURCE_DIR MPIEXEC
 set -uo pipefail
 lira=$1 make_dataset=$2 check=$3 src=$4 mpiexec=$5
@@ -47,6 +48,17 @@ rc=$?
 [ "$(grep -oE "model [0-9]+ failed on rank [12] \(attempt 1\), will retry: rank [12]'s job process" "$work/mpi.log" |
      sort -u | wc -l)" -eq 12 ] || { cat "$work/mpi.log"; fail "not every planted crash was reported and retried"; }
 "$check" --same "$work/ref.h5" "$work/mpi.h5" || fail "MPI signals differ from the reference"
+
+echo "== packs of 4 (parallel.models_per_job): a crash retries the pack's models, each alone"
+LIRA_TEST_CRASH="segv@5" "$lira" "${args[@]}" --set parallel.models_per_job=4 --out "$work/packs.h5" \
+  >"$work/packs.log" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { cat "$work/packs.log"; fail "the packed run with a crash exited $rc"; }
+expect_in "$work/packs.log" "the pack of models 4, 5, 6, 7: it was killed by SIGSEGV" "pack crash"
+[ "$(grep -oE "model [4-7] failed on .*attempt 1\), will retry" "$work/packs.log" | sort -u | wc -l)" -eq 4 ] ||
+  { cat "$work/packs.log"; fail "not every model of the crashed pack was retried"; }
+"$check" "$work/packs.h5" 12 300 2 || fail "packed file"
+"$check" --close "$work/ref.h5" "$work/packs.h5" 1e-4 || fail "packed signals differ from the reference"
 
 echo "== a model that crashes every time fails; the run goes on"
 LIRA_TEST_CRASH="segv@7!" "$lira" "${args[@]}" --out "$work/loop.h5" >"$work/loop.log" 2>&1

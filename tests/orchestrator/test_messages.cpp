@@ -1,6 +1,8 @@
 // Tests of the message encoding: round trips and rejection of malformed bytes.
 #include <doctest/doctest.h>
 
+#include <cstring>
+
 #include "common/errors.hpp"
 #include "orchestrator/messages.hpp"
 
@@ -65,4 +67,23 @@ TEST_CASE("every truncation of a valid message is rejected, never read past the 
 TEST_CASE("a worker message is not accepted as a coordinator message") {
   const auto bytes = encode(WorkerMessage{WorkerReady{"h", 1}});
   CHECK_THROWS_AS(decode_coordinator_message(bytes.data(), bytes.size()), CommError);
+}
+
+TEST_CASE("a pack of jobs round-trips, and a count past its bytes is refused") {
+  JobPack pack{{{4, 11, 0, {1, 0, 1}}, {5, 12, 0, {0, 1, 1}}, {6, 13, 0, {1, 1, 0}}}};
+  const auto bytes = encode(CoordinatorMessage{pack});
+  const auto back = std::get<JobPack>(decode_coordinator_message(bytes.data(), bytes.size()));
+  REQUIRE(back.jobs.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(back.jobs[i].model == pack.jobs[i].model);
+    CHECK(back.jobs[i].seed == pack.jobs[i].seed);
+    CHECK(back.jobs[i].keep_row == pack.jobs[i].keep_row);
+  }
+  auto cut = bytes;
+  cut.resize(cut.size() - 5);
+  CHECK_THROWS_AS(decode_coordinator_message(cut.data(), cut.size()), CommError);
+  auto huge = bytes;
+  const uint64_t count = uint64_t{1} << 40;  // the count follows magic (4), version (2), tag (1)
+  std::memcpy(huge.data() + 7, &count, sizeof count);
+  CHECK_THROWS_AS(decode_coordinator_message(huge.data(), huge.size()), CommError);
 }

@@ -320,3 +320,93 @@ TEST_CASE("with no grace left, the running jobs are reported abandoned") {
   hub.coordinator().send(0, StopWorker{});
   w.join();
 }
+
+namespace {
+
+// Records the packs it is given, then runs them one by one (JobRunner's default).
+class PackRecorder final : public JobRunner {
+ public:
+  explicit PackRecorder(std::set<int64_t> fail_first = {}) : fail_first_(std::move(fail_first)) {}
+  ModelResult run(const JobAssignment& job) override {
+    if (job.attempt == 0 && fail_first_.count(job.model)) throw TrainError("planned failure");
+    std::lock_guard lock(mutex);
+    attempts.push_back({job.model, job.attempt});
+    return {};
+  }
+  std::vector<WorkerMessage> run_pack(const std::vector<JobAssignment>& jobs) override {
+    {
+      std::lock_guard lock(mutex);
+      std::vector<std::pair<int64_t, int32_t>> pack;
+      for (const auto& j : jobs) pack.push_back({j.model, j.attempt});
+      packs.push_back(pack);
+    }
+    return JobRunner::run_pack(jobs);
+  }
+  std::mutex mutex;
+  std::vector<std::vector<std::pair<int64_t, int32_t>>> packs;
+  std::vector<std::pair<int64_t, int32_t>> attempts;
+
+ private:
+  std::set<int64_t> fail_first_;
+};
+
+ScheduleSummary run_packs(const Plan& plan, int64_t k, std::vector<std::unique_ptr<PackRecorder>>& runners,
+                          RecordingObserver& obs) {
+  InProcessHub hub(static_cast<int>(runners.size()));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < runners.size(); ++i)
+    threads.emplace_back([&, i] { run_worker(hub.worker(static_cast<int>(i)), *runners[i], {"test", 0}, 20ms); });
+  auto o = options(1);
+  o.models_per_job = k;
+  const auto s = run_schedule(plan, range(plan.models()), hub.coordinator(), obs, o);
+  for (auto& t : threads) t.join();
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("models_per_job: workers get packs of K first attempts and every model is done once") {
+  const Plan plan(22, 10, 1);
+  std::vector<std::unique_ptr<PackRecorder>> runners;
+  for (int i = 0; i < 2; ++i) runners.push_back(std::make_unique<PackRecorder>());
+  RecordingObserver obs;
+  const auto s = run_packs(plan, 4, runners, obs);
+  CHECK(s.done.size() == 22);
+  CHECK(s.failed.empty());
+  CHECK(obs.results.size() == 22);
+  for (const auto& [model, count] : obs.results) CHECK(count == 1);
+  CHECK(obs.started == 22);
+  // 22 models in packs of at most 4: at least 5 packs of two or more, none larger than 4.
+  size_t packs = 0, in_packs = 0, singles = 0;
+  for (auto& r : runners) {
+    for (const auto& p : r->packs) {
+      CHECK(p.size() >= 2);
+      CHECK(p.size() <= 4);
+      ++packs, in_packs += p.size();
+    }
+    singles += r->attempts.size();
+  }
+  CHECK(packs >= 5);
+  CHECK(singles == 22);  // each model trained once (the default run_pack: one by one)
+  CHECK(s.jobs_per_worker[0] + s.jobs_per_worker[1] == 22);
+}
+
+TEST_CASE("models_per_job: a model that failed in its pack is retried alone") {
+  const Plan plan(8, 10, 2);
+  std::vector<std::unique_ptr<PackRecorder>> runners;
+  runners.push_back(std::make_unique<PackRecorder>(std::set<int64_t>{1, 5}));
+  RecordingObserver obs;
+  const auto s = run_packs(plan, 4, runners, obs);
+  CHECK(s.done.size() == 8);
+  CHECK(s.failed.empty());
+  REQUIRE(obs.failures.size() == 2);
+  for (const auto& [model, retry] : obs.failures) CHECK(retry);
+  // The two packs of first attempts, then each retry on its own (JobAssignment, no pack).
+  const auto& r = *runners[0];
+  CHECK(r.packs.size() == 2);
+  for (const auto& p : r.packs)
+    for (const auto& [model, attempt] : p) CHECK(attempt == 0);
+  int retries = 0;
+  for (const auto& [model, attempt] : r.attempts) retries += attempt == 1;
+  CHECK(retries == 2);
+}

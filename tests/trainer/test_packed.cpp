@@ -1,0 +1,144 @@
+// Tests of packed training (parallel.models_per_job, trainer/packed.hpp): a pack of K
+// models trains the same models as K jobs alone, up to float rounding; a packed run is
+// bitwise reproducible; a model that diverges leaves its pack and trains alone.
+#include "../torch_doctest.hpp"  // first: see there
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "../tools/idx_writer.hpp"
+#include "common/config.hpp"
+#include "orchestrator/plan.hpp"
+#include "trainer/trainer.hpp"
+
+using namespace lira;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct PackFixture {
+  fs::path dir = fs::temp_directory_path() / ("lira-packed-test-" + std::to_string(getpid()));
+  Config config;
+  std::shared_ptr<const Dataset> data;
+  explicit PackFixture(const std::vector<std::string>& overrides) {
+    fs::create_directories(dir);
+    lira::testing::write_synthetic_dataset(dir.string(), 300, 100);
+    std::vector<std::string> ov{"data.path=" + dir.string(), "data.candidates=200", "experiment.models=8",
+                                "training.epochs=3", "training.lr=0.05", "training.batch_size=32",
+                                "parallel.models_per_job=4"};
+    ov.insert(ov.end(), overrides.begin(), overrides.end());
+    config = parse_config("", "test", ov);
+    data = load_dataset(config.data);
+  }
+  ~PackFixture() { fs::remove_all(dir); }
+  std::vector<JobAssignment> jobs(int64_t first, int64_t count) const {
+    const Plan plan(config.experiment.models, config.data.candidates, 0);
+    std::vector<JobAssignment> out;
+    for (int64_t m = first; m < first + count; ++m) {
+      const auto row = plan.keep_row(m);
+      out.push_back({m, plan.model_seed(m), 0, {row.begin(), row.end()}});
+    }
+    return out;
+  }
+};
+
+const ModelResult& result_of(const WorkerMessage& m) {
+  REQUIRE(std::holds_alternative<ModelResult>(m));
+  return std::get<ModelResult>(m);
+}
+
+// The largest |a - b| over every signal of two results, and the largest |a|.
+std::pair<double, double> difference(const ModelResult& a, const ModelResult& b) {
+  REQUIRE(a.signals.size() == b.signals.size());
+  double diff = 0, scale = 0;
+  for (size_t s = 0; s < a.signals.size(); ++s) {
+    REQUIRE(a.signals[s].name == b.signals[s].name);
+    REQUIRE(a.signals[s].values.size() == b.signals[s].values.size());
+    for (size_t i = 0; i < a.signals[s].values.size(); ++i) {
+      diff = std::max(diff, static_cast<double>(std::fabs(a.signals[s].values[i] - b.signals[s].values[i])));
+      scale = std::max(scale, static_cast<double>(std::fabs(a.signals[s].values[i])));
+    }
+  }
+  return {diff, scale};
+}
+
+// Trains jobs 0..3 alone and as one pack; every model's signals agree to `tolerance`
+// of the signals' scale (the largest |value|), and the accuracies agree.
+void check_pack_matches_alone(const std::vector<std::string>& overrides, double tolerance) {
+  PackFixture f(overrides);
+  auto runner = make_torch_runner({f.config, f.data, 1});
+  const auto jobs = f.jobs(0, 4);
+  const auto packed = runner->run_pack(jobs);
+  REQUIRE(packed.size() == 4);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const auto alone = runner->run(jobs[i]);
+    const auto& p = result_of(packed[i]);
+    CHECK(p.model == jobs[i].model);
+    const auto [diff, scale] = difference(alone, p);
+    MESSAGE("model " << i << ": max |signal difference| " << diff << " of scale " << scale);
+    CHECK(diff <= tolerance * scale);
+    CHECK(std::fabs(alone.test_accuracy - p.test_accuracy) <= 0.02);
+    CHECK(std::fabs(alone.train_accuracy - p.train_accuracy) <= 0.02);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a pack of 4 mlp models matches 4 jobs alone (adamw, EMA, label smoothing, cosine)") {
+  check_pack_matches_alone({"model.arch=mlp", "model.hidden=[32, 16]", "training.optimizer=adamw",
+                            "training.lr=0.01", "training.weight_decay=0.01", "training.ema=0.9",
+                            "training.label_smoothing=0.1", "training.schedule=cosine", "training.warmup=0.1"},
+                           1e-5);
+}
+
+TEST_CASE("a pack of 4 cnn models matches 4 jobs alone (Nesterov SGD, clipping, flip and crop)") {
+  check_pack_matches_alone({"model.arch=cnn", "model.channels=[4, 8]", "model.hidden=[16]", "training.momentum=0.9",
+                            "training.nesterov=true", "training.weight_decay=0.0005", "training.grad_clip=0.5",
+                            "training.augment_flip=true", "training.augment_crop=2", "training.epochs=2"},
+                           1e-5);
+}
+
+TEST_CASE("a pack matches alone under the official schedule with plain SGD and adam") {
+  check_pack_matches_alone({"model.arch=mlp", "model.hidden=[16]", "training.schedule=official",
+                            "training.warmup=0.2", "training.momentum=0"},
+                           1e-5);
+  check_pack_matches_alone({"model.arch=mlp", "model.hidden=[16]", "training.optimizer=adam", "training.lr=0.01",
+                            "training.weight_decay=0.001", "training.decay_all=true"},
+                           1e-5);
+}
+
+TEST_CASE("a packed run is bitwise reproducible on the CPU") {
+  PackFixture f({"model.arch=cnn", "model.channels=[4]", "model.hidden=[16]", "training.augment_flip=true",
+                 "training.epochs=2"});
+  const auto jobs = f.jobs(2, 3);
+  auto a = make_torch_runner({f.config, f.data, 1})->run_pack(jobs);
+  auto b = make_torch_runner({f.config, f.data, 1})->run_pack(jobs);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const auto& ra = result_of(a[i]);
+    const auto& rb = result_of(b[i]);
+    for (size_t s = 0; s < ra.signals.size(); ++s) CHECK(ra.signals[s].values == rb.signals[s].values);
+    CHECK(ra.test_accuracy == rb.test_accuracy);
+  }
+}
+
+TEST_CASE("a model whose loss stops being finite leaves its pack and is trained alone") {
+  PackFixture f({"model.arch=mlp", "model.hidden=[16]"});
+  const auto jobs = f.jobs(0, 4);
+  auto runner = make_torch_runner({f.config, f.data, 1});
+  ::setenv("LIRA_TEST_DIVERGE", "2", 1);  // model 2's weights become NaN in the pack
+  const auto packed = runner->run_pack(jobs);
+  ::unsetenv("LIRA_TEST_DIVERGE");
+  REQUIRE(packed.size() == 4);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const auto& p = result_of(packed[i]);
+    const auto alone = runner->run(jobs[i]);
+    const auto [diff, scale] = difference(alone, p);
+    if (i == 2) {
+      CHECK(diff == 0);  // trained alone, so exactly the job's result
+    } else {
+      CHECK(diff <= 1e-5 * scale);  // the others were not disturbed
+    }
+  }
+}
