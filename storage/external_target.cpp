@@ -1,7 +1,5 @@
 // Implements write_external_target (results_file.hpp): `lira signals` output, a results
 // file of one model in the minimal layout plus the fingerprints of the file it extends.
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include "results_file.hpp"
@@ -18,15 +16,12 @@ void write_external_target(const std::string& path, const ResultsReader& results
   std::error_code ec;
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) fs::create_directories(parent, ec);
-  const std::string partial = path + ".partial";
-  fs::remove(partial, ec);
+  const std::string partial = h5::partial_path(path);
+  // Built under the temporary name and renamed into place once complete and durable, as
+  // a results file; a failure on the way removes the temporary.
+  h5::RemoveUnlessKept cleanup{partial};
   {
-    auto fapl = h5::file_access_for_writing();
-    const hid_t fid = H5Fcreate(partial.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
-    if (fid < 0)
-      throw StorageError("cannot create '" + partial + "' (HDF5: " + h5::error_stack() +
-                         "); check that the directory is writable, or choose another path with --out");
-    auto file = h5::file_id(fid, "create " + partial);
+    auto file = h5::create_partial(path, "check that the directory is writable, or choose another path with --out");
     std::vector<uint8_t> keep(target.membership.begin(), target.membership.end());
     for (auto& k : keep) k = k ? 1 : 0;
     h5::write_dataset(file, "keep", H5T_STD_U8LE, H5T_NATIVE_UINT8, {1, n}, keep.data(), partial);
@@ -52,10 +47,10 @@ void write_external_target(const std::string& path, const ResultsReader& results
       const auto v = results.attribute(a);
       if (!v.empty()) h5::write_string_attr(file, a, v);
     }
-    h5::check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flush " + partial);
+    h5::make_durable(file, partial);
   }
-  if (std::rename(partial.c_str(), path.c_str()) != 0)
-    throw StorageError("cannot rename '" + partial + "' to '" + path + "': " + std::strerror(errno));
+  cleanup.keep = true;  // whole: a failed rename leaves it for the next attempt to replace
+  h5::commit_partial(path);
 }
 
 }  // namespace lira

@@ -1,9 +1,18 @@
 // Implements the HDF5 error plumbing of h5.hpp.
 #include "h5.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+
+#include "common/errors.hpp"
 
 namespace lira::h5 {
 
@@ -164,6 +173,49 @@ Id file_access_for_writing() {
   auto fapl = file_access_without_locking();
   check(H5Pset_sieve_buf_size(fapl, 0), "no sieve buffer");
   return fapl;
+}
+
+std::string partial_path(const std::string& path) { return path + ".partial"; }
+
+Id create_partial(const std::string& path, const std::string& hint) {
+  const std::string partial = partial_path(path);
+  std::error_code ec;
+  std::filesystem::remove(partial, ec);
+  auto fapl = file_access_for_writing();
+  const hid_t fid = H5Fcreate(partial.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+  if (fid < 0) throw StorageError("cannot create '" + partial + "' (HDF5: " + error_stack() + "); " + hint);
+  return file_id(fid, "create " + partial);
+}
+
+void make_durable(hid_t file, const std::string& path) {
+  check(H5Fflush(file, H5F_SCOPE_GLOBAL), "flush " + path);
+  void* handle = nullptr;
+  auto fapl = plist_id(H5Fget_access_plist(file), "access list of " + path);
+  if (H5Fget_vfd_handle(file, fapl, &handle) >= 0 && handle) {
+    if (::fsync(*static_cast<int*>(handle)) != 0)
+      throw StorageError("fsync of '" + path + "' failed: " + std::strerror(errno) + " (disk full or failing?)");
+  }
+}
+
+void commit_partial(const std::string& path) {
+  const std::string partial = partial_path(path);
+  if (std::rename(partial.c_str(), path.c_str()) != 0)
+    throw StorageError("cannot rename '" + partial + "' to '" + path + "': " + std::strerror(errno));
+  auto dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // nothing to make durable that we can reach
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0 && err != EINVAL && err != EROFS)
+    throw StorageError("fsync of the directory of '" + path + "' failed: " + std::strerror(err));
+}
+
+RemoveUnlessKept::~RemoveUnlessKept() {
+  if (keep) return;
+  std::error_code ignored;
+  std::filesystem::remove(path, ignored);
 }
 
 }  // namespace lira::h5

@@ -110,4 +110,22 @@ Id file_access_for_writing();
 // nothing but raw data changes after the file is created (see results_file.hpp).
 Id file_access_without_locking();
 
+// New files are built under a temporary name and renamed into place once complete and
+// durable: a crash before the rename leaves nothing at the final path.
+std::string partial_path(const std::string& path);  // path + ".partial"
+// Creates partial_path(path) (removing a leftover one) for writing; throws StorageError
+// naming the file and `hint` (what the user can do) when it cannot.
+Id create_partial(const std::string& path, const std::string& hint);
+// H5Fflush, then fsync of the file's descriptor: the data survives a power loss.
+void make_durable(hid_t file, const std::string& path);
+// Renames partial_path(path) to path and fsyncs the directory, so the rename is durable.
+void commit_partial(const std::string& path);
+// Removes a file when it goes out of scope, unless `keep` was set: a failed build of a
+// partial file leaves nothing behind.
+struct RemoveUnlessKept {
+  std::string path;
+  bool keep = false;
+  ~RemoveUnlessKept();
+};
+
 }  // namespace lira::h5

@@ -64,18 +64,6 @@ std::string describe_line_difference(const std::string& before, const std::strin
   return out;
 }
 
-// fsync of the directory holding `path`, so that a rename into it survives a power loss.
-void sync_directory(const std::string& path) {
-  auto dir = fs::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;  // nothing to make durable that we can reach
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0 && err != EINVAL && err != EROFS)
-    throw StorageError("fsync of the directory of '" + path + "' failed: " + std::strerror(err));
-}
 
 }  // namespace
 
@@ -106,23 +94,9 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
   // Built under a temporary name and renamed into place once complete and durable: a
   // crash before the rename leaves nothing at `path` (the next run removes the remains).
   const std::string partial = partial_path(path);
-  fs::remove(partial, ec);
-  auto fapl = h5::file_access_for_writing();
-  const hid_t fid = H5Fcreate(partial.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl);
-  if (fid < 0)
-    throw StorageError("cannot create results file '" + partial + "' (HDF5: " + h5::error_stack() +
-                       "); check that the directory is writable, or choose another path with --out");
-  auto file = h5::file_id(fid, "create " + partial);
+  auto file = h5::create_partial(path, "check that the directory is writable, or choose another path with --out");
   // A failure before the rename (a full disk, most likely) removes the temporary.
-  struct RemoveUnlessKept {
-    const std::string& path;
-    bool keep = false;
-    ~RemoveUnlessKept() {
-      if (keep) return;
-      std::error_code ignored;
-      fs::remove(path, ignored);
-    }
-  } cleanup{partial};
+  h5::RemoveUnlessKept cleanup{partial};
 
   h5::write_int_attr(file, "format_version", kResultsFormatVersion);
   h5::write_string_attr(file, "lira_version", meta.lira_version);
@@ -184,14 +158,12 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
   // entry made durable too. The open handle follows the file.
   if (mode == Mode::kCreateNew && fs::exists(path, ec))
     throw StorageError("results file '" + path + "' appeared while this run was creating it; choose another --out");
-  if (std::rename(partial.c_str(), path.c_str()) != 0)
-    throw StorageError("cannot rename '" + partial + "' to '" + path + "': " + std::strerror(errno));
+  h5::commit_partial(path);
   w->path_ = path;
-  sync_directory(path);
   return w;
 }
 
-std::string ResultsWriter::partial_path(const std::string& path) { return path + ".partial"; }
+std::string ResultsWriter::partial_path(const std::string& path) { return h5::partial_path(path); }
 
 namespace {
 
@@ -315,16 +287,7 @@ void ResultsWriter::set(const char* name, int64_t model, T value) {
   std::memcpy(c.data.data() + static_cast<size_t>(model) * sizeof(T), &value, sizeof(T));
 }
 
-void ResultsWriter::make_durable() {
-  h5::check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush " + path_);
-  // A flush hands the data to the kernel; fsync makes it survive a power loss too.
-  void* handle = nullptr;
-  auto fapl = h5::plist_id(H5Fget_access_plist(file_), "access list of " + path_);
-  if (H5Fget_vfd_handle(file_, fapl, &handle) >= 0 && handle) {
-    if (::fsync(*static_cast<int*>(handle)) != 0)
-      throw StorageError("fsync of '" + path_ + "' failed: " + std::strerror(errno) + " (disk full or failing?)");
-  }
-}
+void ResultsWriter::make_durable() { h5::make_durable(file_, path_); }
 
 void ResultsWriter::write_run(Column& c, int64_t first, int64_t last) {
   auto fspace = h5::space_id(H5Dget_space(c.dataset), std::string("space of /models/") + c.name);
