@@ -48,6 +48,13 @@ Plan make_plan(const Config& config) {
 
 }  // namespace
 
+std::shared_ptr<const Dataset> dataset_for(const Config& config) {
+  if (config.model.arch == "synthetic") return synthetic_dataset(config.data.candidates);
+  auto data = load_dataset(config.data);
+  check_config_with_data(config, *data);
+  return data;
+}
+
 std::string dp_budget_summary(const Config& config, const std::string& origin) {
   try {
     return dp_budget_summary(config);
@@ -132,12 +139,6 @@ int auto_threads(const Config& config, int workers_on_node) {
 
 bool synthetic(const Config& config) { return config.model.arch == "synthetic"; }
 
-std::shared_ptr<const Dataset> dataset_for(const Config& config) {
-  if (synthetic(config)) return synthetic_dataset(config.data.candidates);
-  auto data = load_dataset(config.data);
-  check_config_with_data(config, *data);
-  return data;
-}
 
 // The synthetic benchmark workload needs no libtorch; everything else trains with it.
 std::unique_ptr<JobRunner> runner_for(const Config& config, std::shared_ptr<const Dataset> data, int threads,

@@ -1,6 +1,7 @@
 // `lira run CONFIG`: train every reference model of an experiment into one results file.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,11 @@ struct RunArgs {
 int run_command(const RunArgs& args);
 
 struct Config;
+struct Dataset;
+// The data a run of `config` trains on: read from data.path and checked against the
+// config (check_config_with_data), or the synthetic workload's stand-in. Every entry
+// point that builds a trainer (run, its job processes, lira signals) goes through it.
+std::shared_ptr<const Dataset> dataset_for(const Config& config);
 // DP-SGD runs: what each model will spend, from the keep plan (each model's IN count
 // sets its sampling rate and steps) and the RDP accountant -- one line, e.g. "DP-SGD:
 // sigma 1.1, C 1, delta 1e-05; epsilon 2.31 to 2.35 per model (...)". Empty without DP.

@@ -1,6 +1,8 @@
 // Implements `lira signals` (signals_command.hpp).
 #include "signals_command.hpp"
 
+#include "run_command.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -156,8 +158,7 @@ Subcommand add_signals_command(CLI::App& app) {
 
     TrainerContext context;
     context.config = config;
-    context.dataset = load_dataset(config.data);
-    check_config_with_data(config, *context.dataset);
+    context.dataset = dataset_for(config);
     const auto recorded = results.attribute("fingerprint_data");
     if (!recorded.empty() && recorded != context.dataset->identity)
       throw DataError("the data files of '" + o->results + "' have changed since it was written (fingerprint_data); "

@@ -35,7 +35,8 @@ class ClassifierTask final : public Task {
     y_test_ = label_tensor(d.test, device_);
     if (const int64_t v = config_.defense.early_stopping > 0 ? config_.defense.validation_examples : 0; v > 0) {
       // Early stopping's validation split: the test split's last v examples, which the
-      // test accuracy then leaves out (check_config_with_data leaves some to test on).
+      // test accuracy then leaves out (check_config_with_data, run at every entry point
+      // through dataset_for, leaves some to test on).
       const int64_t keep = x_test_.size(0) - v;
       x_val_ = x_test_.slice(0, keep), y_val_ = y_test_.slice(0, keep);
       x_test_ = x_test_.slice(0, 0, keep), y_test_ = y_test_.slice(0, 0, keep);
@@ -49,7 +50,6 @@ class ClassifierTask final : public Task {
     bf16_ = cuda && config_.training.bf16;
     channels_last_ = cuda && config_.training.channels_last && images_ && config_.model.arch != "mlp";
     spdlog::debug("classifier: bf16 {}, channels_last {}", bf16_, channels_last_);
-    check_config_with_data(config_, d);
     const auto& t = config_.training;
     airbench94_ = config_.model.arch == "airbench94";
     const double smoothing = airbench94_ ? Airbench94Hyp::kLabelSmoothing : t.label_smoothing;
