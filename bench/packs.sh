@@ -17,23 +17,23 @@ trap 'rm -rf "$work"' EXIT
 accuracy() {
   /usr/bin/python3 -c "import h5py,sys; print(f\"{h5py.File(sys.argv[1],'r')['/models/test_accuracy'][:].mean():.4f}\")" "$1"
 }
-bench() {  # name models config extra-args...
-  local name=$1 models=$2 config=$3
-  shift 3
+bench() {  # tag name models config extra-args...
+  local tag=$1 name=$2 models=$3 config=$4
+  shift 4
   echo "$name: $models models, $threads threads"
   local base_rate=""
   for k in $ks; do
     /usr/bin/time -f '%e %M' -o "$work/time" "$lira" run "$here/../configs/$config" --log-level warn --overwrite \
       --set "experiment.models=$models" --set "parallel.models_per_job=$k" --set "training.threads=$threads" \
-      --set parallel.isolation=thread "$@" --out "$work/k$k.h5" >/dev/null
+      --set parallel.isolation=thread "$@" --out "$work/$tag-k$k.h5" >/dev/null
     read -r wall rss_kb <"$work/time"
     local rate
     rate=$(echo "$models * 3600 / $wall" | bc -l)
     [ -z "$base_rate" ] && base_rate=$rate
     printf '  K=%-3s %8.1f s  %9.0f models/h  %5.2fx  peak RSS %6.0f MiB  test acc %s\n' "$k" "$wall" "$rate" \
-      "$(echo "$rate / $base_rate" | bc -l)" "$(echo "$rss_kb / 1024" | bc -l)" "$(accuracy "$work/k$k.h5")"
+      "$(echo "$rate / $base_rate" | bc -l)" "$(echo "$rss_kb / 1024" | bc -l)" "$(accuracy "$work/$tag-k$k.h5")"
   done
 }
-bench "quickstart mlp 784-256-10, 2,500 candidates, 30 epochs, 2 queries" "${MLP_MODELS:-32}" quickstart.yaml
-bench "fmnist cnn [32,64]+128, 2,000 candidates, 10 epochs, 1 query, 500 test" "${CNN_MODELS:-16}" fmnist-cnn.yaml \
+bench mlp "quickstart mlp 784-256-10, 2,500 candidates, 30 epochs, 2 queries" "${MLP_MODELS:-32}" quickstart.yaml
+bench cnn "fmnist cnn [32,64]+128, 2,000 candidates, 10 epochs, 1 query, 500 test" "${CNN_MODELS:-16}" fmnist-cnn.yaml \
   --set data.candidates=2000 --set training.epochs=10 --set data.test_examples=500 --set queries.mirror=false

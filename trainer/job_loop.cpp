@@ -274,6 +274,11 @@ class TorchRunner final : public JobRunner {
     spdlog::debug("trainer: {} task on {}{}", task_->name(), device_.str(),
                   gang_ ? ", in a gang of " + std::to_string(gang_->size()) : "");
     if (!device_.is_cuda()) warn_if_reference_blas();
+    if (!device_.is_cuda() && c.config.parallel.models_per_job > 1)
+      spdlog::warn("parallel.models_per_job {} on the CPU: packs train the same models, but CPU training is already "
+                   "bound by its matrix products and convolutions, so packs gain little or lose there (docs/training.md, "
+                   "bench/packs.sh); they are meant for GPUs",
+                   c.config.parallel.models_per_job);
   }
 
   ModelResult run(const JobAssignment& job) override { return run_job(options_, *task_, job); }

@@ -107,7 +107,7 @@ class FusedOptimizer {
           }
           g = t_.nesterov ? g.add(buf_[i], t_.momentum) : buf_[i];
         }
-        p.sub_(lr_v * g);
+        p.addcmul_(lr_v, g, -1.0);  // p -= lr x g, without a temporary
         continue;
       }
       if (t_.optimizer == "adamw") {
@@ -214,34 +214,52 @@ struct PackedTrainer::Data {
     m.epoch_items = 0;
   }
 
-  // The fused network's logits [K, B, classes] for first-layer input h: [B, K C, H, W]
-  // for a cnn, [K, B, features] for an mlp.
-  torch::Tensor body(torch::Tensor h, int64_t k) const {
-    size_t i = 0;
-    for (; i < layers.size() && layers[i].conv; ++i) {
-      const auto& l = layers[i];
-      const int64_t out = l.w.size(1);
-      h = torch::conv2d(h, l.w.view({k * out, l.w.size(2), l.w.size(3), l.w.size(4)}), l.b.view({k * out}), 1, 1, 1, k);
-      h = torch::max_pool2d(torch::relu(h), 2);
+  // The fused network's logits [K, B, classes]. Convolutions: on CUDA one groups=K
+  // convolution over [B, K C, H, W]; on the CPU each model's own convolution in turn
+  // (measured: oneDNN's grouped convolution, backward included, ran 2-10x slower there than
+  // K separate ones -- docs/training.md), over its own [B, C, H, W].
+  torch::Tensor forward_convs(const std::vector<torch::Tensor>& inputs) const {
+    const auto k = static_cast<int64_t>(inputs.size());
+    size_t convs = 0;
+    while (convs < layers.size() && layers[convs].conv) ++convs;
+    if (device.is_cuda()) {
+      auto h = torch::cat(inputs, 1);  // [B, K C, H, W]: model j's channels in block j
+      for (size_t i = 0; i < convs; ++i) {
+        const auto& l = layers[i];
+        const int64_t out = l.w.size(1);
+        h = torch::conv2d(h, l.w.view({k * out, l.w.size(2), l.w.size(3), l.w.size(4)}), l.b.view({k * out}), 1, 1, 1,
+                          k);
+        h = torch::max_pool2d(torch::relu(h), 2);
+      }
+      return linears(h.view({h.size(0), k, -1}).transpose(0, 1), convs);  // [K, B, C h w], as Flatten orders it
     }
-    if (i > 0) h = h.view({h.size(0), k, -1}).transpose(0, 1);  // [K, B, C h w], as Flatten orders it
-    for (; i < layers.size(); ++i) {
+    std::vector<torch::Tensor> hs = inputs;
+    for (size_t i = 0; i < convs; ++i) {
+      const auto ws = layers[i].w.unbind(0), bs = layers[i].b.unbind(0);
+      for (int64_t j = 0; j < k; ++j) hs[j] = torch::max_pool2d(torch::relu(torch::conv2d(hs[j], ws[j], bs[j], 1, 1)), 2);
+    }
+    for (auto& h : hs) h = h.flatten(1);
+    return linears(torch::stack(hs), convs);
+  }
+  // The linear layers from layer `first` on: h [K, B, features] -> [K, B, classes].
+  torch::Tensor linears(torch::Tensor h, size_t first) const {
+    for (size_t i = first; i < layers.size(); ++i) {
       h = torch::baddbmm(layers[i].b.unsqueeze(1), h, layers[i].w.transpose(1, 2));
       if (i + 1 < layers.size()) h = torch::relu(h);
     }
     return h;
   }
   bool conv() const { return !layers.empty() && layers[0].conv; }
-  // Each model's own inputs: xs [K, B, example...].
-  torch::Tensor forward_own(const torch::Tensor& xs) const {
-    const int64_t k = xs.size(0), b = xs.size(1);
-    if (conv()) return body(xs.transpose(0, 1).reshape({b, -1, xs.size(3), xs.size(4)}), k);
-    return body(xs.reshape({k, b, -1}), k);
+  // Each model's own inputs: xs[j] [B, example...] for model j.
+  torch::Tensor forward_own(const std::vector<torch::Tensor>& xs) const {
+    if (conv()) return forward_convs(xs);
+    const auto k = static_cast<int64_t>(xs.size());
+    return linears(torch::stack(xs).reshape({k, xs[0].size(0), -1}), 0);
   }
   // The same inputs for every model: x [B, example...].
   torch::Tensor forward_shared(const torch::Tensor& x, int64_t k) const {
-    if (conv()) return body(x.repeat({1, k, 1, 1}), k);
-    return body(x.reshape({1, x.size(0), -1}).expand({k, x.size(0), -1}), k);
+    if (conv()) return forward_convs(std::vector<torch::Tensor>(static_cast<size_t>(k), x));
+    return linears(x.reshape({1, x.size(0), -1}).expand({k, x.size(0), -1}), 0);
   }
 
   // Logits [K, n, classes], float32 on the CPU, of raw inputs under a query.
@@ -391,11 +409,12 @@ std::vector<PackedModel> PackedTrainer::run(const std::vector<JobAssignment>& jo
     const auto counts = torch::tensor(sizes, torch::kInt64).to(d.device);
     const auto mask = torch::arange(longest, torch::TensorOptions(d.device).dtype(torch::kInt64)).unsqueeze(0) <
                       counts.unsqueeze(1);  // [K, B]
-    for (auto& p : params) p.mutable_grad() = torch::Tensor();
+    for (auto& p : params)  // zeroed in place: a fresh gradient each step costs page faults
+      if (p.grad().defined()) p.mutable_grad().zero_();
     torch::Tensor sums;
     {
       compat::CudaAutocast autocast(d.bf16);
-      const auto z = d.forward_own(torch::stack(xp)).to(d.compute);  // [K, B, classes]
+      const auto z = d.forward_own(xp).to(d.compute);  // [K, B, classes]
       const auto ce = torch::nn::functional::cross_entropy(z.reshape({k * longest, -1}), torch::stack(yp).view({-1}),
                                                            d.none_options)
                           .view({k, longest});

@@ -77,6 +77,11 @@ measure() {  # name, then lira arguments
 measure fast-1proc build-gpu/bin/lira run configs/cifar10-fast.yaml --set experiment.models=4
 measure fast-2proc mpirun -np 3 build-gpu/bin/lira run configs/cifar10-fast.yaml --set experiment.models=8
 measure wrn-1proc build-gpu/bin/lira run configs/cifar10-official-demo.yaml --set experiment.models=2 --set training.epochs=2
+# Packs (parallel.models_per_job): 16 CNNs on CIFAR-sized data at K = 1, 4 and 16.
+for k in 1 4 16; do
+  measure cnn-k$k build-gpu/bin/lira run configs/fmnist-cnn.yaml --set data.dataset=cifar10 \
+    --set data.candidates=20000 --set training.epochs=5 --set experiment.models=16 --set parallel.models_per_job=$k
+done
 build-gpu/bin/lira score /tmp/lira-fast-2proc.h5 2>&1 | tee -a "$out/summary.txt" || true
 
 # Per-epoch cost of the official demo's WRN-28-2 recipe (10 epochs, one model).

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <variant>
 #include <thread>
 
 #include "../tools/idx_writer.hpp"
@@ -100,6 +101,34 @@ TEST_CASE("two runners on one GPU (ranks_per_gpu 2) train side by side") {
   tb.join();
   CHECK(ra.train_accuracy > 0.9);
   CHECK(rb.train_accuracy > 0.9);
+}
+
+TEST_CASE("a pack of 4 CNNs on CUDA (groups=K convolutions) trains the models trained alone") {
+  // fp32 (no bf16 autocast): the pack and the single jobs then differ by kernel summation
+  // order only, although cuDNN's algorithms are not bitwise deterministic.
+  Fixture f({"model.arch=cnn", "training.device=cuda", "training.bf16=false", "training.channels_last=false",
+             "training.augment_flip=true", "parallel.models_per_job=4"});
+  auto runner = make_torch_runner({f.config, f.data, 4});
+  std::vector<JobAssignment> jobs;
+  for (int64_t m = 0; m < 4; ++m) jobs.push_back(f.job(m));
+  const auto packed = runner->run_pack(jobs);
+  REQUIRE(packed.size() == 4);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    REQUIRE(std::holds_alternative<ModelResult>(packed[i]));
+    const auto& p = std::get<ModelResult>(packed[i]);
+    const auto alone = runner->run(jobs[i]);
+    const auto& a = values(alone, "logit_confidence");
+    const auto& b = values(p, "logit_confidence");
+    double diff = 0, scale = 0;
+    for (size_t n = 0; n < a.size(); ++n) {
+      diff = std::max(diff, static_cast<double>(std::fabs(a[n] - b[n])));
+      scale = std::max(scale, static_cast<double>(std::fabs(a[n])));
+    }
+    MESSAGE("model " << i << ": max |difference| " << diff << " of scale " << scale << "; " << p.train_seconds
+                     << " s per model in the pack, " << alone.train_seconds << " s alone");
+    CHECK(diff <= 1e-3 * scale);
+    CHECK(std::fabs(alone.test_accuracy - p.test_accuracy) <= 0.02);
+  }
 }
 
 int main(int argc, char** argv) {
