@@ -88,8 +88,12 @@ Subcommand add_status_command(CLI::App& app) {
       std::printf("\n%-16s %-8s %-8s %-6s %-14s %s\n", "worker", "state", "model", "jobs", "last heard", "last word");
       for (const auto& w : status["workers"]) {
         const int64_t model = w.value("model", int64_t{-1});
+        // A pack (parallel.models_per_job): its first model in flight, "+" the others.
+        const size_t pack = w.contains("models") && w["models"].is_array() ? w["models"].size() : 0;
+        std::string shown = model >= 0 ? std::to_string(model) : "-";
+        if (model >= 0 && pack > 1) shown += " +" + std::to_string(pack - 1);
         std::printf("%-16s %-8s %-8s %-6lld %-14s %s\n", w.value("name", "?").c_str(), w.value("state", "?").c_str(),
-                    model >= 0 ? std::to_string(model).c_str() : "-", static_cast<long long>(w.value("jobs", int64_t{0})),
+                    shown.c_str(), static_cast<long long>(w.value("jobs", int64_t{0})),
                     ago(w.value("last_heard", 0.0)).c_str(), w.value("last_word", "").c_str());
       }
     }

@@ -185,13 +185,13 @@ void CoordinatorObserver::on_result(int worker, const ModelResult& r) {
   char word[160];
   std::snprintf(word, sizeof word, "model %lld done: test acc %.4f in %.1f s", static_cast<long long>(r.model),
                 r.test_accuracy, r.train_seconds);
-  status_.job_ended(worker, word);
+  status_.job_ended(worker, r.model, word);
   update_progress();
   status_.write();
 }
 
 void CoordinatorObserver::on_failure(int worker, const JobFailure& f, bool will_retry) {
-  status_.job_ended(worker, "model " + std::to_string(f.model) + " failed: " + f.message);
+  status_.job_ended(worker, f.model, "model " + std::to_string(f.model) + " failed: " + f.message);
   if (f.retire) {
     spdlog::error("{} retired: {}; it gets no more models", transport_.worker_name(worker), f.message);
     status_.worker_lost(worker, "retired: " + f.message);

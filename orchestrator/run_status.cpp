@@ -38,16 +38,24 @@ void RunStatus::worker_ready(int w, const std::string& host, int64_t pid) {
 
 void RunStatus::job_started(int w, int64_t model, int32_t attempt) {
   auto& x = workers_.at(w);
-  x.state = "busy", x.model = model, x.since = x.last_heard = now();
+  if (x.running.empty()) x.since = now();
+  x.running.push_back(model);
+  x.state = "busy", x.model = x.running.front(), x.last_heard = now();
   if (attempt > 0) x.last_word = "retrying model " + std::to_string(model);
   dirty_ = true;
 }
 
 void RunStatus::heartbeat(int w) { workers_.at(w).last_heard = now(), dirty_ = true; }
 
-void RunStatus::job_ended(int w, const std::string& last_word) {
+void RunStatus::job_ended(int w, int64_t model, const std::string& last_word) {
   auto& x = workers_.at(w);
-  x.state = "idle", x.model = -1, x.jobs += 1, x.last_word = last_word, x.since = x.last_heard = now();
+  std::erase(x.running, model);
+  x.jobs += 1, x.last_word = last_word, x.last_heard = now();
+  if (x.running.empty()) {
+    x.state = "idle", x.model = -1, x.since = x.last_heard;
+  } else {
+    x.model = x.running.front();
+  }
   dirty_ = true;
 }
 
@@ -59,7 +67,7 @@ void RunStatus::worker_lost(int w, const std::string& last_word) {
 
 void RunStatus::worker_stopped(int w) {
   auto& x = workers_.at(w);
-  if (x.state != "lost") x.state = "stopped", x.model = -1;
+  if (x.state != "lost") x.state = "stopped", x.model = -1, x.running.clear();
   dirty_ = true;
 }
 
@@ -82,7 +90,7 @@ bool RunStatus::write(bool force) {
   j["workers"] = nlohmann::json::array();
   for (const auto& w : workers_)
     j["workers"].push_back({{"name", w.name}, {"host", w.host}, {"pid", w.pid}, {"state", w.state},
-                            {"model", w.model}, {"jobs", w.jobs}, {"since", w.since}, {"last_heard", w.last_heard},
+                            {"model", w.model}, {"models", w.running}, {"jobs", w.jobs}, {"since", w.since}, {"last_heard", w.last_heard},
                             {"last_word", w.last_word}});
   const std::string tmp = path_ + ".tmp";
   {

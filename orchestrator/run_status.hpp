@@ -22,7 +22,9 @@ class RunStatus {
   void worker_ready(int worker, const std::string& host, int64_t pid);
   void job_started(int worker, int64_t model, int32_t attempt);
   void heartbeat(int worker);
-  void job_ended(int worker, const std::string& last_word);  // "model 3 done: ..." / "model 3 failed: ..."
+  // Model `model` of the worker's job (or pack) ended: "model 3 done: ..." / "model 3 failed: ...".
+  // The worker is idle once every model of its pack ended.
+  void job_ended(int worker, int64_t model, const std::string& last_word);
   void worker_lost(int worker, const std::string& last_word);
   void worker_stopped(int worker);
   // Writes the file if something changed and the last write is older than a second
@@ -33,7 +35,8 @@ class RunStatus {
  private:
   struct Worker {
     std::string name, host, state = "starting", last_word;
-    int64_t pid = 0, model = -1, jobs = 0;
+    int64_t pid = 0, model = -1, jobs = 0;  // model: the (first) one in flight
+    std::vector<int64_t> running;             // every model in flight: a pack's (parallel.models_per_job)
     double since = 0, last_heard = 0;  // unix seconds
   };
   static double now();

@@ -154,3 +154,26 @@ TEST_CASE("the observer: a stop signal ends the run as interrupted (exit 5), aba
   CHECK(must_abort);
   CHECK(slurp(RunStatus::path_for((dir.path / "stop.h5").string())).find("interrupted") != std::string::npos);
 }
+
+TEST_CASE("the status file shows a worker's whole pack until its last model ends") {
+  Dir dir;
+  const std::string results = (dir.path / "packs.h5").string();
+  RunStatus status(results, 8, {"rank 1"});
+  status.worker_ready(0, "host", 42);
+  for (int64_t m : {4, 5, 6}) status.job_started(0, m, 0);
+  REQUIRE(status.write(true));
+  auto text = slurp(RunStatus::path_for(results));
+  CHECK(text.find("\"busy\"") != std::string::npos);
+  CHECK(text.find("\"model\": 4") != std::string::npos);
+  status.job_ended(0, 4, "model 4 done");
+  REQUIRE(status.write(true));
+  text = slurp(RunStatus::path_for(results));
+  CHECK(text.find("\"busy\"") != std::string::npos);  // 5 and 6 still in flight
+  CHECK(text.find("\"model\": 5") != std::string::npos);
+  status.job_ended(0, 6, "model 6 done");
+  status.job_ended(0, 5, "model 5 done");
+  REQUIRE(status.write(true));
+  text = slurp(RunStatus::path_for(results));
+  CHECK(text.find("\"idle\"") != std::string::npos);
+  CHECK(text.find("\"jobs\": 3") != std::string::npos);
+}
