@@ -152,3 +152,36 @@ TEST_CASE("a job process's collectives run on the rank's gang, and a crash in a 
   failure_of(runner, job(1, 1));
   CHECK(runner.broken());  // its gang's other ranks wait in a collective it never joins
 }
+
+TEST_CASE("a pack goes to the job process whole: one reply per model, a model that throws fails in place") {
+  ChildRunner runner(options());
+  auto run_pack = [&](const std::vector<JobAssignment>& jobs) {
+    return std::async(std::launch::async, [&] { return runner.run_pack(jobs); }).get();
+  };
+  // A model that throws fails alone; its pack-mates' results come back in order.
+  const auto replies = run_pack({job(0, 100), job(1, 999), job(2, 102)});
+  REQUIRE(replies.size() == 3);
+  REQUIRE(std::holds_alternative<ModelResult>(replies[0]));
+  CHECK(std::get<ModelResult>(replies[0]).signals[0].values[0] == 100.0f);
+  REQUIRE(std::holds_alternative<JobFailure>(replies[1]));
+  CHECK(std::get<JobFailure>(replies[1]).model == 1);
+  CHECK(std::get<JobFailure>(replies[1]).message.find("fake failure of model 1") != std::string::npos);
+  REQUIRE(std::holds_alternative<ModelResult>(replies[2]));
+  CHECK(std::get<ModelResult>(replies[2]).signals[0].values[0] == 102.0f);
+  CHECK(runner.starts() == 1);
+}
+
+TEST_CASE("a crash during any model of a pack ends its job process: the pack fails as a whole") {
+  CrashPlan plan("segv@5");  // read by each job process at its start
+  ChildRunner runner(options());
+  std::string error;
+  try {
+    std::async(std::launch::async, [&] { return runner.run_pack({job(4, 4), job(5, 5), job(6, 6)}); }).get();
+  } catch (const TrainError& e) {
+    error = e.what();
+  }
+  CHECK(error.find("died during the pack of models 4, 5, 6") != std::string::npos);
+  CHECK(error.find("SIGSEGV") != std::string::npos);
+  CHECK(run_on_new_thread(runner, job(7, 7)).signals[0].values[0] == 7.0f);  // a new job process
+  CHECK(runner.starts() == 2);
+}
