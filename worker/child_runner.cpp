@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -187,12 +188,16 @@ void ChildRunner::spawn() {
 void ChildRunner::handshake() {
   child::send_frame(fd_, child::Kind::kInit, child::encode(options_.init), options_.label.c_str());
   for (;;) {
-    // Set-up (libtorch, the dataset, an NCCL gang) has no progress beats; a stall there
-    // is a job process that never comes up.
-    if (!child::readable(fd_, std::chrono::duration_cast<std::chrono::milliseconds>(options_.stall))) {
+    // Set-up (libtorch, the dataset, a CUDA context, an NCCL gang's rendezvous with its
+    // peers) has no progress beats and is legitimately slow on a loaded node, so it gets
+    // at least setup_floor however short stall_seconds is; longer is a process that never
+    // comes up.
+    const auto limit = std::max(options_.stall, options_.setup_floor);
+    if (!child::readable(fd_, std::chrono::duration_cast<std::chrono::milliseconds>(limit))) {
       const auto cause = reap(true);
-      throw Error(options_.label + " did not finish setting up within " + std::to_string(options_.stall.count()) +
-                  " s (experiment.stall_seconds); it " + cause);
+      throw Error(options_.label + " did not finish setting up within " + std::to_string(limit.count()) +
+                  " s (experiment.stall_seconds, at least " + std::to_string(options_.setup_floor.count()) +
+                  " s for set-up); it " + cause);
     }
     auto frame = child::receive_frame(fd_, options_.label.c_str());
     if (!frame) {

@@ -38,6 +38,9 @@ struct ChildOptions {
   std::vector<std::string> args;  // its arguments after argv[0]
   child::ChildInit init;          // sent to every job process this runner starts
   std::chrono::seconds stall{600};
+  // Set-up waits max(stall, setup_floor): loading libtorch and the data, creating a CUDA
+  // context and meeting a gang's peers are slow on a loaded node and show no progress.
+  std::chrono::seconds setup_floor{60};
   // The rank's host gang, on which the job process's collectives run (null: no gang).
   GangComm* gang = nullptr;
   std::string label = "the job process";  // for messages: "rank 3's job process"

@@ -133,6 +133,22 @@ TEST_CASE("a job process that cannot set up reports its error and exit code to t
   }
 }
 
+TEST_CASE("set-up may take longer than stall_seconds, up to the set-up floor") {
+  auto o = options("slow 3");  // stall 2 s
+  o.setup_floor = std::chrono::seconds(5);
+  {
+    ChildRunner runner(o);
+    CHECK(run_on_new_thread(runner, job(1, 1)).signals[0].values[0] == 1.0f);
+  }
+  o.setup_floor = std::chrono::seconds(1);  // now max(stall, floor) = 2 s < 3 s
+  try {
+    ChildRunner runner(o);
+    FAIL("a job process that took 3 s to set up was accepted with a 2 s limit");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("did not finish setting up within 2 s") != std::string::npos);
+  }
+}
+
 TEST_CASE("a job process's collectives run on the rank's gang, and a crash in a gang breaks it") {
   TwoRankGang gang;
   auto o = options();
