@@ -42,7 +42,7 @@ namespace {
 // The experiment's keep matrix and seeds, from the config (one place for both run modes).
 Plan make_plan(const Config& config) {
   return Plan(config.experiment.models, config.data.candidates, static_cast<uint64_t>(config.experiment.seed),
-              config.data.population);
+              config.data.population, keep_scheme_from(config.experiment.keep_scheme));
 }
 
 
@@ -70,9 +70,7 @@ std::string dp_budget_summary(const Config& config) {
   const auto& t = config.training;
   // Models with the same IN count train the same number of steps at the same rate.
   std::map<int64_t, std::pair<double, double>> by_count;  // IN count -> {sigma, epsilon}
-  for (int64_t m = 0; m < config.experiment.models; ++m) {
-    const auto row = plan.keep_row(m);
-    const auto n = static_cast<int64_t>(std::count(row.begin(), row.end(), uint8_t{1}));
+  for (const int64_t n : plan.in_counts()) {
     if (n == 0 || by_count.count(n)) continue;
     const auto p = dp::plan_dp_sgd(dp, t.batch_size, t.epochs, n);
     by_count[n] = {p.noise_multiplier, p.epsilon};

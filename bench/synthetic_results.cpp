@@ -52,8 +52,9 @@ void write_synthetic_results(const std::string& path, const SyntheticResults& s)
     for (const char* name : {"token_logprob", "token_mu", "token_sigma"}) layout.signals.push_back({name, {offsets.back()}});
   }
   const TextRecordsView view{tokens, offsets, zlib};
-  auto writer = ResultsWriter::create(path, layout, {"# synthetic results file\n", "synthetic", "", ""}, plan.keep(),
+  auto writer = ResultsWriter::create(path, layout, {"# synthetic results file\n", "synthetic", "", ""}, plan.blocks(),
                                       labels, index, seeds, ResultsWriter::Mode::kOverwrite, text ? &view : nullptr);
+  const auto keep_matrix = plan.keep();  // [M, N]: fine for a benchmark's sizes
   std::vector<float> difficulty(N), memorable(N);
   Xoshiro256 rng(s.seed + 1);
   for (int64_t n = 0; n < N; ++n) {
@@ -67,7 +68,7 @@ void write_synthetic_results(const std::string& path, const SyntheticResults& s)
     r.train_accuracy = r.test_accuracy = std::nan("");  // synthetic: no model was trained
     SignalArray conf{"logit_confidence", {N, A}, std::vector<float>(static_cast<size_t>(N * A))};
     Xoshiro256 noise(derive_seed(s.seed, 9, static_cast<uint64_t>(m)));
-    const auto keep = plan.keep_row(m);
+    const uint8_t* keep = keep_matrix.data() + m * N;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t a = 0; a < A; ++a)
         conf.values[n * A + a] = static_cast<float>(difficulty[n] + s.effect * keep[n] * memorable[n] + 0.8 * normal(noise));

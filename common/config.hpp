@@ -16,6 +16,7 @@ struct ExperimentConfig {
   std::string name;
   int64_t seed = 0;
   int64_t models = 0;   // M
+  std::string keep_scheme;  // subsets | pairs (orchestrator/plan.hpp)
   std::string output;   // results file; resolved from the name when left empty
   int64_t max_retries = 0;
   int64_t max_crashes = 0;  // abnormal ends of the whole run a model may be in flight at
@@ -138,6 +139,7 @@ struct ParallelConfig {
   int64_t collective_timeout = 300;  // seconds a gang collective may take before the gang is retired
   std::string isolation = "process";  // process: train in a job process per rank; thread: in the rank
   int64_t models_per_job = 1;  // K: models trained at once as one fused network (trainer/packed.hpp)
+  std::string result_writes = "worker";  // worker: rows written where produced; coordinator: sent to rank 0
 };
 
 struct Config {

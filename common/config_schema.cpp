@@ -32,7 +32,13 @@ const std::vector<Key>& keys() {
       {"experiment", "seed", IntKey{0, 0, kMaxInt, [](Config& c) -> int64_t& { return c.experiment.seed; }},
        "Root seed: the keep matrix and every model's seed derive from it."},
       {"experiment", "models", IntKey{16, 2, 1 << 20, [](Config& c) -> int64_t& { return c.experiment.models; }},
-       "Number of reference models M; even, so each candidate is IN for exactly M/2 models."},
+       "Number of reference models M; even, so each candidate is IN for exactly M/2 models. Under keep_scheme "
+       "pairs it may grow when a run is resumed (the first models are kept); it never shrinks."},
+      {"experiment", "keep_scheme",
+       ChoiceKey{"subsets", {"subsets", "pairs"}, [](Config& c) -> std::string& { return c.experiment.keep_scheme; }},
+       "How the keep matrix is drawn (docs/scoring.md): subsets gives each candidate an independent random half of "
+       "the models; pairs splits the candidates into two random halves for each pair of models (2j, 2j+1), so every "
+       "even prefix of models is balanced and experiment.models can grow on resume."},
       {"experiment", "output", TextKey{"", [](Config& c) -> std::string& { return c.experiment.output; }},
        "Results file (HDF5). Empty: results/<experiment.name>.h5. An existing one of the same experiment is "
        "resumed; another one is refused.",
@@ -317,6 +323,13 @@ const std::vector<Key>& keys() {
        "process: each worker rank trains in a child process (its job process), so a segfault, abort, OOM kill "
        "or hang costs one job, which is retried, not the rank; thread: in the rank itself (one process fewer; a "
        "crash then ends the rank, or the run). Same signals either way.",
+       false},
+      {"parallel", "result_writes",
+       ChoiceKey{"worker", {"worker", "coordinator"}, [](Config& c) -> std::string& { return c.parallel.result_writes; }},
+       "worker: each worker writes a finished model's signal rows into the results file itself and the coordinator "
+       "only sets its done flag (a worker that cannot see the file sends its rows instead, and says so); "
+       "coordinator: every result's rows travel to the coordinator, which writes them. Same file either way "
+       "(docs/performance.md).",
        false},
       {"parallel", "models_per_job",
        IntKey{1, 1, 256, [](Config& c) -> int64_t& { return c.parallel.models_per_job; }},

@@ -52,6 +52,28 @@ struct ModelResult {
   double dp_epsilon = std::numeric_limits<double>::quiet_NaN();
   double dp_noise_multiplier = std::numeric_limits<double>::quiet_NaN();
   std::vector<SignalArray> signals;
+  // The worker wrote the signals' rows into the results file itself (DirectRows below) and
+  // made them durable; `signals` then carry names and shapes but no values.
+  bool written = false;
+};
+
+// Where a worker writes a finished model's signal rows itself (parallel.result_writes:
+// worker), so the coordinator handles O(1) bytes per model: the results file's path, a
+// nonce the coordinator wrote for this run (`nonce` at byte `nonce_offset`: a worker that
+// reads anything else there sees another file, and sends its rows instead), and for each
+// signal the byte offset of row 0 and the bytes per row (little-endian float32, row m at
+// offset + m x row_bytes). Empty `path`: send the rows.
+struct RowTarget {
+  std::string name;
+  uint64_t offset = 0;
+  uint64_t row_bytes = 0;
+};
+struct DirectRows {
+  std::string path;
+  uint64_t nonce_offset = 0;
+  std::vector<uint8_t> nonce;
+  std::vector<RowTarget> signals;
+  bool enabled() const { return !path.empty(); }
 };
 
 // `classes` is the dataset's number of classes (the logits' last dimension); `tokens`, for

@@ -28,7 +28,7 @@ constexpr uint64_t derive_seed(uint64_t root, uint64_t stream, uint64_t index) n
 }
 
 // Streams used by derive_seed; never renumber them (results depend on them).
-enum class SeedStream : uint64_t { kKeepMatrix = 1, kModel = 2 };
+enum class SeedStream : uint64_t { kKeepMatrix = 1, kModel = 2, kKeepPairs = 3 };
 
 class Xoshiro256 {
  public:

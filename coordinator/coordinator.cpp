@@ -52,7 +52,7 @@ namespace {
 
 RunMetadata metadata(const Config& config, const Dataset& data) {
   return {to_yaml(config), std::string(build::kVersion) + " (" + build::kGitRevision + ")", results_yaml(config),
-          data.identity};
+          data.identity, config.experiment.keep_scheme};
 }
 
 ResultsLayout layout_of(const Config& config, const Dataset& data) {
@@ -70,6 +70,10 @@ std::string existing_results_verdict(const Config& config, const Dataset& data) 
   }
   const auto done = ResultsReader(path).done();
   const auto finished = std::count(done.begin(), done.end(), uint8_t{1});
+  const auto models = static_cast<int64_t>(done.size());
+  if (models != config.experiment.models)
+    return "`lira run` will grow it from " + std::to_string(models) + " to " + std::to_string(config.experiment.models) +
+           " models (keep_scheme pairs: the " + std::to_string(finished) + " models done are kept) and train the rest";
   return "`lira run` will resume it: " + std::to_string(finished) + " of " + std::to_string(done.size()) +
          " models are done (--overwrite starts over)";
 }
@@ -80,8 +84,21 @@ OpenedResults open_results(const Config& config, const Plan& plan, const Dataset
   const RunMetadata meta = metadata(config, data);
   OpenedResults opened;
   std::error_code ec;
+  std::vector<uint64_t> seeds(static_cast<size_t>(plan.models()));
+  for (int64_t m = 0; m < plan.models(); ++m) seeds[m] = plan.model_seed(m);
+  TextRecordsView text_view;
+  if (data.text) text_view = {data.text->tokens, data.text->offsets, data.text->zlib_bytes};
   if (std::filesystem::exists(path, ec) && !overwrite) {
-    opened.writer = ResultsWriter::resume(path, layout, meta);
+    const int64_t file_models = ResultsWriter::models_in(path);
+    if (file_models != plan.models()) {
+      spdlog::info("growing {} from {} to {} models (experiment.keep_scheme: pairs keeps the first {}): copying it "
+                   "into a new file",
+                   path, file_models, plan.models(), file_models);
+      opened.writer = ResultsWriter::grow(path, layout, meta, plan.blocks(), data.candidates.labels,
+                                          data.candidate_index, seeds, data.text ? &text_view : nullptr);
+    } else {
+      opened.writer = ResultsWriter::resume(path, layout, meta);
+    }
     auto& w = *opened.writer;
     const auto max_crashes = config.experiment.max_crashes;
     const auto crashed = w.account_crashes();
@@ -125,11 +142,7 @@ OpenedResults open_results(const Config& config, const Plan& plan, const Dataset
     spdlog::warn("removing {}: the remains of a run that was stopped while it created its results file",
                  ResultsWriter::partial_path(path));
   if (overwrite && std::filesystem::exists(path, ec)) spdlog::warn("--overwrite: replacing {}", path);
-  std::vector<uint64_t> seeds(static_cast<size_t>(plan.models()));
-  for (int64_t m = 0; m < plan.models(); ++m) seeds[m] = plan.model_seed(m);
-  TextRecordsView text_view;
-  if (data.text) text_view = {data.text->tokens, data.text->offsets, data.text->zlib_bytes};
-  opened.writer = ResultsWriter::create(path, layout, meta, plan.keep(), data.candidates.labels, data.candidate_index,
+  opened.writer = ResultsWriter::create(path, layout, meta, plan.blocks(), data.candidates.labels, data.candidate_index,
                                         seeds, overwrite ? ResultsWriter::Mode::kOverwrite : ResultsWriter::Mode::kCreateNew,
                                         data.text ? &text_view : nullptr);
   for (int64_t m = 0; m < plan.models(); ++m) opened.pending.push_back(m);
@@ -178,6 +191,7 @@ void CoordinatorObserver::on_job_started(int worker, int64_t model, int32_t atte
 
 void CoordinatorObserver::on_result(int worker, const ModelResult& r) {
   writer_.stage_model(r, worker);  // committed at the next quiet moment
+  ++(r.written ? written_by_workers_ : sent_);
   progress_.model_finished();
   last_line_ = Clock::now();
   spdlog::info("model {} done by {}: train acc {:.4f}, test acc {:.4f}, {:.1f} s | {}", r.model,
@@ -290,6 +304,9 @@ int CoordinatorObserver::finish(const ScheduleSummary& summary, bool& must_abort
     for (size_t w = 0; w < summary.jobs_per_worker.size(); ++w)
       per_worker += (w ? ", " : "") + std::to_string(summary.jobs_per_worker[w]);
     spdlog::info("jobs per worker: {}", per_worker);
+    spdlog::info("result rows: {} written into the file by their workers, {} sent to the coordinator "
+                 "(parallel.result_writes: {})",
+                 written_by_workers_, sent_, config_.parallel.result_writes);
     for (const auto& f : failures_) spdlog::error("failed {}", f);
     status_.set_state(failures_.empty() ? "finished" : "finished with failures");
     if (!failures_.empty()) code = static_cast<int>(ExitCode::kModelsFailed);
@@ -310,7 +327,14 @@ int run_coordinator(const Config& config, const Plan& plan, OpenedResults& opene
                     bool& must_abort) {
   CoordinatorObserver observer(*opened.writer, transport, config, opened.already_done);
   for (const auto& f : opened.failed_before) observer.note_failed(f);
-  const auto summary = run_schedule(plan, opened.pending, transport, observer, scheduler_options(config));
+  auto options = scheduler_options(config);
+  // Each job's keep row is read from the results file: the coordinator holds no M x N matrix.
+  options.keep_row = [&writer = *opened.writer](int64_t model, std::vector<uint8_t>& row) {
+    writer.read_keep_row(model, row);
+  };
+  // Workers write their results' rows into the file themselves (O(1) bytes per model here).
+  if (config.parallel.result_writes == "worker") options.direct = opened.writer->direct_rows();
+  const auto summary = run_schedule(plan, opened.pending, transport, observer, options);
   return observer.finish(summary, must_abort);
 }
 

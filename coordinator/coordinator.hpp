@@ -78,6 +78,7 @@ class CoordinatorObserver final : public SchedulerObserver {
   RunStatus status_;
   std::chrono::steady_clock::time_point start_, last_line_, last_commit_;
   std::vector<std::string> failures_;
+  int64_t written_by_workers_ = 0, sent_ = 0;  // results whose rows the worker wrote / sent here
 };
 
 // The whole coordinator run over `transport`: schedules opened.pending, stores every

@@ -10,7 +10,7 @@ namespace lira {
 namespace {
 
 constexpr uint32_t kMagic = 0x4152494C;  // "LIRA"
-constexpr uint16_t kWireVersion = 3;  // 2: JobFailure.retire; 3: JobPack
+constexpr uint16_t kWireVersion = 4;  // 2: JobFailure.retire; 3: JobPack; 4: DirectRows, ModelResult.written
 enum class Tag : uint8_t { kJob = 1, kStop = 2, kReady = 3, kResult = 4, kFailure = 5, kHeartbeat = 6, kPack = 7 };
 
 class Writer {
@@ -101,6 +101,15 @@ void put_job(Writer& w, const JobAssignment& job) {
   w.put(job.seed);
   w.put(job.attempt);
   w.put_vector(job.keep_row);
+  w.put_string(job.direct.path);
+  w.put(job.direct.nonce_offset);
+  w.put_vector(job.direct.nonce);
+  w.put(static_cast<uint64_t>(job.direct.signals.size()));
+  for (const auto& t : job.direct.signals) {
+    w.put_string(t.name);
+    w.put(t.offset);
+    w.put(t.row_bytes);
+  }
 }
 JobAssignment get_job(Reader& r) {
   JobAssignment job;
@@ -108,6 +117,17 @@ JobAssignment get_job(Reader& r) {
   job.seed = r.get<uint64_t>();
   job.attempt = r.get<int32_t>();
   job.keep_row = r.get_vector<uint8_t>();
+  job.direct.path = r.get_string();
+  job.direct.nonce_offset = r.get<uint64_t>();
+  job.direct.nonce = r.get_vector<uint8_t>();
+  const auto targets = r.get<uint64_t>();
+  for (uint64_t i = 0; i < targets; ++i) {
+    RowTarget t;
+    t.name = r.get_string();  // throws on a count past the message's end
+    t.offset = r.get<uint64_t>();
+    t.row_bytes = r.get<uint64_t>();
+    job.direct.signals.push_back(std::move(t));
+  }
   return job;
 }
 }  // namespace
@@ -149,6 +169,7 @@ std::vector<std::byte> encode(const WorkerMessage& m) {
       w.put_vector(s.shape);
       w.put_vector(s.values);
     }
+    w.put(static_cast<uint8_t>(r->written ? 1 : 0));
     return w.take();
   }
   if (const auto* h = std::get_if<Heartbeat>(&m)) {
@@ -219,6 +240,7 @@ WorkerMessage decode_worker_message(const std::byte* data, size_t size) {
         s.values = r.get_vector<float>();
         m.signals.push_back(std::move(s));
       }
+      m.written = r.get<uint8_t>() != 0;
       r.finish();
       return m;
     }

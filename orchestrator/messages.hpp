@@ -22,6 +22,7 @@ struct JobAssignment {
   uint64_t seed = 0;
   int32_t attempt = 0;  // 0 for the first try, 1 for the first retry, ...
   std::vector<uint8_t> keep_row;
+  DirectRows direct{};  // where to write the result's rows (common/results_layout.hpp); empty: send them
 };
 
 // Coordinator -> worker: no more work; leave the worker loop.

@@ -116,8 +116,9 @@ class Loop {
         job.model = p.model;
         job.seed = plan_.model_seed(p.model);
         job.attempt = p.attempt;
-        const auto row = plan_.keep_row(p.model);
-        job.keep_row.assign(row.begin(), row.end());
+        job.direct = options_.direct;
+        if (options_.keep_row) options_.keep_row(p.model, job.keep_row);
+        else plan_.keep_row(p.model, job.keep_row);
         jobs.push_back(std::move(job));
         st.jobs.push_back(p);
         ++in_flight_;

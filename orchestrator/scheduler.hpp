@@ -48,6 +48,11 @@ struct SchedulerOptions {
   std::chrono::milliseconds grace{std::chrono::minutes(1)};
   // Polled every loop; a non-zero value (the signal) asks the run to stop.
   std::function<int()> stop_requested;
+  // Where a dispatched job's keep row comes from: the results file in a run (so the
+  // coordinator never holds the M x N matrix); the plan itself when unset (tests).
+  std::function<void(int64_t model, std::vector<uint8_t>& row)> keep_row;
+  // Given to every job: where its worker writes the result's rows itself (empty: send them).
+  DirectRows direct;
 };
 
 struct ScheduleSummary {

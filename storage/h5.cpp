@@ -71,6 +71,29 @@ void write_nan_filled_dataset(hid_t loc, const std::string& name, const std::vec
 }
 
 namespace {
+Id select_block(hid_t dataset, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
+                const std::string& what) {
+  auto space = space_id(H5Dget_space(dataset), "space of " + what);
+  check(H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "select " + what);
+  return space;
+}
+}  // namespace
+
+void write_block(hid_t dataset, hid_t mem_type, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
+                 const void* data, const std::string& what) {
+  auto fspace = select_block(dataset, start, count, what);
+  auto mspace = make_space(count, "memory space for " + what);
+  check(H5Dwrite(dataset, mem_type, mspace, fspace, H5P_DEFAULT, data), "write " + what);
+}
+
+void read_block(hid_t dataset, hid_t mem_type, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
+                void* data, const std::string& what) {
+  auto fspace = select_block(dataset, start, count, what);
+  auto mspace = make_space(count, "memory space for " + what);
+  check(H5Dread(dataset, mem_type, mspace, fspace, H5P_DEFAULT, data), "read " + what);
+}
+
+namespace {
 Id utf8_string_type() {
   auto type = type_id(H5Tcopy(H5T_C_S1), "string type");
   check(H5Tset_size(type, H5T_VARIABLE), "string type");

@@ -92,6 +92,11 @@ void write_nan_filled_dataset(hid_t loc, const std::string& name, const std::vec
                               const std::string& file);
 void write_dataset(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type, const std::vector<hsize_t>& dims,
                    const void* data, const std::string& file);
+// The hyperslab [start, start + count) of a dataset, from or to a dense buffer of that shape.
+void write_block(hid_t dataset, hid_t mem_type, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
+                 const void* data, const std::string& what);
+void read_block(hid_t dataset, hid_t mem_type, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
+                void* data, const std::string& what);
 void write_string_attr(hid_t loc, const char* name, const std::string& value);
 void write_string_array_attr(hid_t loc, const char* name, const std::vector<std::string>& values);
 void write_int_attr(hid_t loc, const char* name, int64_t value);

@@ -4,11 +4,12 @@
 // /candidate_index int64 [N], /signals/<name> float32 [M, ...], /models/{done, failed,
 // seed, attempts, worker, train_accuracy, test_accuracy, train_seconds, finished_at,
 // error} [M], and root attributes format_version, lira_version, config (resolved YAML),
-// queries, fingerprint_config and fingerprint_data.
+// queries, fingerprint_config, fingerprint_data and keep_scheme.
 //
 // Crash behaviour and concurrent readers: every dataset is created contiguous, at its
 // final size, with its space allocated at creation, so no later write changes the file's
-// metadata -- only raw data. A finished model's rows are written, flushed and fsync'd
+// metadata -- only raw data. (Growing an experiment, which adds models, builds a new file
+// and renames it over the old one: see ResultsWriter::grow.) A finished model's rows are written, flushed and fsync'd
 // before its done flag is set, flushed and fsync'd. So after a kill (or a power loss) at
 // any instant, each model marked done has all of its data; the file opens without repair;
 // and readers (lira score, lira status, h5py) can open it while the run goes on (the
@@ -22,9 +23,9 @@
 #include <string>
 #include <vector>
 
+#include "common/keep_blocks.hpp"
 #include "common/results_layout.hpp"
 #include "h5.hpp"
-#include "common/results_layout.hpp"
 
 namespace lira {
 
@@ -36,6 +37,7 @@ struct RunMetadata {
   std::string lira_version;        // "0.1.0 (abc123)"
   std::string fingerprint_config;  // the config keys that determine the results (YAML)
   std::string fingerprint_data;    // the data files read: name, size, hash (one per line)
+  std::string keep_scheme = "subsets";  // experiment.keep_scheme: "pairs" lets the file grow
 };
 
 // Resuming a file made for another experiment: what differs and how to start over.
@@ -58,6 +60,14 @@ class ResultsWriter {
   enum class Mode { kCreateNew, kOverwrite };
   // A new file with every dataset at its final size. kCreateNew refuses an existing file.
   // Creates missing parent directories.
+  // The keep matrix comes in blocks (orchestrator/plan.hpp), so it is never held whole.
+  static std::unique_ptr<ResultsWriter> create(const std::string& path, const ResultsLayout& layout,
+                                               const RunMetadata& meta, const KeepBlocks& keep,
+                                               std::span<const int64_t> labels,
+                                               std::span<const int64_t> candidate_index,
+                                               std::span<const uint64_t> model_seeds, Mode mode,
+                                               const TextRecordsView* text = nullptr);
+  // The same with the whole keep matrix [M * N] in memory (tests, small files).
   static std::unique_ptr<ResultsWriter> create(const std::string& path, const ResultsLayout& layout,
                                                const RunMetadata& meta, std::span<const uint8_t> keep,
                                                std::span<const int64_t> labels,
@@ -68,16 +78,37 @@ class ResultsWriter {
   // for another experiment (config, data, layout or format), naming what differs.
   static std::unique_ptr<ResultsWriter> resume(const std::string& path, const ResultsLayout& layout,
                                                const RunMetadata& meta);
-  // What resume() checks, without opening the file for writing (lira validate): throws
-  // ResumeMismatch or StorageError as resume() would; returns when a run could resume it.
+  // The number of models M of an existing results file (the first dimension of /keep).
+  static int64_t models_in(const std::string& path);
+  // Grows the file of a keep_scheme "pairs" experiment from its M models to layout.models
+  // (more): a new file is built beside it with the new keep rows and seeds, the first M
+  // models' rows, columns and flags are copied, and it replaces the old one atomically
+  // (a crash leaves one or the other). The first M keep rows and seeds must equal the
+  // old file's (checked). Throws ResumeMismatch for anything else that differs, for
+  // shrinking, and for files drawn with keep_scheme "subsets".
+  static std::unique_ptr<ResultsWriter> grow(const std::string& path, const ResultsLayout& layout,
+                                             const RunMetadata& meta, const KeepBlocks& keep,
+                                             std::span<const int64_t> labels, std::span<const int64_t> candidate_index,
+                                             std::span<const uint64_t> model_seeds, const TextRecordsView* text = nullptr);
+  // What resume() (or, when the number of models differs, grow()) checks, without opening
+  // the file for writing (lira validate): throws ResumeMismatch or StorageError as they
+  // would; returns when a run could resume (or grow) it.
   static void check_resume(const std::string& path, const ResultsLayout& layout, const RunMetadata& meta);
+  // Model m's keep row [N], read from the file (the coordinator holds no keep matrix).
+  void read_keep_row(int64_t model, std::vector<uint8_t>& out);
+  // Lets workers write signal rows themselves (parallel.result_writes: worker): writes a
+  // fresh random nonce into /run_nonce (durable) and returns the file's absolute path, the
+  // nonce's byte offset and each signal's row-0 offset and row bytes. Empty (workers send
+  // their rows) for a file without /run_nonce (written by an earlier version).
+  DirectRows direct_rows();
   ~ResultsWriter();
   ResultsWriter(const ResultsWriter&) = delete;
   ResultsWriter& operator=(const ResultsWriter&) = delete;
 
   std::vector<uint8_t> done() const;
   // Stores one model's signals and scalars; the model becomes done at the next commit().
-  // Throws StorageError if the arrays do not match the layout.
+  // Throws StorageError if the arrays do not match the layout. A result its worker wrote
+  // itself (result.written: the rows are in the file and durable) stores only the scalars.
   void stage_model(const ModelResult& result, int32_t worker);
   // Group commit: writes the staged models' per-model values and makes everything durable
   // (flush + fsync), then sets their done flags and makes those durable. Two fsyncs and a
@@ -116,6 +147,13 @@ class ResultsWriter {
     h5::Id dataset;
   };
   ResultsWriter(std::string path, ResultsLayout layout, h5::Id file);
+  // A complete new file under partial_path(path), durable, not yet renamed into place.
+  static std::unique_ptr<ResultsWriter> build(const std::string& path, const ResultsLayout& layout,
+                                              const RunMetadata& meta, const KeepBlocks& keep,
+                                              std::span<const int64_t> labels, std::span<const int64_t> candidate_index,
+                                              std::span<const uint64_t> model_seeds, const TextRecordsView* text);
+  // Renames the built file into place (replacing any file there) and makes it durable.
+  void commit_into_place(const std::string& path);
   void open_datasets(bool load_columns);  // handles kept open for the whole run
   Column& column(const char* name);
   template <class T>
@@ -132,6 +170,7 @@ class ResultsWriter {
   std::string path_;
   ResultsLayout layout_;
   h5::Id file_;
+  h5::Id keep_;                  // /keep, read row by row at dispatch
   std::vector<h5::Id> signals_;  // layout_.signals order
   std::vector<Column> columns_;  // /models/* but error
   h5::Id error_;                 // /models/error

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <random>
 #include <sstream>
 
 #include "results_file.hpp"
@@ -25,22 +26,32 @@ std::vector<std::string> lines(const std::string& text) {
 
 // "- `training.epochs: 30` in the file, `training.epochs: 20` now" for each differing line
 // of two YAML texts of the same keys ("section:" lines give the section names).
-std::string describe_config_difference(const std::string& before, const std::string& now) {
-  auto keyed = [](const std::string& text) {
-    std::vector<std::pair<std::string, std::string>> kv;
-    std::string section;
-    for (const auto& line : lines(text)) {
-      if (!line.empty() && line[0] != ' ') {
-        section = line.substr(0, line.find(':'));
-        continue;
-      }
-      const auto colon = line.find(':');
-      if (colon == std::string::npos) continue;
-      const auto first = line.find_first_not_of(' ');
-      kv.emplace_back(section + "." + line.substr(first, colon - first), line.substr(colon + 1));
+// "section.key" -> " value" for each line of a YAML text of sections of scalar keys.
+std::vector<std::pair<std::string, std::string>> keyed(const std::string& text) {
+  std::vector<std::pair<std::string, std::string>> kv;
+  std::string section;
+  for (const auto& line : lines(text)) {
+    if (!line.empty() && line[0] != ' ') {
+      section = line.substr(0, line.find(':'));
+      continue;
     }
-    return kv;
-  };
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const auto first = line.find_first_not_of(' ');
+    kv.emplace_back(section + "." + line.substr(first, colon - first), line.substr(colon + 1));
+  }
+  return kv;
+}
+
+// The fingerprint text without its experiment.models line: what must match for growth.
+std::string without_models(const std::string& text) {
+  std::string out;
+  for (const auto& [key, value] : keyed(text))
+    if (key != "experiment.models") out += key + ":" + value + "\n";
+  return out;
+}
+
+std::string describe_config_difference(const std::string& before, const std::string& now) {
   const auto a = keyed(before), b = keyed(now);
   std::string out;
   for (const auto& [key, value] : b) {
@@ -76,16 +87,42 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
                                                      std::span<const int64_t> candidate_index,
                                                      std::span<const uint64_t> model_seeds, Mode mode,
                                                      const TextRecordsView* text) {
-  h5::silence_default_errors();
-  const auto M = static_cast<hsize_t>(layout.models);
-  const auto N = static_cast<hsize_t>(layout.candidates);
-  if (keep.size() != M * N || labels.size() != N || candidate_index.size() != N || model_seeds.size() != M)
-    throw Error("ResultsWriter: keep/labels/index/seed sizes do not match the layout");
+  if (keep.size() != static_cast<size_t>(layout.models * layout.candidates))
+    throw Error("ResultsWriter: the keep matrix's size does not match the layout");
+  const KeepBlocks whole = [&](const KeepBlockSink& sink) { sink(0, layout.models, 0, layout.candidates, keep.data()); };
+  return create(path, layout, meta, whole, labels, candidate_index, model_seeds, mode, text);
+}
 
+std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, const ResultsLayout& layout,
+                                                     const RunMetadata& meta, const KeepBlocks& keep,
+                                                     std::span<const int64_t> labels,
+                                                     std::span<const int64_t> candidate_index,
+                                                     std::span<const uint64_t> model_seeds, Mode mode,
+                                                     const TextRecordsView* text) {
   std::error_code ec;
   if (mode == Mode::kCreateNew && fs::exists(path, ec))
     throw StorageError("results file '" + path +
                        "' already exists; choose another path with --out PATH, or pass --overwrite to replace it");
+  auto w = build(path, layout, meta, keep, labels, candidate_index, model_seeds, text);
+  if (mode == Mode::kCreateNew && fs::exists(path, ec))
+    throw StorageError("results file '" + path + "' appeared while this run was creating it; choose another --out");
+  w->commit_into_place(path);  // replacing the old file under --overwrite only now
+  return w;
+}
+
+std::unique_ptr<ResultsWriter> ResultsWriter::build(const std::string& path, const ResultsLayout& layout,
+                                                    const RunMetadata& meta, const KeepBlocks& keep,
+                                                    std::span<const int64_t> labels,
+                                                    std::span<const int64_t> candidate_index,
+                                                    std::span<const uint64_t> model_seeds,
+                                                    const TextRecordsView* text) {
+  h5::silence_default_errors();
+  const auto M = static_cast<hsize_t>(layout.models);
+  const auto N = static_cast<hsize_t>(layout.candidates);
+  if (labels.size() != N || candidate_index.size() != N || model_seeds.size() != M)
+    throw Error("ResultsWriter: labels/index/seed sizes do not match the layout");
+
+  std::error_code ec;
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty() && !fs::exists(parent, ec)) {
     fs::create_directories(parent, ec);
@@ -103,9 +140,27 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
   h5::write_string_attr(file, "config", meta.config_yaml);
   h5::write_string_attr(file, "fingerprint_config", meta.fingerprint_config);
   h5::write_string_attr(file, "fingerprint_data", meta.fingerprint_data);
+  h5::write_string_attr(file, "keep_scheme", meta.keep_scheme);
   h5::write_string_array_attr(file, "queries", layout.queries);
 
-  h5::write_dataset(file, "keep", H5T_STD_U8LE, H5T_NATIVE_UINT8, {M, N}, keep.data(), path);
+  // /keep: allocated, then written block by block as the plan draws it.
+  h5::write_dataset(file, "keep", H5T_STD_U8LE, H5T_NATIVE_UINT8, {M, N}, nullptr, path);
+  {
+    auto ds = h5::dataset_id(H5Dopen2(file, "keep", H5P_DEFAULT), "open /keep in " + partial);
+    std::vector<int> rows_covered(M, 0);
+    keep([&](int64_t m0, int64_t rows, int64_t n0, int64_t cols, const uint8_t* block) {
+      if (m0 < 0 || rows < 0 || n0 < 0 || cols < 0 || static_cast<hsize_t>(m0 + rows) > M ||
+          static_cast<hsize_t>(n0 + cols) > N)
+        throw Error("ResultsWriter: a keep block outside the layout");
+      h5::write_block(ds, H5T_NATIVE_UINT8, {static_cast<hsize_t>(m0), static_cast<hsize_t>(n0)},
+                      {static_cast<hsize_t>(rows), static_cast<hsize_t>(cols)}, block, "/keep in " + partial);
+    });
+    ds.close_checked("/keep in " + partial);
+  }
+  // 16 bytes each run overwrites with a fresh nonce: how a worker that writes its own rows
+  // knows it has the coordinator's file (direct_rows()).
+  const std::vector<uint8_t> no_nonce(16, 0);
+  h5::write_dataset(file, "run_nonce", H5T_STD_U8LE, H5T_NATIVE_UINT8, {16}, no_nonce.data(), path);
   h5::write_dataset(file, "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, {N}, labels.data(), path);
   h5::write_dataset(file, "candidate_index", H5T_STD_I64LE, H5T_NATIVE_INT64, {N}, candidate_index.data(), path);
   if (text) {
@@ -153,23 +208,33 @@ std::unique_ptr<ResultsWriter> ResultsWriter::create(const std::string& path, co
   std::unique_ptr<ResultsWriter> w(new ResultsWriter(partial, layout, std::move(file)));
   w->open_datasets(true);
   w->make_durable();
-  cleanup.keep = true;  // whole now: a failed rename below leaves it, and the next run removes it
-  // Into place (replacing the old file under --overwrite only now), then the directory
-  // entry made durable too. The open handle follows the file.
-  if (mode == Mode::kCreateNew && fs::exists(path, ec))
-    throw StorageError("results file '" + path + "' appeared while this run was creating it; choose another --out");
-  h5::commit_partial(path);
-  w->path_ = path;
+  cleanup.keep = true;  // whole now: a failed rename leaves it, and the next run removes it
   return w;
+}
+
+void ResultsWriter::commit_into_place(const std::string& path) {
+  // The directory entry is made durable too; the open handle follows the file.
+  h5::commit_partial(path);
+  path_ = path;
 }
 
 std::string ResultsWriter::partial_path(const std::string& path) { return h5::partial_path(path); }
 
 namespace {
 
+int64_t models_of(hid_t file, const std::string& path) {
+  if (!h5::link_exists(file, "/keep")) throw ResumeMismatch("'" + path + "' has no /keep; it is not a lira results file");
+  auto ds = h5::dataset_id(H5Dopen2(file, "/keep", H5P_DEFAULT), "open /keep in " + path);
+  const auto dims = h5::dataset_dims(ds, "/keep in " + path);
+  if (dims.size() != 2) throw ResumeMismatch("/keep in '" + path + "' is not a matrix");
+  return static_cast<int64_t>(dims[0]);
+}
+
 // Whether the open file `file` at `path` can be resumed by a run with this layout and
-// metadata; throws ResumeMismatch saying why not.
-void check_resumable(hid_t file, const std::string& path, const ResultsLayout& layout, const RunMetadata& meta) {
+// metadata -- or, with `growing`, grown to layout.models models; throws ResumeMismatch
+// saying why not.
+void check_resumable(hid_t file, const std::string& path, const ResultsLayout& layout, const RunMetadata& meta,
+                     bool growing) {
   const std::string start_over =
       "\nTo start over instead: pass another --out PATH, or --overwrite to replace '" + path + "'.";
   if (!h5::attr_exists(file, "format_version") || !h5::attr_exists(file, "fingerprint_config"))
@@ -180,16 +245,34 @@ void check_resumable(hid_t file, const std::string& path, const ResultsLayout& l
     throw ResumeMismatch("'" + path + "' has results format " + std::to_string(format) + ", this lira writes " +
                          std::to_string(kResultsFormatVersion) + "; it cannot be resumed (lira score still reads it)." +
                          start_over);
+  const int64_t file_models = models_of(file, path);
   const auto old_config = h5::read_string_attr(file, "fingerprint_config").front();
   const auto old_data = h5::read_string_attr(file, "fingerprint_data").front();
+  const std::string scheme = h5::attr_exists(file, "keep_scheme") ? h5::read_string_attr(file, "keep_scheme").front()
+                                                                 : std::string("subsets");
   std::string differences;
-  if (old_config != meta.fingerprint_config)
+  const bool same_config = growing ? without_models(old_config) == without_models(meta.fingerprint_config)
+                                   : old_config == meta.fingerprint_config;
+  if (!same_config)
     differences += "\nthe configuration differs:" + describe_config_difference(old_config, meta.fingerprint_config);
   if (old_data != meta.fingerprint_data)
     differences += "\nthe data differs:" + describe_line_difference(old_data, meta.fingerprint_data);
   if (!differences.empty())
     throw ResumeMismatch("'" + path + "' holds the results of another experiment, so this run will not add to it." +
                          differences + start_over);
+  if (growing) {
+    const std::string counts = "'" + path + "' has " + std::to_string(file_models) + " models, this run asks for " +
+                               std::to_string(layout.models) + " (experiment.models)";
+    if (layout.models < file_models)
+      throw ResumeMismatch(counts + "; an experiment never shrinks. To score fewer models, score this file as it is; "
+                           "to train a smaller experiment, pass another --out." + start_over);
+    if (scheme != "pairs" || meta.keep_scheme != "pairs")
+      throw ResumeMismatch(counts + ", but its keep matrix was drawn with experiment.keep_scheme: " + scheme +
+                           ", where every candidate's IN models are drawn among all M, so more models would change the "
+                           "rows of the trained ones. Only keep_scheme: pairs grows (start the experiment with it); "
+                           "or set experiment.models: " + std::to_string(file_models) + " to resume it as it is." +
+                           start_over);
+  }
   // Same fingerprint means the same layout; check anyway, it costs nothing.
   for (const auto& spec : layout.signals) {
     const std::string name = "/signals/" + spec.name;
@@ -197,7 +280,7 @@ void check_resumable(hid_t file, const std::string& path, const ResultsLayout& l
       throw ResumeMismatch("'" + path + "' has no " + name + "; it cannot be resumed." + start_over);
     auto ds = h5::dataset_id(H5Dopen2(file, name.c_str(), H5P_DEFAULT), "open " + name);
     auto dims = h5::dataset_dims(ds, name);
-    std::vector<hsize_t> want{static_cast<hsize_t>(layout.models)};
+    std::vector<hsize_t> want{static_cast<hsize_t>(file_models)};
     for (auto d : spec.shape) want.push_back(static_cast<hsize_t>(d));
     if (dims != want) throw ResumeMismatch(name + " in '" + path + "' has another shape." + start_over);
   }
@@ -211,36 +294,165 @@ void check_is_hdf5(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+h5::Id open_for_writing(const std::string& path, const char* what) {
+  auto fapl = h5::file_access_for_writing();
+  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
+  if (fid < 0)
+    throw StorageError("cannot open '" + path + "' to " + what + " it (HDF5: " + h5::error_stack() +
+                       "); check that it is writable");
+  return h5::file_id(fid, "open " + path);
+}
+
+h5::Id open_read_only(const std::string& path) {
+  // Read-only and without HDF5's file locking: a run may be writing the file now.
+  auto fapl = h5::file_access_without_locking();
+  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
+  if (fid < 0) throw StorageError("cannot open '" + path + "' (HDF5: " + h5::error_stack() + ")");
+  return h5::file_id(fid, "open " + path);
+}
+
+}  // namespace
+
 std::unique_ptr<ResultsWriter> ResultsWriter::resume(const std::string& path, const ResultsLayout& layout,
                                                      const RunMetadata& meta) {
   h5::silence_default_errors();
   check_is_hdf5(path);
-  auto fapl = h5::file_access_for_writing();
-  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
-  if (fid < 0)
-    throw StorageError("cannot open '" + path + "' to resume it (HDF5: " + h5::error_stack() +
-                       "); check that it is writable");
-  auto file = h5::file_id(fid, "open " + path);
-  check_resumable(file, path, layout, meta);
+  auto file = open_for_writing(path, "resume");
+  check_resumable(file, path, layout, meta, models_of(file, path) != layout.models);
+  if (models_of(file, path) != layout.models)
+    throw ResumeMismatch("'" + path + "' has another number of models; grow it with ResultsWriter::grow");
   std::unique_ptr<ResultsWriter> w(new ResultsWriter(path, layout, std::move(file)));
   w->open_datasets(true);
   return w;
 }
 
+int64_t ResultsWriter::models_in(const std::string& path) {
+  h5::silence_default_errors();
+  check_is_hdf5(path);
+  return models_of(open_read_only(path), path);
+}
+
 void ResultsWriter::check_resume(const std::string& path, const ResultsLayout& layout, const RunMetadata& meta) {
   h5::silence_default_errors();
   check_is_hdf5(path);
-  // Read-only and without HDF5's file locking: a run may be writing the file now.
-  auto fapl = h5::file_access_without_locking();
-  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
-  if (fid < 0) throw StorageError("cannot open '" + path + "' (HDF5: " + h5::error_stack() + ")");
-  auto file = h5::file_id(fid, "open " + path);
-  check_resumable(file, path, layout, meta);
+  auto file = open_read_only(path);
+  check_resumable(file, path, layout, meta, models_of(file, path) != layout.models);
+}
+
+std::unique_ptr<ResultsWriter> ResultsWriter::grow(const std::string& path, const ResultsLayout& layout,
+                                                   const RunMetadata& meta, const KeepBlocks& keep,
+                                                   std::span<const int64_t> labels,
+                                                   std::span<const int64_t> candidate_index,
+                                                   std::span<const uint64_t> model_seeds, const TextRecordsView* text) {
+  h5::silence_default_errors();
+  check_is_hdf5(path);
+  // The old file stays untouched until the new one is complete and durable; the run lock
+  // (orchestrator/run_lock.hpp) keeps other runs away meanwhile.
+  auto old = open_read_only(path);
+  check_resumable(old, path, layout, meta, true);
+  const int64_t M0 = models_of(old, path), N = layout.candidates;
+  auto w = build(path, layout, meta, keep, labels, candidate_index, model_seeds, text);
+  h5::RemoveUnlessKept cleanup{partial_path(path)};
+  const std::string growing = "growing '" + path + "'";
+
+  // The first M0 keep rows and seeds must be the old file's: the scheme's promise, checked.
+  {
+    auto old_keep = h5::dataset_id(H5Dopen2(old, "/keep", H5P_DEFAULT), "open /keep in " + path);
+    std::vector<uint8_t> a(static_cast<size_t>(N)), b;
+    for (int64_t m = 0; m < M0; ++m) {
+      h5::read_block(old_keep, H5T_NATIVE_UINT8, {static_cast<hsize_t>(m), 0}, {1, static_cast<hsize_t>(N)}, a.data(),
+                     "/keep in " + path);
+      w->read_keep_row(m, b);
+      if (a != b)
+        throw ResumeMismatch(growing + ": model " + std::to_string(m) + "'s keep row differs from the one this run "
+                             "draws, so its results cannot be kept (a file written by another lira version?). Pass "
+                             "another --out, or --overwrite to start over.");
+    }
+    std::vector<uint64_t> seeds(static_cast<size_t>(M0));
+    auto old_seeds = h5::dataset_id(H5Dopen2(old, "/models/seed", H5P_DEFAULT), "open /models/seed in " + path);
+    h5::read_block(old_seeds, H5T_NATIVE_UINT64, {0}, {static_cast<hsize_t>(M0)}, seeds.data(), "/models/seed");
+    if (!std::equal(seeds.begin(), seeds.end(), model_seeds.begin()))
+      throw ResumeMismatch(growing + ": the first models' seeds differ from this run's; pass another --out, or "
+                           "--overwrite to start over.");
+  }
+  // Signals: the first M0 rows, in blocks of rows of at most ~64 MB.
+  for (size_t i = 0; i < layout.signals.size(); ++i) {
+    const auto& spec = layout.signals[i];
+    const std::string name = "/signals/" + spec.name;
+    auto src = h5::dataset_id(H5Dopen2(old, name.c_str(), H5P_DEFAULT), "open " + name + " in " + path);
+    const int64_t per_row = spec.elements();
+    const int64_t rows = std::max<int64_t>(1, (int64_t{64} << 20) / 4 / std::max<int64_t>(per_row, 1));
+    std::vector<float> buffer;
+    for (int64_t m0 = 0; m0 < M0; m0 += rows) {
+      const int64_t r = std::min(rows, M0 - m0);
+      buffer.resize(static_cast<size_t>(r * per_row));
+      std::vector<hsize_t> start(spec.shape.size() + 1, 0), count{static_cast<hsize_t>(r)};
+      start[0] = static_cast<hsize_t>(m0);
+      for (auto d : spec.shape) count.push_back(static_cast<hsize_t>(d));
+      h5::read_block(src, H5T_NATIVE_FLOAT, start, count, buffer.data(), name + " in " + path);
+      h5::write_block(w->signals_[i], H5T_NATIVE_FLOAT, start, count, buffer.data(), name + " while " + growing);
+    }
+  }
+  // /models/*: the first M0 entries of every column (and the error strings).
+  for (auto& c : w->columns_) {
+    const std::string name = std::string("/models/") + c.name;
+    auto src = h5::dataset_id(H5Dopen2(old, name.c_str(), H5P_DEFAULT), "open " + name + " in " + path);
+    h5::read_block(src, c.mem_type, {0}, {static_cast<hsize_t>(M0)}, c.data.data(), name + " in " + path);
+    w->write_run(c, 0, M0 - 1);
+  }
+  {
+    auto type = h5::type_id(H5Tcopy(H5T_C_S1), "error string type");
+    h5::check(H5Tset_size(type, kErrorMessageBytes), "error string type");
+    std::vector<char> errors(static_cast<size_t>(M0) * kErrorMessageBytes);
+    auto src = h5::dataset_id(H5Dopen2(old, "/models/error", H5P_DEFAULT), "open /models/error in " + path);
+    h5::read_block(src, type, {0}, {static_cast<hsize_t>(M0)}, errors.data(), "/models/error in " + path);
+    h5::write_block(w->error_, type, {0}, {static_cast<hsize_t>(M0)}, errors.data(), "/models/error while " + growing);
+  }
+  old.reset();
+  w->make_durable();
+  cleanup.keep = true;
+  w->commit_into_place(path);  // replaces the old file in one step
+  return w;
+}
+
+DirectRows ResultsWriter::direct_rows() {
+  if (!h5::link_exists(file_, "/run_nonce")) return {};
+  auto nonce_ds = h5::dataset_id(H5Dopen2(file_, "/run_nonce", H5P_DEFAULT), "open /run_nonce in " + path_);
+  DirectRows d;
+  d.nonce.resize(16);
+  std::random_device entropy;
+  for (auto& b : d.nonce) b = static_cast<uint8_t>(entropy());
+  h5::check(H5Dwrite(nonce_ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, d.nonce.data()),
+            "write /run_nonce in " + path_);
+  make_durable();
+  const haddr_t nonce_at = H5Dget_offset(nonce_ds);
+  if (nonce_at == HADDR_UNDEF) return {};
+  d.nonce_offset = nonce_at;
+  for (size_t i = 0; i < layout_.signals.size(); ++i) {
+    const haddr_t at = H5Dget_offset(signals_[i]);  // contiguous and allocated at creation
+    if (at == HADDR_UNDEF) return {};
+    d.signals.push_back({layout_.signals[i].name, at,
+                         static_cast<uint64_t>(layout_.signals[i].elements()) * sizeof(float)});
+  }
+  std::error_code ec;
+  d.path = fs::absolute(path_, ec).string();
+  if (ec) return {};
+  return d;
+}
+
+void ResultsWriter::read_keep_row(int64_t model, std::vector<uint8_t>& out) {
+  check_model(model, "keep row");
+  out.resize(static_cast<size_t>(layout_.candidates));
+  h5::read_block(keep_, H5T_NATIVE_UINT8, {static_cast<hsize_t>(model), 0},
+                 {1, static_cast<hsize_t>(layout_.candidates)}, out.data(), "/keep in " + path_);
 }
 
 ResultsWriter::~ResultsWriter() {
   // Close without throwing; the data of committed models is durable already.
   signals_.clear();
+  keep_.reset();
   columns_.clear();
   error_.reset();
   file_.reset();
@@ -252,6 +464,7 @@ std::vector<uint8_t> ResultsWriter::done() const {
 }
 
 void ResultsWriter::open_datasets(bool load_columns) {
+  keep_ = h5::dataset_id(H5Dopen2(file_, "/keep", H5P_DEFAULT), "open /keep in " + path_);
   for (const auto& spec : layout_.signals) {
     const std::string name = "/signals/" + spec.name;
     signals_.push_back(h5::dataset_id(H5Dopen2(file_, name.c_str(), H5P_DEFAULT), "open " + name + " in " + path_));
@@ -396,12 +609,12 @@ void ResultsWriter::stage_model(const ModelResult& r, int32_t worker) {
     auto it = std::find_if(r.signals.begin(), r.signals.end(), [&](const SignalArray& s) { return s.name == spec.name; });
     if (it == r.signals.end())
       throw StorageError("result of model " + std::to_string(r.model) + " lacks signal '" + spec.name + "'");
-    if (it->shape != spec.shape || static_cast<int64_t>(it->values.size()) != spec.elements())
+    if (it->shape != spec.shape || static_cast<int64_t>(it->values.size()) != (r.written ? 0 : spec.elements()))
       throw StorageError("result of model " + std::to_string(r.model) + ": signal '" + spec.name +
                          "' has the wrong shape for this results file");
     arrays.push_back(&*it);
   }
-  for (size_t i = 0; i < arrays.size(); ++i) {
+  for (size_t i = 0; i < arrays.size() && !r.written; ++i) {
     const SignalArray& s = *arrays[i];
     const std::string& name = layout_.signals[i].name;
     auto fspace = h5::space_id(H5Dget_space(signals_[i]), "space of /signals/" + name);
@@ -457,6 +670,7 @@ void ResultsWriter::close() {
   for (size_t i = 0; i < signals_.size(); ++i) signals_[i].close_checked("/signals/" + layout_.signals[i].name + " in " + path_);
   for (auto& c : columns_) c.dataset.close_checked(std::string("/models/") + c.name + " in " + path_);
   error_.close_checked("/models/error in " + path_);
+  keep_.close_checked("/keep in " + path_);
   const hid_t id = file_.release();  // never close twice, even if H5Fclose fails
   h5::check(H5Fclose(id), "close " + path_);
 }

@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "row_writer.hpp"
+
 #include <exception>
 #include <future>
 
@@ -12,6 +14,8 @@ int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerId
                    std::chrono::milliseconds heartbeat) {
   transport.send(WorkerReady{me.host, me.pid});
   int64_t jobs = 0;
+  RowWriter rows;  // parallel.result_writes: worker
+  bool warned_rows = false;
   for (;;) {
     CoordinatorMessage message = transport.receive();
     if (std::holds_alternative<StopWorker>(message)) break;
@@ -28,11 +32,33 @@ int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerId
     spdlog::debug("model {}: starting (attempt {}){}", first.model, first.attempt,
                   pack.size() > 1 ? " with " + std::to_string(pack.size() - 1) + " more in its pack" : "");
     auto running = std::async(std::launch::async, [&]() -> std::vector<WorkerMessage> {
-      if (pack.size() > 1) return runner.run_pack(pack);
-      ModelResult result = runner.run(first);
-      result.model = first.model;
-      result.attempt = first.attempt;
-      return {std::move(result)};
+      std::vector<WorkerMessage> replies;
+      if (pack.size() > 1) {
+        replies = runner.run_pack(pack);
+      } else {
+        ModelResult result = runner.run(first);
+        result.model = first.model;
+        result.attempt = first.attempt;
+        replies.emplace_back(std::move(result));
+      }
+      // The rows into the results file from here, on the job's thread (heartbeats go on).
+      if (first.direct.enabled() && !rows.usable(first.direct) && !warned_rows) {
+        spdlog::warn("this worker cannot write its results into '{}' ({}); it sends them to the coordinator instead",
+                     first.direct.path, rows.why_not());
+        warned_rows = true;
+      }
+      if (!rows.usable(first.direct)) return replies;
+      for (auto& reply : replies) {
+        auto* result = std::get_if<ModelResult>(&reply);
+        if (!result) continue;
+        try {
+          rows.write(first.direct, *result);
+        } catch (const std::exception& e) {
+          if (pack.size() == 1) spdlog::error("model {} (attempt {}) failed: {}", result->model, result->attempt, e.what());
+          reply = JobFailure{result->model, result->attempt, e.what(), false};
+        }
+      }
+      return replies;
     });
     while (running.wait_for(heartbeat) == std::future_status::timeout)
       transport.send(Heartbeat{first.model, first.attempt});

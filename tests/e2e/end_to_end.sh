@@ -13,8 +13,18 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 config="$src/tests/e2e/tiny.yaml"
 
 echo "== mpirun -np 3"
-"$mpiexec" -np 3 --oversubscribe "$lira" run "$config" --set "data.path=$work/data" --out "$work/mpi.h5"
+"$mpiexec" -np 3 --oversubscribe "$lira" run "$config" --set "data.path=$work/data" --out "$work/mpi.h5" 2>&1 |
+  tee "$work/mpi.log"
 "$check" "$work/mpi.h5" 6 300 2
+grep -q "result rows: 6 written into the file by their workers, 0 sent" "$work/mpi.log" ||
+  { echo "the workers did not write their own rows"; exit 1; }
+
+echo "== mpirun -np 3, every result's rows sent to the coordinator (parallel.result_writes: coordinator)"
+"$mpiexec" -np 3 --oversubscribe "$lira" run "$config" --set "data.path=$work/data" \
+  --set parallel.result_writes=coordinator --out "$work/sent.h5" 2>&1 | tee "$work/sent.log"
+grep -q "result rows: 0 written into the file by their workers, 6 sent" "$work/sent.log" ||
+  { echo "parallel.result_writes: coordinator did not send the rows"; exit 1; }
+"$check" --same "$work/mpi.h5" "$work/sent.h5"
 
 echo "== one process, no mpirun"
 "$lira" run "$config" --set "data.path=$work/data" --out "$work/local.h5"

@@ -2,6 +2,9 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "common/errors.hpp"
 #include "orchestrator/messages.hpp"
@@ -10,11 +13,24 @@ using namespace lira;
 
 TEST_CASE("a job assignment round-trips") {
   JobAssignment j{17, 0xDEADBEEFCAFEull, 2, {1, 0, 1, 1, 0}};
-  const auto bytes = encode(CoordinatorMessage{j});
-  const auto back = std::get<JobAssignment>(decode_coordinator_message(bytes.data(), bytes.size()));
+  auto bytes = encode(CoordinatorMessage{j});
+  auto back = std::get<JobAssignment>(decode_coordinator_message(bytes.data(), bytes.size()));
   CHECK(back.model == 17);
   CHECK(back.seed == 0xDEADBEEFCAFEull);
   CHECK(back.attempt == 2);
+  CHECK(back.keep_row == j.keep_row);
+  CHECK_FALSE(back.direct.enabled());
+  // With the results file's row targets (parallel.result_writes: worker).
+  j.direct = {"/scratch/x.h5", 4096, {1, 2, 3, 4}, {{"logit_confidence", 8192, 80}, {"loss", 100000, 80}}};
+  bytes = encode(CoordinatorMessage{j});
+  back = std::get<JobAssignment>(decode_coordinator_message(bytes.data(), bytes.size()));
+  CHECK(back.direct.path == "/scratch/x.h5");
+  CHECK(back.direct.nonce_offset == 4096);
+  CHECK(back.direct.nonce == j.direct.nonce);
+  REQUIRE(back.direct.signals.size() == 2);
+  CHECK(back.direct.signals[1].name == "loss");
+  CHECK(back.direct.signals[1].offset == 100000);
+  CHECK(back.direct.signals[1].row_bytes == 80);
   CHECK(back.keep_row == j.keep_row);
   const auto stop = encode(CoordinatorMessage{StopWorker{}});
   CHECK(std::holds_alternative<StopWorker>(decode_coordinator_message(stop.data(), stop.size())));
@@ -37,6 +53,16 @@ TEST_CASE("a model result round-trips with its signals") {
   CHECK(back.signals[0].name == "logit_confidence");
   CHECK(back.signals[0].shape == std::vector<int64_t>{2, 2});
   CHECK(back.signals[0].values == r.signals[0].values);
+  CHECK_FALSE(back.written);
+  // Written by the worker: names and shapes travel, the values do not.
+  for (auto& s : r.signals) s.values.clear();
+  r.written = true;
+  const auto small = encode(WorkerMessage{r});
+  CHECK(small.size() < bytes.size());
+  const auto written = std::get<ModelResult>(decode_worker_message(small.data(), small.size()));
+  CHECK(written.written);
+  CHECK(written.signals[1].shape == std::vector<int64_t>{2, 2});
+  CHECK(written.signals[1].values.empty());
 }
 
 TEST_CASE("failures and hellos round-trip") {
@@ -86,4 +112,23 @@ TEST_CASE("a pack of jobs round-trips, and a count past its bytes is refused") {
   const uint64_t count = uint64_t{1} << 40;  // the count follows magic (4), version (2), tag (1)
   std::memcpy(huge.data() + 7, &count, sizeof count);
   CHECK_THROWS_AS(decode_coordinator_message(huge.data(), huge.size()), CommError);
+}
+
+TEST_CASE("the fuzzer's message seeds decode: the corpus follows the wire version") {
+  namespace fs = std::filesystem;
+  int seeds = 0;
+  for (const auto& entry : fs::directory_iterator(LIRA_MESSAGE_CORPUS)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto* data = reinterpret_cast<const std::byte*>(raw.data());
+    const std::string name = entry.path().filename().string();
+    CAPTURE(name);
+    if (name == "job" || name == "pack") {
+      CHECK_NOTHROW(decode_coordinator_message(data, raw.size()));
+    } else {
+      CHECK_NOTHROW(decode_worker_message(data, raw.size()));
+    }
+    ++seeds;
+  }
+  CHECK(seeds >= 6);
 }

@@ -433,3 +433,128 @@ TEST_CASE("an external target reads as model M (its keep row, signals and accura
   t.membership = {1, 0};
   CHECK_THROWS_AS(write_external_target(ext + "2", plain, t), StorageError);
 }
+
+namespace {
+
+// A results file of `models` models drawn with keep_scheme pairs, as `lira run` makes it:
+// keep rows from the plan's blocks (here: model m's row is m's pair-complement pattern).
+std::vector<uint8_t> pairs_keep(int64_t models, int64_t n) {
+  std::vector<uint8_t> keep(static_cast<size_t>(models * n));
+  for (int64_t m = 0; m < models; ++m)
+    for (int64_t c = 0; c < n; ++c) keep[m * n + c] = static_cast<uint8_t>(((c + m / 2) % 2) ^ (m % 2));
+  return keep;
+}
+
+RunMetadata pairs_meta(int64_t models, const std::string& scheme = "pairs") {
+  RunMetadata m = meta("experiment:\n  models: " + std::to_string(models) + "\n  keep_scheme: " + scheme + "\n");
+  m.keep_scheme = scheme;
+  return m;
+}
+
+ResultsLayout layout_of(int64_t models) {
+  auto l = small_layout();
+  l.models = models;
+  return l;
+}
+
+std::unique_ptr<ResultsWriter> make_pairs_writer(const std::string& path, int64_t models,
+                                                 const std::string& scheme = "pairs") {
+  const std::vector<int64_t> labels{0, 1, 2, 3, 4}, index{10, 11, 12, 13, 14};
+  std::vector<uint64_t> seeds;
+  for (int64_t m = 0; m < models; ++m) seeds.push_back(static_cast<uint64_t>(m + 7));
+  return ResultsWriter::create(path, layout_of(models), pairs_meta(models, scheme), pairs_keep(models, 5), labels,
+                               index, seeds, ResultsWriter::Mode::kCreateNew);
+}
+
+std::unique_ptr<ResultsWriter> grow_to(const std::string& path, int64_t models, const std::string& scheme = "pairs",
+                                       std::vector<uint8_t> keep = {}) {
+  const std::vector<int64_t> labels{0, 1, 2, 3, 4}, index{10, 11, 12, 13, 14};
+  std::vector<uint64_t> seeds;
+  for (int64_t m = 0; m < models; ++m) seeds.push_back(static_cast<uint64_t>(m + 7));
+  if (keep.empty()) keep = pairs_keep(models, 5);
+  const KeepBlocks blocks = [&](const KeepBlockSink& sink) {
+    for (int64_t m = 0; m < models; m += 2) sink(m, 2, 0, 5, keep.data() + m * 5);
+  };
+  return ResultsWriter::grow(path, layout_of(models), pairs_meta(models, scheme), blocks, labels, index, seeds);
+}
+
+}  // namespace
+
+TEST_CASE("the writer reads each model's keep row back from the file") {
+  TempDir dir;
+  auto w = make_pairs_writer((dir.path / "r.h5").string(), 6);
+  const auto keep = pairs_keep(6, 5);
+  std::vector<uint8_t> row;
+  for (int64_t m = 0; m < 6; ++m) {
+    w->read_keep_row(m, row);
+    CHECK(row == std::vector<uint8_t>(keep.begin() + m * 5, keep.begin() + (m + 1) * 5));
+  }
+  CHECK_THROWS_AS(w->read_keep_row(6, row), StorageError);
+  w->close();
+  CHECK(ResultsWriter::models_in((dir.path / "r.h5").string()) == 6);
+  CHECK(ResultsReader((dir.path / "r.h5").string()).attribute("keep_scheme") == "pairs");
+}
+
+TEST_CASE("growing a pairs experiment keeps every model's rows, flags and messages, and adds empty ones") {
+  TempDir dir;
+  const auto path = (dir.path / "g.h5").string();
+  {
+    auto w = make_pairs_writer(path, 4);
+    w->write_model(result_for(0), 3);
+    w->write_model(result_for(2), 1);
+    w->record_failure(1, 2, "diverged");
+    w->record_dispatch(3);  // in flight when the run ended
+    w->commit();
+    w->close();
+  }
+  ResultsWriter::check_resume(path, layout_of(8), pairs_meta(8));  // lira validate: growable
+  {
+    auto w = grow_to(path, 8);
+    CHECK(w->path() == path);
+    CHECK(w->done() == std::vector<uint8_t>{1, 0, 1, 0, 0, 0, 0, 0});
+    CHECK(w->attempts(3) == 1);
+    CHECK(w->account_crashes() == std::vector<int64_t>{3});  // still counted after growth
+    w->write_model(result_for(6), 0);
+    w->close();
+  }
+  CHECK_FALSE(fs::exists(ResultsWriter::partial_path(path)));
+  ResultsReader r(path);
+  CHECK(r.models() == 8);
+  CHECK(r.done() == std::vector<uint8_t>{1, 0, 1, 0, 0, 0, 1, 0});
+  CHECK(r.keep() == pairs_keep(8, 5));
+  std::vector<float> conf;
+  r.read_signal("logit_confidence", 0, 5, conf);
+  for (int64_t m : {0, 2, 6})
+    for (int i = 0; i < 10; ++i) REQUIRE(conf[m * 10 + i] == static_cast<float>(m * 100 + i));
+  for (int64_t m : {1, 3, 4, 5, 7}) CHECK(std::isnan(conf[m * 10]));
+  CHECK(r.model_errors()[1] == "diverged");
+  CHECK(r.model_values("failed")[1] == 1.0);
+  CHECK(r.model_values("worker")[2] == 1.0);
+  CHECK(r.model_values("seed")[5] == 12.0);
+  CHECK(r.model_values("crashes")[3] == 1.0);
+}
+
+TEST_CASE("growth is refused for shrinking, for subsets files, for other changes, and for other keep rows") {
+  TempDir dir;
+  const auto path = (dir.path / "g.h5").string();
+  make_pairs_writer(path, 4)->close();
+  CHECK_THROWS_WITH_AS(grow_to(path, 2), doctest::Contains("never shrinks"), ResumeMismatch);
+  CHECK_THROWS_WITH_AS(ResultsWriter::resume(path, layout_of(2), pairs_meta(2)), doctest::Contains("never shrinks"),
+                       ResumeMismatch);
+  {  // another config key differs besides the number of models
+    auto m = pairs_meta(8);
+    m.fingerprint_config += "training:\n  epochs: 9\n";
+    CHECK_THROWS_WITH_AS(ResultsWriter::check_resume(path, layout_of(8), m), doctest::Contains("training.epochs"),
+                         ResumeMismatch);
+  }
+  auto keep = pairs_keep(8, 5);
+  keep[2 * 5 + 1] ^= 1;  // model 2's row is not the file's
+  CHECK_THROWS_WITH_AS(grow_to(path, 8, "pairs", keep), doctest::Contains("model 2's keep row differs"), ResumeMismatch);
+  CHECK_FALSE(fs::exists(ResultsWriter::partial_path(path)));
+  CHECK(ResultsWriter::models_in(path) == 4);  // the old file is untouched
+
+  const auto subsets = (dir.path / "s.h5").string();
+  make_pairs_writer(subsets, 4, "subsets")->close();
+  CHECK_THROWS_WITH_AS(grow_to(subsets, 8, "subsets"), doctest::Contains("keep_scheme: subsets"), ResumeMismatch);
+  CHECK(ResultsWriter::models_in(subsets) == 4);
+}
