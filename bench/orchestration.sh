@@ -41,7 +41,10 @@ printf "%-52s %12.0f/s %12s/s %10s\n" "dispatch rate, 20000 jobs of 0 ms" "$(awk
 # Gather and store: CIFAR-sized results (N = 50,000, A = 18 queries, two float32 signals:
 # 7.2 MB per model), 56 models from 7 workers into the HDF5 file, against dd writing the
 # same bytes (fsync'd, as lira fsyncs its commits) to the same filesystem.
-s=$(run g 8 experiment.models=56 model.job_seconds=0 data.candidates=50000 queries.mirror=true queries.shift=1)
+# (parallel.result_writes=coordinator: the coordinator's own intake; bench/result_intake.sh
+# compares it with workers writing their rows.)
+s=$(run g 8 experiment.models=56 model.job_seconds=0 data.candidates=50000 queries.mirror=true queries.shift=1 \
+    parallel.result_writes=coordinator)
 bytes=$((56 * 50000 * 18 * 4 * 2))
 dd_s=$( { /usr/bin/time -f "%e" dd if=/dev/zero of="$work/dd" bs=7200000 count=56 conv=fsync status=none; } 2>&1 )
 lira_mbs=$(awk -v b=$bytes -v s="$s" 'BEGIN {print b / s / 1e6}')
@@ -49,7 +52,9 @@ dd_mbs=$(awk -v b=$bytes -v s="$dd_s" 'BEGIN {print b / s / 1e6}')
 printf "%-52s %11.0fMB/s %11.0fMB/s %10s\n" "gather+store 56 x 7.2 MB (lira vs dd, same bytes)" "$lira_mbs" "$dd_mbs" \
   "$(ratio "$lira_mbs" "$dd_mbs")"
 
-# Coordinator memory for M = 256 and M = 4096 models (N = 10,000): peak RSS of rank 0.
+# Coordinator memory for M = 256 and M = 4096 models (N = 10,000): peak RSS of rank 0. The
+# coordinator holds no keep matrix (it reads each job's row from the file), so the growth
+# should be a small fraction of the M x N bytes it would take.
 coord_rss() {
   local m=$1
   mpirun -np 3 --oversubscribe bash -c 'if [ "$OMPI_COMM_WORLD_RANK" = 0 ]; then
