@@ -87,7 +87,7 @@ TEST_CASE("rows a worker writes read back as the coordinator's own, and only the
     }
 }
 
-TEST_CASE("a worker that sees another file, or none, does not write; bad results are refused") {
+TEST_CASE("a worker that sees another file, or none, does not write, and bad results are refused") {
   Dir dir;
   const auto path = (dir.path / "r.h5").string();
   auto w = make_file(path);
