@@ -1,4 +1,7 @@
-// The results file: one HDF5 file per experiment, written by the coordinator only.
+// The results file: one HDF5 file per experiment. The coordinator creates it and owns its
+// structure and every flag; signal rows come from the coordinator (stage_model) or are
+// written by the workers themselves at the byte offsets direct_rows() hands out
+// (worker/row_writer.hpp), never both for one row at a time.
 //
 // Layout (docs/results-format.md): /keep uint8 [M,N], /labels int64 [N],
 // /candidate_index int64 [N], /signals/<name> float32 [M, ...], /models/{done, failed,
@@ -137,7 +140,7 @@ class ResultsWriter {
   void close();
 
  private:
-  // One /models/<name> column, mirrored in memory: the writer is the file's only writer, so
+  // One /models/<name> column, mirrored in memory: the writer is the columns' only writer, so
   // the mirror equals the file, and a commit writes runs of neighbouring models from it.
   struct Column {
     const char* name;
