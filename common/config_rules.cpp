@@ -238,12 +238,22 @@ std::vector<std::string> check_conflicts(const Config& c) {
       errors.push_back("data.canary_kind: noise canaries are random images; csv tables take mislabeled canaries");
   }
   if (c.parallel.models_per_job > 1) {
-    // Packs (trainer/packed.hpp): the fused network exists for mlp and cnn; the recipes
-    // that need the whole training loop of one model stay one model per job.
+    // Packs (trainer/packed.hpp, trainer/fused_network.hpp): the native classifiers
+    // fuse; what needs the whole training loop of one model stays one model per job.
     const std::string k = "parallel.models_per_job: ";
-    if (!arch_in(c, {"mlp", "cnn", "synthetic"}))
-      errors.push_back(k + "packs train mlp and cnn models (fused layers); model.arch " + c.model.arch +
-                       " trains one model per job: set it to 1");
+    const bool resnet = arch_in(c, {"wrn28-2", "wrn16-4", "wrn", "resnet18"});
+    if (!arch_in(c, {"mlp", "cnn", "airbench", "airbench94", "synthetic"}) && !resnet)
+      errors.push_back(k + "packs train mlp, cnn, airbench, airbench94, the wide ResNets and resnet18 (fused "
+                       "layers); model.arch " + c.model.arch + " trains one model per job: set it to 1");
+    if (resnet && c.model.norm == "group")
+      errors.push_back(k + "packs fuse the BatchNorm ResNets; model.norm group trains one model per job: set it "
+                       "to 1 (or model.norm to batch)");
+    if (arch_in(c, {"wrn28-2", "wrn16-4", "wrn"}) && c.model.dropout > 0)
+      errors.push_back(k + "packs fuse the wide ResNets without dropout (a dropout mask per model is not drawn as "
+                       "alone): set model.dropout to 0 or models_per_job to 1");
+    if (c.queries.batchnorm == "train" && !arch_in(c, {"mlp", "cnn", "synthetic"}))
+      errors.push_back(k + "queries.batchnorm train evaluates each model in its own chunks of 5,000; packs "
+                       "evaluate with the running statistics: set queries.batchnorm to eval or models_per_job to 1");
     if (c.dp.enabled())
       errors.push_back(k + "DP-SGD trains one model per job (per-example clipping, Poisson batches): set it to 1");
     if (c.defense.early_stopping > 0)

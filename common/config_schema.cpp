@@ -334,9 +334,10 @@ const std::vector<Key>& keys() {
       {"parallel", "models_per_job",
        IntKey{1, 1, 256, [](Config& c) -> int64_t& { return c.parallel.models_per_job; }},
        "K: a worker trains K models at once as one network K times as wide (groups=K convolutions, batched "
-       "matmuls), each with its own seed, keep row, batch order, augmentation draws and learning-rate schedule, "
-       "as if alone; mlp and cnn only. The same models as K = 1 up to float rounding (docs/training.md). A retry "
-       "trains alone.",
+       "matmuls), each with its own seed, keep row, batch order, augmentation draws, learning-rate schedule "
+       "and BatchNorm statistics, as if alone; mlp, cnn, airbench, airbench94 (its published recipe), the wide "
+       "ResNets and resnet18 with BatchNorm. The same models as K = 1 up to float rounding (docs/training.md). A "
+       "retry trains alone.",
        false},
   };
   return k;

@@ -14,6 +14,11 @@
 
 namespace lira {
 
+// Evaluation batch (candidates under a query, the test split).
+constexpr int64_t kEvalBatch = 1024;
+// airbench's whitening layer is initialized from the first this-many IN examples.
+constexpr int64_t kWhiteningSample = 5000;
+
 // A split's raw data on the device, owning its memory: uint8 images or float features
 // [count, example_shape...].
 torch::Tensor raw_tensor(const Split& s, torch::Device device);

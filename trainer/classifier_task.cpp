@@ -17,11 +17,9 @@
 namespace lira {
 namespace {
 
-constexpr int64_t kEvalBatch = 1024;
 // queries.batchnorm train: chunks of 5000, as the official inference.py (the statistics,
 // and so the signals, depend on the chunk).
 constexpr int64_t kTrainModeEvalBatch = 5000;
-constexpr int64_t kWhiteningSample = 5000;
 
 class ClassifierTask final : public Task {
  public:

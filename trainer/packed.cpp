@@ -4,23 +4,25 @@
 #include <ATen/Context.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <mutex>
+#include <optional>
 
 #include "augment.hpp"
 #include "classifier_common.hpp"
 #include "common/errors.hpp"
 #include "common/schedule.hpp"
+#include "fused_network.hpp"
 #include "network.hpp"
+#include "recipe.hpp"
 #include "torch_compat.hpp"
 
 namespace lira {
 namespace {
-
-constexpr int64_t kEvalBatch = 1024;
 
 // One model's draws: torch's default generators (the CPU's, and the training device's)
 // as they would stand in a run of this model alone. Loaded around every draw it makes.
@@ -56,7 +58,8 @@ struct Member {
   explicit Member(const JobAssignment& j, torch::Device device) : job(j), draws(device) {}
   JobAssignment job;
   Draws draws;
-  torch::Tensor in_idx, order;
+  torch::Tensor in_idx, order, positions;           // positions: airbench94's order in the IN set
+  std::optional<AlternatingFlipTranslate> augment;  // airbench94's
   int64_t batches = 0, batch = 0, epoch = 0, steps = 0, total_steps = 0;
   double epoch_items = 0;
   bool alive = true;
@@ -64,62 +67,63 @@ struct Member {
   bool active(int64_t step) const { return alive && step < total_steps; }
 };
 
-// A fused layer: w [K, out, in] (linear) or [K, out, in, 3, 3] (conv), b [K, out].
-struct Layer {
-  bool conv = false;
-  torch::Tensor w, b;
-};
-
-// [K] -> [K, 1, ...] to broadcast over a parameter of `dims` dimensions.
+// [K] -> [K, 1, ...] to broadcast over a tensor of `dims` dimensions.
 torch::Tensor per_model(const torch::Tensor& v, int64_t dims) {
   std::vector<int64_t> shape(static_cast<size_t>(dims), 1);
   shape[0] = v.size(0);
   return v.view(shape);
 }
 
-// training.optimizer over fused parameters, elementwise as torch's SGD (momentum,
-// Nesterov, no dampening), Adam and AdamW (betas 0.9/0.999, eps 1e-8), with a learning
-// rate per model: a model at learning rate 0 does not move.
+// One fused parameter and its optimizer settings: its learning rate is lr_scale x the
+// model's rate of the step, its weight decay `decay` (as torch's per-group weight_decay).
+struct FusedParam {
+  torch::Tensor value;
+  double lr_scale = 1, decay = 0;
+  bool whiten_bias = false;  // airbench94's: trained in a model's first epochs only
+};
+
+// The optimizer over fused parameters, elementwise as torch's SGD (momentum, Nesterov, no
+// dampening), Adam and AdamW (betas 0.9/0.999, eps 1e-8), with a learning rate per model.
+// A model that does not move at a step (its training is over, or a parameter frozen for
+// it) keeps its parameter and its optimizer state exactly, as torch's optimizers skip a
+// parameter without a gradient.
 class FusedOptimizer {
  public:
-  FusedOptimizer(const TrainingConfig& t, std::vector<torch::Tensor> params, std::vector<bool> decay)
-      : t_(t), params_(std::move(params)), decay_(std::move(decay)), buf_(params_.size()), sq_(params_.size()) {}
+  // Which models move at a step: on the device, and whether all or any do (known on the
+  // host, so a step costs no synchronization).
+  struct Moving {
+    torch::Tensor on;  // [K] bool
+    bool all = true, any = true;
+  };
+  struct Options {
+    std::string kind = "sgd";  // sgd | adam | adamw
+    double momentum = 0;
+    bool nesterov = false;
+  };
+  FusedOptimizer(Options o, std::vector<FusedParam> params)
+      : o_(std::move(o)), params_(std::move(params)), buf_(params_.size()), sq_(params_.size()) {}
 
-  void step(const torch::Tensor& lr) {
+  // lr: [K] float64, the models' rates this step; moving[i]: parameter i's models.
+  void step(const torch::Tensor& lr, const std::vector<const Moving*>& moving) {
     torch::NoGradGuard no_grad;
     ++steps_;
-    const bool adam = t_.optimizer == "adam" || t_.optimizer == "adamw";
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-    const double bc1 = 1.0 - std::pow(b1, static_cast<double>(steps_));
-    const double bc2 = 1.0 - std::pow(b2, static_cast<double>(steps_));
     for (size_t i = 0; i < params_.size(); ++i) {
-      auto& p = params_[i];
-      const auto lr_v = per_model(lr.to(p.scalar_type()), p.dim());
-      const double wd = decay_[i] ? t_.weight_decay : 0.0;
-      torch::Tensor g = p.grad();
-      if (!adam) {
-        if (wd != 0) g = g.add(p, wd);
-        if (t_.momentum != 0) {
-          if (!buf_[i].defined()) {
-            buf_[i] = g.clone();
-          } else {
-            buf_[i].mul_(t_.momentum).add_(g);
-          }
-          g = t_.nesterov ? g.add(buf_[i], t_.momentum) : buf_[i];
-        }
-        p.addcmul_(lr_v, g, -1.0);  // p -= lr x g, without a temporary
-        continue;
+      auto& p = params_[i].value;
+      if (!p.grad().defined() || !moving[i]->any) continue;
+      const bool all = moving[i]->all;
+      torch::Tensor keep;
+      torch::Tensor old_p, old_buf, old_sq;
+      if (!all) {
+        keep = per_model(moving[i]->on.logical_not(), p.dim());
+        old_p = p.clone();
+        if (buf_[i].defined()) old_buf = buf_[i].clone();
+        if (sq_[i].defined()) old_sq = sq_[i].clone();
       }
-      if (t_.optimizer == "adamw") {
-        if (wd != 0) p.mul_(1.0 - lr_v * wd);
-      } else if (wd != 0) {
-        g = g.add(p, wd);
-      }
-      if (!buf_[i].defined()) buf_[i] = torch::zeros_like(p), sq_[i] = torch::zeros_like(p);
-      buf_[i].mul_(b1).add_(g, 1.0 - b1);
-      sq_[i].mul_(b2).addcmul_(g, g, 1.0 - b2);
-      const auto denom = (sq_[i].sqrt() / std::sqrt(bc2)).add_(eps);
-      p.sub_((lr_v / bc1) * buf_[i] / denom);
+      update(i, per_model((lr * params_[i].lr_scale).to(p.scalar_type()), p.dim()));
+      if (all) continue;
+      p.copy_(torch::where(keep, old_p, p));
+      if (old_buf.defined()) buf_[i].copy_(torch::where(keep, old_buf, buf_[i]));
+      if (old_sq.defined()) sq_[i].copy_(torch::where(keep, old_sq, sq_[i]));
     }
   }
   // Model k's state, zeroed: it left the pack.
@@ -131,15 +135,46 @@ class FusedOptimizer {
   }
 
  private:
-  const TrainingConfig& t_;
-  std::vector<torch::Tensor> params_;
-  std::vector<bool> decay_;
+  void update(size_t i, const torch::Tensor& lr_v) {
+    auto& p = params_[i].value;
+    const double wd = params_[i].decay;
+    torch::Tensor g = p.grad();
+    if (o_.kind == "sgd") {
+      if (wd != 0) g = g.add(p, wd);
+      if (o_.momentum != 0) {
+        if (!buf_[i].defined()) {
+          buf_[i] = g.clone();
+        } else {
+          buf_[i].mul_(o_.momentum).add_(g);
+        }
+        g = o_.nesterov ? g.add(buf_[i], o_.momentum) : buf_[i];
+      }
+      p.addcmul_(lr_v, g, -1.0);  // p -= lr x g, without a temporary
+      return;
+    }
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    const double bc1 = 1.0 - std::pow(b1, static_cast<double>(steps_));
+    const double bc2 = 1.0 - std::pow(b2, static_cast<double>(steps_));
+    if (o_.kind == "adamw") {
+      if (wd != 0) p.mul_(1.0 - lr_v * wd);
+    } else if (wd != 0) {
+      g = g.add(p, wd);
+    }
+    if (!buf_[i].defined()) buf_[i] = torch::zeros_like(p), sq_[i] = torch::zeros_like(p);
+    buf_[i].mul_(b1).add_(g, 1.0 - b1);
+    sq_[i].mul_(b2).addcmul_(g, g, 1.0 - b2);
+    const auto denom = (sq_[i].sqrt() / std::sqrt(bc2)).add_(eps);
+    p.sub_((lr_v / bc1) * buf_[i] / denom);
+  }
+
+  Options o_;
+  std::vector<FusedParam> params_;
   std::vector<torch::Tensor> buf_, sq_;  // momentum or first moment; second moment
   int64_t steps_ = 0;
 };
 
-// The debiased exponential moving average of the weights (training.ema), per model:
-// only the models that stepped update theirs.
+// The debiased exponential moving average of the weights and BatchNorm statistics
+// (training.ema), per model: only the models that stepped update theirs.
 class FusedAverage {
  public:
   FusedAverage(std::vector<torch::Tensor> live, double decay, int64_t k)
@@ -155,11 +190,11 @@ class FusedAverage {
   }
   void apply() {
     torch::NoGradGuard no_grad;
-    std::vector<double> debias;
-    for (const auto u : updates_) debias.push_back(u ? 1.0 - std::pow(decay_, static_cast<double>(u)) : 0.0);
     for (size_t k = 0; k < updates_.size(); ++k) {
       if (updates_[k] == 0) continue;
-      for (size_t i = 0; i < live_.size(); ++i) live_[i][static_cast<int64_t>(k)].copy_(shadow_[i][static_cast<int64_t>(k)] / debias[k]);
+      const double debias = 1.0 - std::pow(decay_, static_cast<double>(updates_[k]));
+      for (size_t i = 0; i < live_.size(); ++i)
+        live_[i][static_cast<int64_t>(k)].copy_(shadow_[i][static_cast<int64_t>(k)] / debias);
     }
   }
 
@@ -167,6 +202,33 @@ class FusedAverage {
   std::vector<torch::Tensor> live_, shadow_;
   double decay_;
   std::vector<int64_t> updates_;
+};
+
+// airbench94's lookahead (recipe.cpp) per model: for the models in `due`,
+// ema <- lerp(ema, state, 1 - decay), state <- ema, over every floating tensor of the state.
+class FusedLookahead {
+ public:
+  FusedLookahead(std::vector<torch::Tensor> state, std::vector<torch::Tensor> start)
+      : state_(std::move(state)), ema_(std::move(start)) {
+    if (ema_.size() != state_.size()) throw Error("airbench94 pack: the state before whitening does not match");
+  }
+  void apply(const std::vector<double>& decay, const std::vector<bool>& due) {
+    if (std::none_of(due.begin(), due.end(), [](bool b) { return b; })) return;
+    torch::NoGradGuard no_grad;
+    const auto device = state_[0].device();
+    const auto weight = torch::tensor(decay, torch::kFloat64).to(device).neg_().add_(1.0);
+    std::vector<int64_t> d(due.begin(), due.end());
+    const auto on = torch::tensor(d, torch::kInt64).to(device).gt(0);
+    for (size_t i = 0; i < state_.size(); ++i) {
+      const auto mask = per_model(on, state_[i].dim());
+      const auto moved = ema_[i].lerp(state_[i], per_model(weight.to(state_[i].scalar_type()), state_[i].dim()));
+      ema_[i] = torch::where(mask, moved, ema_[i]);
+      state_[i].copy_(torch::where(mask, ema_[i], state_[i]));
+    }
+  }
+
+ private:
+  std::vector<torch::Tensor> state_, ema_;
 };
 
 }  // namespace
@@ -191,9 +253,11 @@ struct PackedTrainer::Data {
     scale = torch::tensor(ds.scale).view(view).to(device);
     shift = torch::tensor(ds.shift).view(view).to(device);
     bf16 = device.is_cuda() && config.training.bf16;
+    airbench94 = config.model.arch == "airbench94";
+    whitening = airbench94 || config.model.arch == "airbench";
     if (const char* env = std::getenv("LIRA_TEST_DIVERGE")) diverge = std::atoll(env);
     none_options = torch::nn::functional::CrossEntropyFuncOptions()
-                       .label_smoothing(config.training.label_smoothing)
+                       .label_smoothing(airbench94 ? Airbench94Hyp::kLabelSmoothing : config.training.label_smoothing)
                        .reduction(torch::kNone);
   }
 
@@ -203,72 +267,48 @@ struct PackedTrainer::Data {
     if (progress) progress();
   }
 
-  // Draws member m's batch order for its epoch (its draws loaded) and counts its batches.
+  // Draws member m's batch order for its epoch (its draws loaded) and counts its batches,
+  // as the classifier task's begin_epoch: airbench94 draws its augmentation, then the
+  // order on the device, and drops the last partial batch.
   void begin_epoch(Member& m) const {
     const int64_t n_in = m.in_idx.size(0), b = config.training.batch_size;
     m.draws.load();
-    m.order = m.in_idx.index_select(0, torch::randperm(n_in, torch::kInt64).to(device));
+    if (airbench94) {
+      m.augment->begin_epoch(m.epoch);
+      m.positions = torch::randperm(n_in, torch::TensorOptions(device).dtype(torch::kInt64));
+      m.order = m.in_idx.index_select(0, m.positions);
+      m.batches = n_in / b;
+    } else {
+      m.order = m.in_idx.index_select(0, torch::randperm(n_in, torch::kInt64).to(device));
+      m.batches = (n_in + b - 1) / b;
+    }
     m.draws.save();
-    m.batches = (n_in + b - 1) / b;
     m.batch = 0;
     m.epoch_items = 0;
   }
 
-  // The fused network's logits [K, B, classes]. Convolutions: on CUDA one groups=K
-  // convolution over [B, K C, H, W]; on the CPU each model's own convolution in turn
-  // (measured: oneDNN's grouped convolution, backward included, ran 2-10x slower there than
-  // K separate ones -- docs/training.md), over its own [B, C, H, W].
-  torch::Tensor forward_convs(const std::vector<torch::Tensor>& inputs) const {
-    const auto k = static_cast<int64_t>(inputs.size());
-    size_t convs = 0;
-    while (convs < layers.size() && layers[convs].conv) ++convs;
-    if (device.is_cuda()) {
-      auto h = torch::cat(inputs, 1);  // [B, K C, H, W]: model j's channels in block j
-      for (size_t i = 0; i < convs; ++i) {
-        const auto& l = layers[i];
-        const int64_t out = l.w.size(1);
-        h = torch::conv2d(h, l.w.view({k * out, l.w.size(2), l.w.size(3), l.w.size(4)}), l.b.view({k * out}), 1, 1, 1,
-                          k);
-        h = torch::max_pool2d(torch::relu(h), 2);
-      }
-      return linears(h.view({h.size(0), k, -1}).transpose(0, 1), convs);  // [K, B, C h w], as Flatten orders it
-    }
-    std::vector<torch::Tensor> hs = inputs;
-    for (size_t i = 0; i < convs; ++i) {
-      const auto ws = layers[i].w.unbind(0), bs = layers[i].b.unbind(0);
-      for (int64_t j = 0; j < k; ++j) hs[j] = torch::max_pool2d(torch::relu(torch::conv2d(hs[j], ws[j], bs[j], 1, 1)), 2);
-    }
-    for (auto& h : hs) h = h.flatten(1);
-    return linears(torch::stack(hs), convs);
-  }
-  // The linear layers from layer `first` on: h [K, B, features] -> [K, B, classes].
-  torch::Tensor linears(torch::Tensor h, size_t first) const {
-    for (size_t i = first; i < layers.size(); ++i) {
-      h = torch::baddbmm(layers[i].b.unsqueeze(1), h, layers[i].w.transpose(1, 2));
-      if (i + 1 < layers.size()) h = torch::relu(h);
-    }
-    return h;
-  }
-  bool conv() const { return !layers.empty() && layers[0].conv; }
-  // Each model's own inputs: xs[j] [B, example...] for model j.
-  torch::Tensor forward_own(const std::vector<torch::Tensor>& xs) const {
-    if (conv()) return forward_convs(xs);
-    const auto k = static_cast<int64_t>(xs.size());
-    return linears(torch::stack(xs).reshape({k, xs[0].size(0), -1}), 0);
-  }
-  // The same inputs for every model: x [B, example...].
-  torch::Tensor forward_shared(const torch::Tensor& x, int64_t k) const {
-    if (conv()) return forward_convs(std::vector<torch::Tensor>(static_cast<size_t>(k), x));
-    return linears(x.reshape({1, x.size(0), -1}).expand({k, x.size(0), -1}), 0);
-  }
-
   // Logits [K, n, classes], float32 on the CPU, of raw inputs under a query.
-  torch::Tensor logits(const torch::Tensor& raw, const QuerySpec* query, int64_t k) const {
+  torch::Tensor logits(FusedNetwork& net, const torch::Tensor& raw, const QuerySpec* query) const {
     std::vector<torch::Tensor> parts;
     for (int64_t s = 0; s < raw.size(0); s += kEvalBatch) {
       auto xb = normalize(raw.slice(0, s, std::min(s + kEvalBatch, raw.size(0))));
       if (query) xb = apply_query(xb, *query);
-      parts.push_back(forward_shared(xb, k).to(torch::kFloat32));
+      parts.push_back(net.forward_shared(xb).to(torch::kFloat32));
+      beat();
+    }
+    return torch::cat(parts, 1).to(torch::kCPU).contiguous();
+  }
+  // airbench94's test-time augmentation (classifier_task.cpp): the weighted sum of views.
+  torch::Tensor tta_logits(FusedNetwork& net, const torch::Tensor& raw) const {
+    std::vector<torch::Tensor> parts;
+    for (int64_t s = 0; s < raw.size(0); s += kEvalBatch) {
+      const auto xb = normalize(raw.slice(0, s, std::min(s + kEvalBatch, raw.size(0))));
+      torch::Tensor z;
+      for (const auto& [view, weight] : airbench94_tta_views(xb)) {
+        const auto zv = net.forward_shared(view.contiguous()).to(torch::kFloat32) * weight;
+        z = z.defined() ? z + zv : zv;
+      }
+      parts.push_back(z);
       beat();
     }
     return torch::cat(parts, 1).to(torch::kCPU).contiguous();
@@ -280,20 +320,17 @@ struct PackedTrainer::Data {
   torch::Device device;
   int threads = 1;
   std::vector<QuerySpec> queries;
-  bool images = true, bf16 = false;
+  bool images = true, bf16 = false, airbench94 = false, whitening = false;
   int64_t diverge = -1;  // LIRA_TEST_DIVERGE: the model made to diverge in its pack (tests)
   torch::ScalarType compute = torch::typeMetaToScalarType(torch::get_default_dtype());
   torch::Tensor x, y, x_test, y_test, scale, shift;
   torch::nn::functional::CrossEntropyFuncOptions none_options;
-  std::vector<Layer> layers;  // this pack's network
 };
 
 PackedTrainer::PackedTrainer(const TrainerContext& context, torch::Device device)
     : data_(std::make_unique<Data>(context, device)) {
-  const auto& arch = context.config.model.arch;
-  if (arch != "mlp" && arch != "cnn")
-    throw ConfigError("parallel.models_per_job: packs train mlp and cnn models; model.arch " + arch +
-                      " trains one model per job (set parallel.models_per_job: 1)");
+  if (const auto why = FusedNetwork::unsupported(context.config.model); !why.empty())
+    throw ConfigError("parallel.models_per_job: " + why + "; set parallel.models_per_job: 1");
 }
 
 PackedTrainer::~PackedTrainer() = default;
@@ -306,10 +343,10 @@ std::vector<PackedModel> PackedTrainer::run(const std::vector<JobAssignment>& jo
   const int64_t n = d.x.size(0);
   torch::set_num_threads(d.threads);  // per call: OpenMP's thread count is per calling thread
 
-  // Each model's initial weights and first batch order, drawn as alone with its seed.
+  // Each model's network and first batch order, drawn as alone with its seed (job_loop.cpp
+  // run_job: seed, build, first epoch).
   std::vector<Member> members;
-  std::vector<std::vector<torch::Tensor>> initial(static_cast<size_t>(k));
-  NetworkInputs inputs{d.dataset->candidates.example_shape, d.dataset->classes, {}};
+  std::vector<std::unique_ptr<Network>> nets;
   for (int64_t j = 0; j < k; ++j) {
     const auto& job = jobs[j];
     if (static_cast<int64_t>(job.keep_row.size()) != n)
@@ -322,39 +359,70 @@ std::vector<PackedModel> PackedTrainer::run(const std::vector<JobAssignment>& jo
       if (job.keep_row[i]) in.push_back(i);
     m.in_idx = torch::tensor(in, torch::kInt64).to(d.device);
     torch::manual_seed(job.seed);
-    auto net = build_network(d.config.model, inputs);
-    for (auto& [name, p] : net->named_parameters()) initial[j].push_back(p.detach());
+    NetworkInputs inputs{d.dataset->candidates.example_shape, d.dataset->classes, {}};
+    if (d.whitening) inputs.init_sample = d.normalize(d.x.index_select(0, m.in_idx.slice(0, 0, kWhiteningSample)));
+    nets.push_back(build_network(d.config.model, inputs));
+    if (d.airbench94) m.augment.emplace(m.in_idx.size(0), 2, d.device);
     m.draws.save();
     d.begin_epoch(m);
-    const int64_t steps_per_epoch = m.batches;
-    m.total_steps = static_cast<int64_t>(std::ceil(t.epochs * static_cast<double>(steps_per_epoch) - 1e-9));
+    if (m.batches < 1)
+      throw ConfigError("training.batch_size: " + std::to_string(t.batch_size) + " leaves no full batch of model " +
+                        std::to_string(job.model) + "'s " + std::to_string(in.size()) +
+                        " training examples (airbench94 drops the last partial batch); lower it");
+    m.total_steps = static_cast<int64_t>(std::ceil(t.epochs * static_cast<double>(m.batches) - 1e-9));
   }
-  // The fused parameters: model j's tensors at index j of the leading axis.
-  d.layers.clear();
-  std::vector<torch::Tensor> params;
-  std::vector<bool> decay;
-  for (size_t i = 0; i + 1 < initial[0].size(); i += 2) {
-    Layer l;
-    std::vector<torch::Tensor> ws, bs;
-    for (int64_t j = 0; j < k; ++j) ws.push_back(initial[j][i]), bs.push_back(initial[j][i + 1]);
-    l.w = torch::stack(ws).to(d.device).set_requires_grad(true);
-    l.b = torch::stack(bs).to(d.device).set_requires_grad(true);
-    l.conv = l.w.dim() == 5;
-    params.push_back(l.w), decay.push_back(true);
-    params.push_back(l.b), decay.push_back(t.decay_all);
-    d.layers.push_back(l);
+  FusedNetwork net(d.config.model, nets, d.device);
+  nets.clear();
+  net.set_training(true);
+
+  // The optimizer: torch's groups as the single recipes make them (recipe.cpp).
+  std::vector<FusedParam> params;
+  std::vector<torch::Tensor> trained, averaged, whole;
+  for (auto& e : net.state()) {
+    whole.push_back(e.value);
+    if (e.buffer) averaged.push_back(e.value);
+    if (!e.trainable) continue;
+    FusedParam p;
+    p.value = e.value;
+    if (d.airbench94) {
+      const bool norm = e.name.find("norm") != std::string::npos;
+      p.lr_scale = norm ? Airbench94Hyp::bias_lr() : Airbench94Hyp::lr();
+      p.decay = Airbench94Hyp::decay(t.batch_size) / p.lr_scale;
+      p.whiten_bias = e.name == "whiten.bias";
+    } else {
+      p.decay = t.decay_all || e.value.dim() >= 3 ? t.weight_decay : 0.0;
+    }
+    params.push_back(p);
+    trained.push_back(e.value);
+    averaged.push_back(e.value);
   }
-  FusedOptimizer optimizer(t, params, decay);
+  FusedOptimizer::Options options;
+  if (d.airbench94) {
+    options.momentum = Airbench94Hyp::kMomentum, options.nesterov = true;
+  } else {
+    options.kind = t.optimizer == "adam" || t.optimizer == "adamw" ? t.optimizer : "sgd";
+    options.momentum = t.momentum, options.nesterov = t.nesterov;
+  }
+  FusedOptimizer optimizer(options, params);
   std::unique_ptr<FusedAverage> ema;
-  if (t.ema > 0) ema = std::make_unique<FusedAverage>(params, t.ema, k);
+  if (!d.airbench94 && t.ema > 0) ema = std::make_unique<FusedAverage>(averaged, t.ema, k);
+  std::unique_ptr<FusedLookahead> lookahead;
+  if (d.airbench94) lookahead = std::make_unique<FusedLookahead>(whole, net.state_before_data_init());
 
   int64_t max_steps = 0;
   for (const auto& m : members) max_steps = std::max(max_steps, m.total_steps);
-  const bool augment = d.images && (t.augment_flip || t.augment_crop > 0);
+  const bool augment = !d.airbench94 && d.images && (t.augment_flip || t.augment_crop > 0);
   const auto f64 = torch::TensorOptions(d.device).dtype(torch::kFloat64);
+  const auto on_device = [&](const std::vector<bool>& v) {
+    FusedOptimizer::Moving m;
+    m.on = torch::tensor(std::vector<int64_t>(v.begin(), v.end()), torch::kInt64).to(d.device).gt(0);
+    m.all = std::all_of(v.begin(), v.end(), [](bool b) { return b; });
+    m.any = std::any_of(v.begin(), v.end(), [](bool b) { return b; });
+    return m;
+  };
   auto epoch_sum = torch::zeros({k}, f64);
-  std::vector<double> lr(static_cast<size_t>(k));
-  std::vector<bool> stepped(static_cast<size_t>(k));
+  std::vector<double> lr(static_cast<size_t>(k)), decay(static_cast<size_t>(k));
+  std::vector<bool> stepped(static_cast<size_t>(k)), whiten(static_cast<size_t>(k)), due(static_cast<size_t>(k));
   for (int64_t step = 0; step < max_steps; ++step) {
     // Every active model's batch, padded to the longest with masked rows.
     std::vector<torch::Tensor> xs, ys;
@@ -363,12 +431,15 @@ std::vector<PackedModel> PackedTrainer::run(const std::vector<JobAssignment>& jo
     for (int64_t j = 0; j < k; ++j) {
       auto& m = members[j];
       stepped[j] = m.active(step);
+      whiten[j] = stepped[j] && m.epoch < Airbench94Hyp::kWhitenBiasEpochs;
       lr[j] = 0;
       if (!stepped[j]) continue;
       const int64_t n_in = m.order.size(0), start = m.batch * t.batch_size;
       const auto batch = m.order.slice(0, start, std::min(start + t.batch_size, n_in));
       auto xb = d.normalize(d.x.index_select(0, batch));
-      if (augment) {
+      if (d.airbench94) {
+        xb = m.augment->apply(xb, m.positions.slice(0, start, std::min(start + t.batch_size, n_in)));
+      } else if (augment) {
         m.draws.load();
         xb = augment_batch(xb, t.augment_flip, t.augment_crop);
         m.draws.save();
@@ -376,12 +447,15 @@ std::vector<PackedModel> PackedTrainer::run(const std::vector<JobAssignment>& jo
       xs.push_back(xb), ys.push_back(d.y.index_select(0, batch));
       sizes[j] = batch.size(0);
       longest = std::max(longest, sizes[j]);
-      // The learning rate this model's step would have alone.
+      // The learning rate (airbench94: the factor of its groups' rates) of this model's
+      // step alone.
       const double examples = static_cast<double>(n_in);
       const double progress =
           (static_cast<double>(m.epoch) * examples + std::min(examples, static_cast<double>(start))) /
           (t.epochs * examples);
-      lr[j] = t.schedule == "official" ? learning_rate_at(t, progress) : learning_rate(t, m.steps, m.total_steps);
+      lr[j] = d.airbench94                 ? airbench94_lr_factor(m.steps, m.total_steps)
+              : t.schedule == "official" ? learning_rate_at(t, progress)
+                                         : learning_rate(t, m.steps, m.total_steps);
     }
     if (longest == 0) break;
     std::vector<int64_t> example_shape{longest};
@@ -409,17 +483,18 @@ std::vector<PackedModel> PackedTrainer::run(const std::vector<JobAssignment>& jo
     const auto counts = torch::tensor(sizes, torch::kInt64).to(d.device);
     const auto mask = torch::arange(longest, torch::TensorOptions(d.device).dtype(torch::kInt64)).unsqueeze(0) <
                       counts.unsqueeze(1);  // [K, B]
-    for (auto& p : params)  // zeroed in place: a fresh gradient each step costs page faults
+    for (auto& p : trained)  // zeroed in place: a fresh gradient each step costs page faults
       if (p.grad().defined()) p.mutable_grad().zero_();
     torch::Tensor sums;
     {
       compat::CudaAutocast autocast(d.bf16);
-      const auto z = d.forward_own(xp).to(d.compute);  // [K, B, classes]
+      const auto z = net.forward_own(xp, sizes).to(d.compute);  // [K, B, classes]
       const auto ce = torch::nn::functional::cross_entropy(z.reshape({k * longest, -1}), torch::stack(yp).view({-1}),
                                                            d.none_options)
                           .view({k, longest});
       sums = torch::where(mask, ce, torch::zeros_like(ce)).sum(1);  // [K]
-      const auto loss = (sums / counts.clamp_min(1).to(sums.scalar_type())).sum();
+      // airbench94's loss is the batch's sum, as published; the others' the batch's mean.
+      const auto loss = d.airbench94 ? sums.sum() : (sums / counts.clamp_min(1).to(sums.scalar_type())).sum();
       loss.backward();
     }
     epoch_sum += sums.detach().to(torch::kFloat64);
@@ -427,25 +502,36 @@ std::vector<PackedModel> PackedTrainer::run(const std::vector<JobAssignment>& jo
       // Each model's gradients clipped to a global norm of grad_clip, as clip_grad_norm_.
       torch::NoGradGuard no_grad;
       torch::Tensor sq;
-      for (auto& p : params) {
+      for (auto& p : trained) {
         const auto s = p.grad().pow(2).reshape({k, -1}).sum(1);
         sq = sq.defined() ? sq + s : s;
       }
       const auto coef = (t.grad_clip / (sq.sqrt() + 1e-6)).clamp_max(1.0);
-      for (auto& p : params) p.mutable_grad().mul_(per_model(coef, p.dim()));
+      for (auto& p : trained) p.mutable_grad().mul_(per_model(coef, p.dim()));
     }
-    optimizer.step(torch::tensor(lr, torch::kFloat64).to(d.device));
+    const auto moving = on_device(stepped), moving_whiten = on_device(whiten);
+    std::vector<const FusedOptimizer::Moving*> masks;
+    for (const auto& p : params) masks.push_back(p.whiten_bias ? &moving_whiten : &moving);
+    optimizer.step(torch::tensor(lr, torch::kFloat64).to(d.device), masks);
     if (step == 0 && d.diverge >= 0) {
       // Fault injection for the tests (LIRA_TEST_DIVERGE=<model>): that model's weights
       // become NaN after its first step, as a diverging model's would.
       torch::NoGradGuard no_grad;
       for (int64_t j = 0; j < k; ++j)
         if (members[j].job.model == d.diverge)
-          for (auto& p : params) p[j].fill_(std::numeric_limits<double>::quiet_NaN());
+          for (auto& p : trained) p[j].fill_(std::numeric_limits<double>::quiet_NaN());
     }
-    if (ema) {
-      std::vector<int64_t> on(stepped.begin(), stepped.end());
-      ema->update(torch::tensor(on, torch::kInt64).to(d.device).gt(0), stepped);
+    if (ema) ema->update(moving.on, stepped);
+    if (lookahead) {
+      // After step `done` of `total` (recipe.cpp after_step): every 5 steps, and at the end.
+      for (int64_t j = 0; j < k; ++j) {
+        const int64_t done = members[j].steps + 1;
+        due[j] = stepped[j] && done % Airbench94Hyp::kLookaheadEvery == 0;
+        decay[j] = airbench94_lookahead_decay(done, members[j].total_steps);
+      }
+      lookahead->apply(decay, due);
+      for (int64_t j = 0; j < k; ++j) due[j] = stepped[j] && members[j].steps + 1 == members[j].total_steps;
+      lookahead->apply(std::vector<double>(static_cast<size_t>(k), 1.0), due);
     }
     d.beat();
     // Advance each model; at the end of its epoch, the NaN guard and its next batch order.
@@ -462,8 +548,12 @@ std::vector<PackedModel> PackedTrainer::run(const std::vector<JobAssignment>& jo
         m.diverged = "model " + std::to_string(m.job.model) + ": training loss became " + std::to_string(mean) +
                      " in epoch " + std::to_string(m.epoch + 1) + " (in a pack of " + std::to_string(k) + ")";
         spdlog::warn("{}; it leaves the pack", m.diverged);
+        // Its weights zeroed and its statistics reset, so its NaNs cannot reach the others'.
         torch::NoGradGuard no_grad;
-        for (auto& p : params) p[j].zero_();
+        for (auto& e : net.state()) {
+          const bool var = e.name.size() >= 11 && e.name.compare(e.name.size() - 11, 11, "running_var") == 0;
+          e.value[j].fill_(var ? 1.0 : 0.0);
+        }
         optimizer.clear(j);
         continue;
       }
@@ -476,18 +566,21 @@ std::vector<PackedModel> PackedTrainer::run(const std::vector<JobAssignment>& jo
   }
   if (ema) ema->apply();
 
-  // Evaluation: every candidate under every query through the whole pack at once.
+  // Evaluation: every candidate under every query through the whole pack at once, with
+  // BatchNorm's running statistics.
   torch::NoGradGuard no_grad;
+  net.set_training(false);
   std::vector<PackedModel> out(static_cast<size_t>(k));
   std::vector<SignalCollector> collectors;
   const int64_t a = static_cast<int64_t>(d.queries.size());
   for (int64_t j = 0; j < k; ++j) collectors.emplace_back(d.config, d.dataset->candidates.labels, d.dataset->classes, a);
   for (int64_t q = 0; q < a; ++q) {
-    const auto z = d.logits(d.x, d.images ? &d.queries[q] : nullptr, k);
+    const auto z = d.logits(net, d.x, d.images ? &d.queries[q] : nullptr);
     for (int64_t j = 0; j < k; ++j)
       if (members[j].alive) collectors[j].add(q, z[j].contiguous(), members[j].job.keep_row);
   }
-  const auto zt = d.logits(d.x_test, nullptr, k);
+  // airbench94 reports its published test-time augmentation's accuracy.
+  const auto zt = d.airbench94 ? d.tta_logits(net, d.x_test) : d.logits(net, d.x_test, nullptr);
   const auto correct = zt.argmax(2).eq(d.y_test.to(torch::kCPU).unsqueeze(0)).to(torch::kFloat64).mean(1);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (int64_t j = 0; j < k; ++j) {
@@ -503,7 +596,6 @@ std::vector<PackedModel> PackedTrainer::run(const std::vector<JobAssignment>& jo
     r.result.train_seconds = seconds / static_cast<double>(k);  // the pack's time, shared
     collectors[j].finish(r.result);
   }
-  d.layers.clear();
   return out;
 }
 
