@@ -27,8 +27,8 @@ std::string FusedNetwork::unsupported(const ModelConfig& m) {
 }
 
 FusedNetwork::FusedNetwork(const ModelConfig& model, std::vector<std::unique_ptr<Network>>& nets,
-                           torch::Device device)
-    : model_(model), device_(device), k_(static_cast<int64_t>(nets.size())), cuda_(device.is_cuda()) {
+                           torch::Device device, bool grouped)
+    : model_(model), device_(device), k_(static_cast<int64_t>(nets.size())), grouped_(grouped) {
   if (const auto why = unsupported(model); !why.empty()) throw ConfigError("parallel.models_per_job: " + why);
   if (nets.empty()) throw Error("FusedNetwork: no networks to fuse");
   std::vector<std::vector<std::pair<std::string, torch::Tensor>>> states;
@@ -79,11 +79,11 @@ const torch::Tensor& FusedNetwork::at(const std::string& name) const {
 
 FusedNetwork::Act FusedNetwork::join(const std::vector<torch::Tensor>& xs) const {
   if (model_.arch == "mlp") return torch::stack(xs).reshape({k_, xs[0].size(0), -1});  // [K, B, F]
-  return torch::cat(xs, cuda_ ? 1 : 0);
+  return torch::cat(xs, grouped_ ? 1 : 0);
 }
 
 torch::Tensor FusedNetwork::model_slice(const Act& x, int64_t j, int64_t batch) const {
-  if (cuda_) {
+  if (grouped_) {
     const int64_t c = x.size(1) / k_;
     return x.narrow(1, j * c, c);
   }
@@ -92,7 +92,7 @@ torch::Tensor FusedNetwork::model_slice(const Act& x, int64_t j, int64_t batch) 
 
 FusedNetwork::Act FusedNetwork::conv(const Act& x, const torch::Tensor& w, const torch::Tensor& b, int64_t stride,
                                      int64_t pad, int64_t batch) const {
-  if (cuda_) {
+  if (grouped_) {
     const int64_t out = w.size(1);
     return torch::conv2d(x, w.reshape({k_ * out, w.size(2), w.size(3), w.size(4)}),
                          b.defined() ? b.reshape({k_ * out}) : torch::Tensor(), stride, pad, 1, k_);
@@ -142,7 +142,7 @@ FusedNetwork::Act FusedNetwork::norm(const Act& x, const std::string& prefix, co
   const auto &w = at(prefix + ".weight"), &b = at(prefix + ".bias");
   auto rm = at(prefix + ".running_mean"), rv = at(prefix + ".running_var");
   if (!training_) {
-    if (cuda_) return torch::batch_norm(x, w.view(-1), b.view(-1), rm.view(-1), rv.view(-1), false, 0.0, kind.eps, true);
+    if (grouped_) return torch::batch_norm(x, w.view(-1), b.view(-1), rm.view(-1), rv.view(-1), false, 0.0, kind.eps, true);
     std::vector<torch::Tensor> parts;
     for (int64_t j = 0; j < k_; ++j)
       parts.push_back(torch::batch_norm(model_slice(x, j, batch), w[j], b[j], rm[j], rv[j], false, 0.0, kind.eps, true));
@@ -150,7 +150,7 @@ FusedNetwork::Act FusedNetwork::norm(const Act& x, const std::string& prefix, co
   }
   bool full = true;
   for (const auto r : rows_) full = full && r == batch;
-  if (full && cuda_)
+  if (full && grouped_)
     return train_norm(x, w.view(-1), b.view(-1), rm.view(-1), rv.view(-1), kind.eps, kind.momentum,
                       kind.biased_running_var);
   std::vector<torch::Tensor> parts;
@@ -169,11 +169,11 @@ FusedNetwork::Act FusedNetwork::norm(const Act& x, const std::string& prefix, co
                                   torch::zeros_like(xj.narrow(0, r, batch - r))}));
     }
   }
-  return torch::cat(parts, cuda_ ? 1 : 0);
+  return torch::cat(parts, grouped_ ? 1 : 0);
 }
 
 torch::Tensor FusedNetwork::per_model(const Act& x, int64_t batch) const {
-  if (cuda_) return x.reshape({batch, k_, -1}).transpose(0, 1);
+  if (grouped_) return x.reshape({batch, k_, -1}).transpose(0, 1);
   return x.reshape({k_, batch, -1});
 }
 
@@ -269,7 +269,7 @@ torch::Tensor FusedNetwork::forward_shared(const torch::Tensor& x) {
   const int64_t batch = x.size(0);
   rows_.assign(static_cast<size_t>(k_), batch);
   if (model_.arch == "mlp") return forward(x.reshape({1, batch, -1}).expand({k_, batch, -1}), batch);
-  return forward(cuda_ ? x.repeat({1, k_, 1, 1}) : x.repeat({k_, 1, 1, 1}), batch);
+  return forward(grouped_ ? x.repeat({1, k_, 1, 1}) : x.repeat({k_, 1, 1, 1}), batch);
 }
 
 }  // namespace lira

@@ -40,9 +40,12 @@ class FusedNetwork {
     bool buffer = false;     // running statistics (floating buffers)
   };
 
-  // Stacks the state of `nets` (same architecture, built alone) on `device`. `before`:
-  // each net's state_before_data_init() (airbench94's lookahead), stacked likewise.
-  FusedNetwork(const ModelConfig& model, std::vector<std::unique_ptr<Network>>& nets, torch::Device device);
+  // Stacks the state of `nets` (same architecture, built alone) on `device`, with their
+  // state_before_data_init() (airbench94's lookahead). grouped: the CUDA layout (one
+  // grouped convolution, one BatchNorm over K C channels), the default on CUDA; the tests
+  // also run it on the CPU (LIRA_TEST_GROUPED_PACKS in packed.cpp).
+  FusedNetwork(const ModelConfig& model, std::vector<std::unique_ptr<Network>>& nets, torch::Device device,
+               bool grouped);
 
   // Empty when `model` fuses, else why not (the config rules print it).
   static std::string unsupported(const ModelConfig& model);
@@ -90,7 +93,7 @@ class FusedNetwork {
   ModelConfig model_;
   torch::Device device_;
   int64_t k_ = 0;
-  bool cuda_ = false, training_ = true;
+  bool grouped_ = false, training_ = true;
   std::vector<Entry> state_;
   std::vector<torch::Tensor> before_;
   std::map<std::string, size_t> index_;

@@ -240,28 +240,24 @@ struct PackedTrainer::Data {
         progress(c.progress),
         device(d),
         threads(c.threads),
-        queries(config.query_specs()) {
-    const auto& ds = *dataset;
-    images = ds.candidates.is_image();
-    x = raw_tensor(ds.candidates, device);
-    y = label_tensor(ds.candidates, device);
-    x_test = raw_tensor(ds.test, device);
-    y_test = label_tensor(ds.test, device);
-    const int64_t channels = static_cast<int64_t>(ds.scale.size());
-    std::vector<int64_t> view{1, channels};
-    if (images) view.insert(view.end(), {1, 1});
-    scale = torch::tensor(ds.scale).view(view).to(device);
-    shift = torch::tensor(ds.shift).view(view).to(device);
+        queries(config.query_specs()),
+        data(*dataset, device),
+        images(data.images),
+        x(data.x),
+        y(data.y),
+        x_test(data.x_test),
+        y_test(data.y_test) {
     bf16 = device.is_cuda() && config.training.bf16;
     airbench94 = config.model.arch == "airbench94";
     whitening = airbench94 || config.model.arch == "airbench";
     if (const char* env = std::getenv("LIRA_TEST_DIVERGE")) diverge = std::atoll(env);
+    grouped = device.is_cuda() || std::getenv("LIRA_TEST_GROUPED_PACKS") != nullptr;
     none_options = torch::nn::functional::CrossEntropyFuncOptions()
                        .label_smoothing(airbench94 ? Airbench94Hyp::kLabelSmoothing : config.training.label_smoothing)
                        .reduction(torch::kNone);
   }
 
-  torch::Tensor normalize(const torch::Tensor& raw) const { return raw.to(compute).mul_(scale).add_(shift); }
+  torch::Tensor normalize(const torch::Tensor& raw) const { return data.normalize(raw, compute); }
 
   void beat() const {
     if (progress) progress();
@@ -320,10 +316,13 @@ struct PackedTrainer::Data {
   torch::Device device;
   int threads = 1;
   std::vector<QuerySpec> queries;
-  bool images = true, bf16 = false, airbench94 = false, whitening = false;
+  ClassifierData data;
+  bool images = true;
+  const torch::Tensor &x, &y, &x_test, &y_test;  // data's
+  bool bf16 = false, airbench94 = false, whitening = false;
   int64_t diverge = -1;  // LIRA_TEST_DIVERGE: the model made to diverge in its pack (tests)
+  bool grouped = false;  // the CUDA layout (fused_network.hpp); LIRA_TEST_GROUPED_PACKS: on the CPU too (tests)
   torch::ScalarType compute = torch::typeMetaToScalarType(torch::get_default_dtype());
-  torch::Tensor x, y, x_test, y_test, scale, shift;
   torch::nn::functional::CrossEntropyFuncOptions none_options;
 };
 
@@ -371,7 +370,7 @@ std::vector<PackedModel> PackedTrainer::run(const std::vector<JobAssignment>& jo
                         " training examples (airbench94 drops the last partial batch); lower it");
     m.total_steps = static_cast<int64_t>(std::ceil(t.epochs * static_cast<double>(m.batches) - 1e-9));
   }
-  FusedNetwork net(d.config.model, nets, d.device);
+  FusedNetwork net(d.config.model, nets, d.device, d.grouped);
   nets.clear();
   net.set_training(true);
 

@@ -160,6 +160,25 @@ TEST_CASE("a pack of 4 resnet18 models matches 4 jobs alone") {
                            1e-5);
 }
 
+TEST_CASE("the CUDA layout (grouped convolutions, BatchNorm over K C channels) matches alone, run on the CPU") {
+  // LIRA_TEST_GROUPED_PACKS: the layout packs use on CUDA, here on the CPU, so its
+  // channel-block bookkeeping is checked without a GPU (tests/gpu checks it on one).
+  ::setenv("LIRA_TEST_GROUPED_PACKS", "1", 1);
+  check_pack_matches_alone({"model.arch=cnn", "model.channels=[4, 8]", "model.hidden=[16]", "training.momentum=0.9",
+                            "training.augment_flip=true", "training.augment_crop=2", "training.epochs=2"},
+                           1e-5);
+  {
+    Float64 f64;
+    check_pack_matches_alone({"model.arch=airbench", "model.airbench_widths=[8, 16, 16]", "training.momentum=0.9",
+                              "training.ema=0.8", "training.epochs=2"},
+                             1e-6);
+    check_pack_matches_alone({"model.arch=wrn", "model.depth=10", "model.width=1", "training.momentum=0.9",
+                              "training.epochs=1", "data.candidates=100", "data.test_examples=20"},
+                             1e-6);
+  }
+  ::unsetenv("LIRA_TEST_GROUPED_PACKS");
+}
+
 TEST_CASE("a packed run is bitwise reproducible on the CPU") {
   PackFixture f({"model.arch=cnn", "model.channels=[4]", "model.hidden=[16]", "training.augment_flip=true",
                  "training.epochs=2"});
