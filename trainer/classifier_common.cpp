@@ -19,6 +19,18 @@ torch::Tensor label_tensor(const Split& s, torch::Device device) {
   return torch::from_blob(const_cast<int64_t*>(s.labels.data()), {s.count}, torch::kInt64).to(device).clone();
 }
 
+ClassifierData::ClassifierData(const Dataset& d, torch::Device device)
+    : images(d.candidates.is_image()),
+      x(raw_tensor(d.candidates, device)),
+      y(label_tensor(d.candidates, device)),
+      x_test(raw_tensor(d.test, device)),
+      y_test(label_tensor(d.test, device)) {
+  std::vector<int64_t> view{1, static_cast<int64_t>(d.scale.size())};
+  if (images) view.insert(view.end(), {1, 1});
+  scale = torch::tensor(d.scale).view(view).to(device);
+  shift = torch::tensor(d.shift).view(view).to(device);
+}
+
 SignalCollector::SignalCollector(const Config& config, const std::vector<int64_t>& labels, int64_t classes,
                                  int64_t queries)
     : labels_(labels),

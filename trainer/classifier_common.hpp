@@ -25,6 +25,18 @@ torch::Tensor raw_tensor(const Split& s, torch::Device device);
 // A split's labels, int64 [count], on the device.
 torch::Tensor label_tensor(const Split& s, torch::Device device);
 
+// A classifier's data on the device: the candidates and the test split, raw, with their
+// labels, and the dataset's normalization (per channel for images, per feature else).
+struct ClassifierData {
+  ClassifierData(const Dataset& d, torch::Device device);
+  // raw -> raw in `dtype`, times scale, plus shift
+  torch::Tensor normalize(const torch::Tensor& raw, torch::ScalarType dtype) const {
+    return raw.to(dtype).mul_(scale).add_(shift);
+  }
+  bool images = true;
+  torch::Tensor x, y, x_test, y_test, scale, shift;
+};
+
 // One model's signal arrays (logit-scaled confidence, loss, and as configured the
 // probability statistics and the logits), filled query by query from its logits. A
 // defended model's signals come from what it releases (defense.*).

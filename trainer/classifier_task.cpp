@@ -25,12 +25,10 @@ class ClassifierTask final : public Task {
  public:
   ClassifierTask(const TrainerContext& c, torch::Device device)
       : config_(c.config), dataset_(c.dataset), progress_(c.progress), device_(device), queries_(config_.query_specs()) {
-    const auto& d = *dataset_;
-    images_ = d.candidates.is_image();
-    x_ = raw_tensor(d.candidates, device_);
-    y_ = label_tensor(d.candidates, device_);
-    x_test_ = raw_tensor(d.test, device_);
-    y_test_ = label_tensor(d.test, device_);
+    const ClassifierData data(*dataset_, device_);
+    images_ = data.images;
+    x_ = data.x, y_ = data.y, x_test_ = data.x_test, y_test_ = data.y_test;
+    scale_ = data.scale, shift_ = data.shift;
     if (const int64_t v = config_.defense.early_stopping > 0 ? config_.defense.validation_examples : 0; v > 0) {
       // Early stopping's validation split: the test split's last v examples, which the
       // test accuracy then leaves out (check_config_with_data, run at every entry point
@@ -39,11 +37,6 @@ class ClassifierTask final : public Task {
       x_val_ = x_test_.slice(0, keep), y_val_ = y_test_.slice(0, keep);
       x_test_ = x_test_.slice(0, 0, keep), y_test_ = y_test_.slice(0, 0, keep);
     }
-    const int64_t channels = static_cast<int64_t>(d.scale.size());
-    std::vector<int64_t> view{1, channels};
-    if (images_) view.insert(view.end(), {1, 1});
-    scale_ = torch::tensor(d.scale).view(view).to(device_);
-    shift_ = torch::tensor(d.shift).view(view).to(device_);
     const bool cuda = device_.is_cuda();
     bf16_ = cuda && config_.training.bf16;
     channels_last_ = cuda && config_.training.channels_last && images_ && config_.model.arch != "mlp";
