@@ -320,9 +320,13 @@ std::unique_ptr<ResultsWriter> ResultsWriter::resume(const std::string& path, co
   h5::silence_default_errors();
   check_is_hdf5(path);
   auto file = open_for_writing(path, "resume");
-  check_resumable(file, path, layout, meta, models_of(file, path) != layout.models);
-  if (models_of(file, path) != layout.models)
-    throw ResumeMismatch("'" + path + "' has another number of models; grow it with ResultsWriter::grow");
+  const int64_t file_models = models_of(file, path);
+  // Another count is checked as a growth, whose refusals say why; a growth that passes
+  // is grow()'s to do (open_results in the coordinator calls it), not resume's.
+  check_resumable(file, path, layout, meta, file_models != layout.models);
+  if (file_models != layout.models)
+    throw ResumeMismatch("'" + path + "' has " + std::to_string(file_models) + " models, this run " +
+                         std::to_string(layout.models) + "; ResultsWriter::grow makes it larger, resume does not");
   std::unique_ptr<ResultsWriter> w(new ResultsWriter(path, layout, std::move(file)));
   w->open_datasets(true);
   return w;

@@ -46,16 +46,13 @@ bool RowWriter::usable(const DirectRows& target) {
     why_not_ = "this rank is big-endian and the file stores little-endian floats";
     return false;
   }
-  fd_ = ::open(target.path.c_str(), O_WRONLY | O_CLOEXEC);
+  fd_ = ::open(target.path.c_str(), O_RDWR | O_CLOEXEC);  // read: the nonce; write: the rows
   if (fd_ < 0) {
     why_not_ = "cannot open it for writing: " + std::string(std::strerror(errno));
     return false;
   }
-  // The nonce, read through a second descriptor (fd_ is write-only).
   std::vector<uint8_t> seen(target.nonce.size());
-  const int rd = ::open(target.path.c_str(), O_RDONLY | O_CLOEXEC);
-  const ssize_t n = rd < 0 ? -1 : ::pread(rd, seen.data(), seen.size(), static_cast<off_t>(target.nonce_offset));
-  if (rd >= 0) ::close(rd);
+  const ssize_t n = ::pread(fd_, seen.data(), seen.size(), static_cast<off_t>(target.nonce_offset));
   if (target.nonce.empty() || n != static_cast<ssize_t>(seen.size()) || seen != target.nonce) {
     why_not_ = "the file at that path is not the coordinator's (its run nonce differs: another node's copy?)";
     close();

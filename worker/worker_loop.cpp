@@ -42,12 +42,13 @@ int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerId
         replies.emplace_back(std::move(result));
       }
       // The rows into the results file from here, on the job's thread (heartbeats go on).
-      if (first.direct.enabled() && !rows.usable(first.direct) && !warned_rows) {
+      const bool writable = rows.usable(first.direct);
+      if (first.direct.enabled() && !writable && !warned_rows) {
         spdlog::warn("this worker cannot write its results into '{}' ({}); it sends them to the coordinator instead",
                      first.direct.path, rows.why_not());
         warned_rows = true;
       }
-      if (!rows.usable(first.direct)) return replies;
+      if (!writable) return replies;
       for (auto& reply : replies) {
         auto* result = std::get_if<ModelResult>(&reply);
         if (!result) continue;
