@@ -1,10 +1,10 @@
 // Many models per pass (parallel.models_per_job, docs/training.md): K classifier models of
 // one architecture trained at once as one network K times as wide -- horizontal fusion
-// (HFTA, Wang et al., MLSys 2021). Every layer keeps the K models apart: convolutions run
-// with groups = K over K x C channels, linear layers are batched matrix products with
-// [K, out, in] weights. Every parameter carries the model on its leading axis, so the
-// optimizer, per-model gradient clipping and the EMA act on each model as if it trained
-// alone, each with its own learning-rate schedule.
+// (HFTA, Wang et al., MLSys 2021). The network (fused_network.hpp) keeps the K models
+// apart in every layer, BatchNorm's statistics included. Every tensor carries the model
+// on its leading axis, so the optimizer, per-model gradient clipping, the EMA and
+// airbench94's lookahead act on each model as if it trained alone, each with its own
+// learning-rate schedule.
 //
 // Each model keeps its own draws: torch's default generators are swapped to the model's
 // state around every draw it makes (initial weights, batch orders, augmentations), so a
@@ -12,9 +12,10 @@
 // the pack pads shorter batches (a model's last one) and masks the padding out of its
 // loss, and a model whose steps are done stops moving while the others finish.
 //
-// Supported: model.arch mlp and cnn with the generic recipe (sgd, Nesterov, adam, adamw;
-// every schedule; label smoothing; flip/crop augmentation; grad_clip; EMA). The rest is
-// refused by the config rules (common/config.cpp).
+// Supported: the architectures FusedNetwork::unsupported accepts, with the generic
+// recipe (sgd, Nesterov, adam, adamw; every schedule; label smoothing; flip/crop
+// augmentation; grad_clip; EMA) or airbench94's published one. The rest is refused by
+// the config rules (common/config_rules.cpp).
 #pragma once
 
 #include <torch/torch.h>
