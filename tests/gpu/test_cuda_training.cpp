@@ -48,10 +48,12 @@ struct Fixture {
   }
 };
 
-const std::vector<float>& values(const ModelResult& r, const std::string& name) {
+// The name is a C string, not a std::string: GCC 14's -Wdangling-reference flags a
+// returned reference when any argument is a temporary, as a std::string from a literal is.
+const std::vector<float>& values(const ModelResult& r, const char* name) {
   for (const auto& s : r.signals)
     if (s.name == name) return s.values;
-  throw std::runtime_error("no signal " + name);
+  throw std::runtime_error(std::string("no signal ") + name);
 }
 
 double mean_member_gap(const ModelResult& r, const JobAssignment& job) {
