@@ -9,5 +9,5 @@ bash scripts/build.sh
 if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1  # Open MPI refuses root otherwise
 fi
-mpirun -np 3 --oversubscribe build/bin/lira run configs/quickstart.yaml --overwrite
-build/bin/lira score results/quickstart.h5
+mpirun -np 3 --oversubscribe "${BUILD_DIR:-build}"/bin/lira run configs/quickstart.yaml --overwrite
+"${BUILD_DIR:-build}"/bin/lira score results/quickstart.h5
