@@ -42,7 +42,7 @@ expect_in "$work/one.log" "model 6 .*exited with status 3" "exit"
 "$check" --same "$work/ref.h5" "$work/one.h5" || fail "crashed-and-retried signals differ from the reference"
 
 echo "== mpirun -np 3: $plan"
-LIRA_TEST_CRASH=$plan "$mpiexec" -np 3 "$lira" "${args[@]}" --out "$work/mpi.h5" >"$work/mpi.log" 2>&1
+LIRA_TEST_CRASH=$plan "$mpiexec" -np 3 --oversubscribe "$lira" "${args[@]}" --out "$work/mpi.h5" >"$work/mpi.log" 2>&1
 rc=$?
 [ $rc -eq 0 ] || { cat "$work/mpi.log"; fail "the MPI run with crashes exited $rc"; }
 [ "$(grep -oE "model [0-9]+ failed on rank [12] \(attempt 1\), will retry: rank [12]'s job process" "$work/mpi.log" |
@@ -93,7 +93,7 @@ expect_in "$work/acct.4.log" "model 5 was in flight at 3 abnormal ends of the ru
 "$check" --same "$work/ref.h5" "$work/acct.h5" || fail "the accounted run's signals differ from the reference"
 
 echo "== gangs: a job process dies inside one gang; the other gang finishes the run"
-LIRA_TEST_CRASH="segv@0" "$mpiexec" -np 5 "$lira" "${args[@]}" --set parallel.ranks_per_model=2 \
+LIRA_TEST_CRASH="segv@0" "$mpiexec" -np 5 --oversubscribe "$lira" "${args[@]}" --set parallel.ranks_per_model=2 \
   --out "$work/gang.h5" >"$work/gang.log" 2>&1
 rc=$?
 [ $rc -eq 6 ] || { cat "$work/gang.log"; fail "a run that lost a gang should exit 6, not $rc"; }

@@ -90,6 +90,14 @@ $node_lines
 PartitionName=debug Nodes=$(IFS=,; echo "${names[*]}") Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 EOF
 
+# Slurm 24.x's slurmd initializes a cgroup plugin even with proctrack/linuxproc and
+# task/none, and fails where no cgroup filesystem is mounted (a chroot, a container);
+# these daemons use none, so say so (Slurm 22.05, Debian 12's, has no such setting).
+slurm_major=$(slurmd -V 2>/dev/null | sed -n 's/^slurm[^ ]* \([0-9]*\)\..*/\1/p')
+if [ "${slurm_major:-0}" -ge 24 ]; then
+  echo "CgroupPlugin=disabled" >"$dir/etc/cgroup.conf"
+fi
+
 [ -s /etc/munge/munge.key ] || /usr/sbin/mungekey -c -k /etc/munge/munge.key
 chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
 install -d -o munge -g munge -m 755 /run/munge
@@ -109,7 +117,7 @@ for _ in $(seq 60); do
 done
 if [ "$(states)" != "idle " ]; then
   echo "cluster.sh: the nodes did not become idle:" >&2
-  sinfo -R >&2; tail -20 "$dir"/log/*.log >&2
+  sinfo -R >&2; tail -n 20 "$dir"/log/*.log >&2
   exit 1
 fi
 echo "export SLURM_CONF=$conf"

@@ -28,6 +28,7 @@ fail() {
   squeue -a 2>/dev/null
   for f in "$work"/*/*.out; do [ -f "$f" ] && { echo "--- $f"; tail -30 "$f"; }; done
   echo "--- slurmctld.log"; tail -20 "$work/cluster/log/slurmctld.log"
+  [ -s "$work/check-errors.txt" ] && { echo "--- check_results errors"; tail -20 "$work/check-errors.txt"; }
   exit 1
 }
 "$make_dataset" "$work/data" 1500 100 >/dev/null || fail "dataset"
@@ -44,7 +45,7 @@ wait_chain() {
   fail "jobs named $name still queued after $limit s"
 }
 # done_count FILE: models done in the results file (0 if there is none yet).
-done_count() { [ -f "$1" ] && "$check" --done "$1" 2>/dev/null | wc -w || echo 0; }
+done_count() { [ -f "$1" ] || { echo 0; return; }; "$check" --done "$1" 2>>"$work/check-errors.txt" | wc -w; }
 # once LOGS...: every "model N done by" appears at most once across the logs.
 once() {
   local dup
