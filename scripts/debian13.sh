@@ -14,8 +14,10 @@
 # downloads nothing; nothing depends on that cache being there. The mirror is the one this
 # machine's apt uses for Debian (or $LIRA_DEBIAN_MIRROR).
 #
-# Inside, /proc, /sys and /dev are the host's (bind mounts, unmounted on exit whatever
-# happens); the root is never removed while anything is mounted in it. Needs root
+# Inside, /sys and /dev are the host's (bind mounts) and /proc a new proc mount, all
+# unmounted when the script exits (not after a SIGKILL: the next call's --fresh unmounts
+# what is left); the root is never removed while anything is mounted in it, and only a
+# root this script made is removed. One call uses a root at a time ($root.lock). Needs root
 # (debootstrap, chroot, mount) and the debootstrap package, which it installs on Debian.
 # Build outputs go where the command puts them in the checkout: use a build folder of
 # its own (BUILD_DIR=build-debian13, the default here) so the host's build/ is untouched.
@@ -35,14 +37,29 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || { echo "debian13.sh: no command given; e.g. scripts/debian13.sh -- bash scripts/test.sh" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "debian13.sh: needs root (debootstrap, chroot and mount)" >&2; exit 1; }
-case "$root" in /|/usr|/var|/var/tmp|/tmp|"$repo"|"$repo"/*) echo "debian13.sh: refusing root folder '$root'" >&2; exit 2 ;; esac
+# The root as /proc/self/mounts spells it (absolute, no trailing slash, no symlinks): the
+# mount bookkeeping below compares paths as text.
+[ -n "$root" ] || { echo "debian13.sh: empty root folder" >&2; exit 2; }
+root=$(realpath -m -- "$root")
+cache=$(realpath -m -- "$cache")
+contains() { [ "$1" = / ] || [ "$2" = "$1" ] || [ "${2#"$1"/}" != "$2" ]; }  # is $2 at or below $1?
+case "$root" in /|/usr|/usr/*|/var|/var/tmp|/var/cache|/tmp|/home|/root|/etc|/opt|/srv|/work)
+  echo "debian13.sh: refusing root folder '$root'" >&2; exit 2 ;; esac
+if contains "$root" "$repo" || contains "$repo" "$root" || contains "$root" "$cache" || contains "$cache" "$root"; then
+  echo "debian13.sh: the root folder '$root' may not hold, or lie inside, the checkout or the package cache" >&2; exit 2
+fi
+mkdir -p "$(dirname "$root")"
+# One user of a root at a time: a second call waits (its mounts and --fresh would pull the
+# first one's filesystem away).
+exec 9>"$root.lock"
+flock -n 9 || { echo "debian13.sh: $root is in use by another debian13.sh; waiting for it"; flock 9; }
 
 mounted_under() {  # prints the mount points at or below $1, deepest first
   awk -v r="$1" '$2 == r || index($2, r "/") == 1 {print $2}' /proc/self/mounts | sort -r
 }
 unmount_all() {
   local m
-  for m in $(mounted_under "$root"); do umount "$m" 2>/dev/null || umount -l "$m"; done
+  for m in $(mounted_under "$root"); do umount "$m" 2>/dev/null || umount -l "$m" || true; done
 }
 trap unmount_all EXIT
 
@@ -50,6 +67,10 @@ if [ "$fresh" = 1 ] && [ -e "$root" ]; then
   unmount_all
   if [ -n "$(mounted_under "$root")" ]; then
     echo "debian13.sh: something is still mounted under $root; not removing it" >&2; exit 1
+  fi
+  # Only a folder this script made (its marker) or a Debian root (an earlier version's).
+  if [ ! -e "$root/.lira-debian13-root" ] && ! { [ -f "$root/etc/debian_version" ] && [ -x "$root/usr/bin/apt-get" ]; }; then
+    echo "debian13.sh: $root is not a Debian root made by this script; not removing it" >&2; exit 1
   fi
   rm -rf --one-file-system "$root"
 fi
@@ -59,8 +80,9 @@ if [ ! -x "$root/usr/bin/apt-get" ]; then
     { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null; }; }
   mirror=${LIRA_DEBIAN_MIRROR:-}
   if [ -z "$mirror" ]; then  # the URI this machine's apt uses for Debian's main archive
-    mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {print $2}' | grep -v -e security -e '^$' | head -n 1 || true)
-    [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+    mirror=$(awk '/^URIs:/ {print $2}' /etc/apt/sources.list.d/debian.sources 2>/dev/null | grep -v security | head -n 1 || true)
+    [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/) { if ($i !~ /security/) { print $i; exit } break } }' \
+                                   /etc/apt/sources.list 2>/dev/null || true)
   fi
   [ -n "$mirror" ] || { echo "debian13.sh: no Debian mirror found in /etc/apt; set LIRA_DEBIAN_MIRROR" >&2; exit 1; }
   echo "debian13.sh: making a Debian 13 root in $root from $mirror"
@@ -69,6 +91,7 @@ if [ ! -x "$root/usr/bin/apt-get" ]; then
   debootstrap --variant=minbase --components=main,contrib,non-free --cache-dir="$cache/debootstrap" \
     trixie "$root.partial" "$mirror" >"$root.debootstrap.log" 2>&1 ||
     { tail -n 30 "$root.debootstrap.log" >&2; echo "debian13.sh: debootstrap failed (log: $root.debootstrap.log)" >&2; exit 1; }
+  touch "$root.partial/.lira-debian13-root"
   mv "$root.partial" "$root"
 fi
 
@@ -89,5 +112,5 @@ chroot "$root" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   CI="${CI:-}" BUILD_DIR="${BUILD_DIR:-build-debian13}" BUILD_TYPE="${BUILD_TYPE:-Release}" \
   CMAKE_ARGS="${CMAKE_ARGS:-}" ASAN_BUILD_DIR=build-debian13-asan FUZZ_BUILD_DIR=build-debian13-fuzz \
-  bash -c 'cd /lira && exec "$@"' debian13 "$@" || rc=$?
+  bash -c 'cd /lira && exec "$@"' debian13 "$@" 9>&- || rc=$?  # the lock stays here, not with daemons started inside
 exit $rc

@@ -9,11 +9,12 @@ build=${FUZZ_BUILD_DIR:-build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
 # The clang that install-deps.sh --test installed (clang-14 on Debian 12, clang-19 on 13).
 if [ -z "${CC:-}" ]; then
-  cc=$(compgen -c clang- | grep -E '^clang-[0-9]+$' | sort -t- -k2 -n | tail -n 1)
+  cc=$(compgen -c clang- | grep -E '^clang-[0-9]+$' | sort -t- -k2 -n | tail -n 1 || true)
   [ -n "$cc" ] || { echo "fuzz.sh: no clang-N found; run scripts/install-deps.sh --test" >&2; exit 1; }
-  CC=$cc CXX=clang++-${cc#clang-}
+  CC=$cc
 fi
-CC=$CC CXX=${CXX:-clang++} cmake -S . -B "$build" -DLIRA_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+[ -n "${CXX:-}" ] || case "$CC" in clang-[0-9]*) CXX=clang++-${CC#clang-} ;; *) CXX=clang++ ;; esac
+CC=$CC CXX=$CXX cmake -S . -B "$build" -DLIRA_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j "$(nproc)"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

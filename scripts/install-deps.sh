@@ -10,7 +10,7 @@
 #                                    libFuzzer) and a Slurm for tests/slurm
 set -euo pipefail
 
-release=$( . /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-unknown}" )
+release=$( . /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-unknown}" || echo unknown )
 case "$release" in
   bookworm) clang=14 ;;
   trixie)   clang=19 ;;
