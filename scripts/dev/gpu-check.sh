@@ -123,7 +123,7 @@ fi
 if [[ $steps == *extra* ]]; then
   # The longer benchmarks (not part of the 12-minute check): C++ vs PyTorch training
   # steps, the data share of a GPU step, language-model evaluation statistics.
-  cmake --build "$build" -j "$(nproc)" --target train_step lm_step lm_eval
+  cmake --build "$build" -j "$(nproc)" --target bench_tools
   BENCH_DEVICE=cuda LIRA_PYTHON="$python" bench/run "$build" 2>&1 | tee "$out/bench-gpu.txt"
   for spec in "wrn28-2 256" "resnet18 256" "airbench 1024"; do
     set -- $spec
