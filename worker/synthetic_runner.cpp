@@ -33,8 +33,10 @@ class SyntheticRunner final : public JobRunner {
       std::this_thread::sleep_for(std::chrono::duration<double>(std::min(left, 1.0)));
       if (progress_) progress_();
     }
-    Xoshiro256 rng(derive_seed(job.seed, 7, static_cast<uint64_t>(job.attempt)));
-    if (rng.uniform() < config_.model.synthetic_failure_rate)
+    // Failures are drawn per attempt; the signals depend on the model's seed alone, as a
+    // trained model's do, so a retried or resumed model gives the same rows.
+    Xoshiro256 failure(derive_seed(job.seed, 7, static_cast<uint64_t>(job.attempt)));
+    if (failure.uniform() < config_.model.synthetic_failure_rate)
       throw TrainError("synthetic failure of model " + std::to_string(job.model) + " (attempt " +
                        std::to_string(job.attempt + 1) + ")");
     ModelResult r;
@@ -43,6 +45,7 @@ class SyntheticRunner final : public JobRunner {
     r.train_accuracy = 1.0;
     r.test_accuracy = 0.5;
     r.train_seconds = seconds_;
+    Xoshiro256 rng(derive_seed(job.seed, 8, 0));
     const int64_t n = layout_.candidates;
     for (const auto& spec : layout_.signals) {
       SignalArray s{spec.name, spec.shape, std::vector<float>(static_cast<size_t>(spec.elements()))};

@@ -32,6 +32,11 @@ fail() {
   exit 1
 }
 "$make_dataset" "$work/data" 1500 100 >/dev/null || fail "dataset"
+# The jobs train nothing (tests/slurm/synthetic.yaml: each sleeps model.job_seconds and
+# returns signals that depend on the model's seed alone): what is tested is Slurm's side --
+# requeue, time limits, chaining, a lost rank -- and the jobs leave the CPUs to the other
+# tests. Training under Slurm is the same job process as under mpirun (tests/e2e).
+config=$src/tests/slurm/synthetic.yaml
 base=(--set "data.path=$work/data" --set data.candidates=1000 --set experiment.grace_seconds=10
       --set experiment.heartbeat_seconds=2)
 
@@ -57,7 +62,7 @@ submit() {
   local dir=$1 name=$2
   shift 2
   mkdir -p "$dir"
-  (cd "$dir" && "$lira" slurm "$src/tests/e2e/tiny.yaml" "${base[@]}" --set "experiment.name=$name" \
+  (cd "$dir" && "$lira" slurm "$config" "${base[@]}" --set "experiment.name=$name" \
      --out "$dir/res.h5" --ntasks-per-node 2 --overcommit "$@" --submit) >"$dir/submit.txt" 2>&1 ||
     { cat "$dir/submit.txt"; fail "lira slurm --submit ($name)"; }
   sed -n 's/^submitted job \([0-9]*\):.*/\1/p' "$dir/submit.txt"
@@ -65,7 +70,7 @@ submit() {
 
 # 1. Submit and finish; compare with a local run of the same experiment.
 t0=$SECONDS
-"$lira" run "$src/tests/e2e/tiny.yaml" "${base[@]}" --set experiment.name=sub --set experiment.models=6 \
+"$lira" run "$config" "${base[@]}" --set experiment.name=sub --set experiment.models=6 \
   --out "$work/ref1.h5" --log-level warn || fail "local reference run"
 job=$(submit "$work/sub" sub --set experiment.models=6 --launcher mpirun)
 [[ "$job" =~ ^[0-9]+$ ]] || fail "no job id printed: $job $(cat "$work/sub/submit.txt")"
@@ -80,10 +85,11 @@ echo "ok: submit (mpirun launcher), $((SECONDS - t0)) s"
 
 # 2. Preemption: requeue once a few models are done.
 t0=$SECONDS
-models=12 epochs=1000
-"$lira" run "$src/tests/e2e/tiny.yaml" "${base[@]}" --set experiment.name=pre --set experiment.models=$models \
-  --set training.epochs=$epochs --out "$work/ref2.h5" --log-level warn || fail "local reference run 2"
-job=$(submit "$work/pre" pre --set experiment.models=$models --set training.epochs=$epochs --launcher srun)
+# The local reference sleeps 0 s: the signals do not depend on job_seconds.
+models=12 seconds=2.5
+"$lira" run "$config" "${base[@]}" --set experiment.name=pre --set experiment.models=$models \
+  --out "$work/ref2.h5" --log-level warn || fail "local reference run 2"
+job=$(submit "$work/pre" pre --set experiment.models=$models --set model.job_seconds=$seconds --launcher srun)
 log=$work/pre/res.h5.slurm-$job.out
 # Progress from the job's log: the results file is not read while the run writes it.
 count_done() { grep -c "done by" "$log" 2>/dev/null || true; }
@@ -106,10 +112,10 @@ echo "ok: requeue after $before of $models models, $((SECONDS - t0)) s"
 
 # 3. Time limit: 1 minute per allocation, USR1 55 s before it. Slurm checks time limits
 # periodically, so the signal comes 5 to 35 s into an allocation; the work (24 models of
-# about 2 s on each of 2 workers, ~50 s) needs at least two allocations.
+# 4 s on each of 2 workers, 48 s) needs at least two allocations.
 t0=$SECONDS
-models=24 epochs=2000
-job=$(submit "$work/lim" lim --set experiment.models=$models --set training.epochs=$epochs --time 1 \
+models=24 seconds=4
+job=$(submit "$work/lim" lim --set experiment.models=$models --set model.job_seconds=$seconds --time 1 \
   --signal-seconds 55)
 wait_chain lira-lim 420
 logs=("$work"/lim/res.h5.slurm-*.out)
@@ -128,8 +134,8 @@ echo "ok: time limit, ${#logs[@]} allocations, $((SECONDS - t0)) s"
 
 # 4. A lost rank: kill -9 one worker rank (not its job process, not the coordinator).
 t0=$SECONDS
-models=12 epochs=1000
-job=$(submit "$work/crash" crash --set experiment.models=$models --set training.epochs=$epochs --launcher srun)
+models=12 seconds=2.5
+job=$(submit "$work/crash" crash --set experiment.models=$models --set model.job_seconds=$seconds --launcher srun)
 log=$work/crash/res.h5.slurm-$job.out
 for _ in $(seq 600); do [ "$(grep -c "done by" "$log" 2>/dev/null)" -ge 2 ] 2>/dev/null && break; sleep 0.2; done
 coordinator=$(sed -n 's/^pid \([0-9]*\) on .*/\1/p' "$work/crash/res.h5.lock" 2>/dev/null)
