@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The quickstart, from a fresh Debian 12 machine: install the packages, build, train the
+# The quickstart, from a fresh Debian 12 or 13 machine: install the packages, build, train the
 # 32 reference models of configs/quickstart.yaml under mpirun (a coordinator and 2
 # workers), then score them. Reruns replace results/quickstart.h5 (--overwrite).
 set -euo pipefail
