@@ -23,6 +23,10 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # separate hosts and crashes in MPI_Comm_split_type (seen: SIGSEGV on n2); TCP between
 # the ranks, as between real nodes. (The job inherits this environment.)
 export OMPI_MCA_btl=self,tcp
+# The two "nodes" are this machine: their ranks can only meet over loopback, which Open
+# MPI's TCP transport leaves out by default (Open MPI 5 then fails MPI_Init: "Unable to
+# find reachable pairing between local and remote interfaces").
+export OMPI_MCA_btl_tcp_if_include=lo
 export OMPI_MCA_rmaps_base_display_map=1  # mpirun prints where it placed each rank
 fail() {
   echo "FAIL: $*"
