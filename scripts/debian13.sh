@@ -11,7 +11,7 @@
 # debootstrap when it does not exist yet and kept for the next call; --fresh removes it
 # first. Packages downloaded for it (debootstrap's and apt's) are kept in
 # ${LIRA_PKG_CACHE:-/var/cache/lira}/trixie so that a second root on the same machine
-# downloads nothing; nothing depends on that cache being there. The mirror is the one this
+# downloads only the package lists; nothing depends on that cache being there. The mirror is the one this
 # machine's apt uses for Debian (or $LIRA_DEBIAN_MIRROR).
 #
 # Inside, /sys and /dev are the host's (bind mounts) and /proc a new proc mount, all
