@@ -27,6 +27,7 @@
 #include "storage/h5.hpp"
 #include "storage/results_file.hpp"
 #include "data/dataset.hpp"
+#include "preflight.hpp"
 #include "trainer_loader.hpp"
 
 namespace {
@@ -55,19 +56,17 @@ int validate_command(const std::string& config_path, const std::vector<std::stri
   auto ov = overrides;
   if (!out.empty()) ov.push_back("experiment.output=" + out);
   const auto config = lira::load_config(config_path, ov);
-  lira::check_output_path(config);  // what `lira run` checks before it starts
-  std::cout << lira::to_yaml(config);
-  const auto data = lira::load_dataset(config.data);
-  lira::check_config_with_data(config, *data);
+  std::cout << lira::to_yaml(config) << std::flush;  // before any refusal, which goes to stderr
+  // Every check `lira run` makes before it starts (app/preflight.hpp), --overwrite aside.
+  const auto checked = lira::preflight(config, config_path, false);
+  const auto& data = checked.data;
   std::string shape;
   for (auto d : data->candidates.example_shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
   std::cout << "# data: " << data->candidates.count << " candidates and " << data->test.count << " test examples of "
             << data->name << " (" << shape << ", " << data->classes << " classes) read from " << config.data.path
             << "\n";
-  if (config.dp.enabled()) {
-    const auto budget = lira::dp_budget_summary(config, config_path);  // may refuse an unreachable target epsilon
-    std::cout << "# " << budget << "\n";
-  }
+  if (!checked.dp_budget.empty()) std::cout << "# " << checked.dp_budget << "\n";
+  std::cout << "# results file: about " << (checked.results_bytes + 500000) / 1000000 << " MB\n";
   std::error_code ec;
   if (std::filesystem::exists(config.experiment.output, ec)) {
     // The same checks as `lira run`, read-only; every line of the verdict as a comment.

@@ -2,8 +2,10 @@
 #include "output_files.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -40,28 +42,13 @@ std::string head(const std::string& path, size_t bytes) {
   return s;
 }
 
-bool written_by_lira(const std::string& path) {
-  const std::string ext = extension(path);
-  if (ext == ".h5" || ext == ".hdf5") return written_by_lira_score(path);
-  if (ext == ".npy") return head(path, 512).find(kNpyMark) != std::string::npos;
-  if (ext == ".svg") return head(path, 512).find(kSvgMarker) != std::string::npos;
-  if (ext == ".csv") {
-    const std::string h = head(path, 256);
-    return h.rfind(kScoresCsvHeader, 0) == 0 || h.rfind(kRocCsvHeader, 0) == 0;
-  }
-  if (ext == ".json") {
-    try {
-      std::ifstream in(path);
-      const auto j = nlohmann::json::parse(in);
-      return j.is_object() && j.value("generator", std::string()).rfind("lira ", 0) == 0;
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
-  return false;
+// A temporary beside path (its directory created if missing), renamed over it once complete.
+std::string temporary_for(const std::string& path) {
+  std::error_code ec;
+  const auto parent = std::filesystem::absolute(path, ec).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  return path + ".tmp." + std::to_string(::getpid());
 }
-
-std::string temporary_for(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
 
 void rename_into_place(const std::string& tmp, const std::string& path) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -141,28 +128,185 @@ std::string scores_npy(const ScoreResult& r) {
 
 }  // namespace
 
-void check_scores_format(const std::string& path) {
-  const std::string ext = extension(path);
-  if (ext != ".h5" && ext != ".hdf5" && ext != ".csv" && ext != ".npy")
-    throw StorageError("--scores-out '" + path + "': unknown format '" + ext + "'; use " + kScoresFormats);
+std::string role_name(Role role) {
+  switch (role) {
+    case Role::kResults: return "lira run's results file";
+    case Role::kReport: return "lira score's --json report";
+    case Role::kAudit: return "lira audit's --json report";
+    case Role::kScores: return "lira score's --scores-out file";
+    case Role::kRoc: return "lira score's --roc CSV";
+    case Role::kRocPlot: return "lira score's --plot SVG";
+    case Role::kScoresPlot: return "lira score's --plot-scores SVG";
+    case Role::kExternalTarget: return "lira signals' external target file";
+  }
+  return "a lira file";
 }
 
-void check_svg(const std::string& path, const char* flag) {
-  if (extension(path) != ".svg")
-    throw StorageError(std::string(flag) + " '" + path +
-                       "': lira draws SVG only (no plotting library); name the file .svg and convert it if needed "
-                       "(e.g. rsvg-convert -o plot.png plot.svg)");
-}
-
-void check_replaceable(const std::string& path, bool overwrite, const char* flag) {
+std::optional<Role> file_role(const std::string& path) {
   std::error_code ec;
-  if (overwrite || !std::filesystem::exists(path, ec)) return;
-  if (std::filesystem::is_directory(path, ec))
-    throw StorageError(std::string(flag) + " '" + path + "' is a directory; give a file name");
-  if (!written_by_lira(path))
-    throw StorageError(std::string(flag) + " '" + path +
-                       "' exists and was not written by lira; nothing was written. Choose another path, or pass "
-                       "--overwrite to replace it");
+  if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;
+  const std::string h = head(path, 512);
+  if (h.rfind("\x89HDF", 0) == 0 || h.find("\x89HDF\r\n") != std::string::npos) {
+    const std::string kind = lira_hdf5_kind(path);
+    if (kind == "results") return Role::kResults;
+    if (kind == "scores") return Role::kScores;
+    if (kind == "external target") return Role::kExternalTarget;
+    return std::nullopt;
+  }
+  if (h.rfind("\x93NUMPY", 0) == 0)
+    return h.find(kNpyMark) != std::string::npos ? std::optional(Role::kScores) : std::nullopt;
+  if (h.find(kRocSvgMarker) != std::string::npos) return Role::kRocPlot;
+  if (h.find(kScoresSvgMarker) != std::string::npos) return Role::kScoresPlot;
+  if (h.rfind(kScoresCsvHeader, 0) == 0) return Role::kScores;
+  if (h.rfind(kRocCsvHeader, 0) == 0) return Role::kRoc;
+  if (h.find_first_not_of(" \t\r\n") != std::string::npos && h[h.find_first_not_of(" \t\r\n")] == '{') {
+    try {
+      std::ifstream in(path);
+      const auto j = nlohmann::json::parse(in);
+      const std::string g = j.is_object() ? j.value("generator", std::string()) : std::string();
+      if (g == "lira score") return Role::kReport;
+      if (g == "lira audit") return Role::kAudit;
+    } catch (const std::exception&) {
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// The extensions (lower case) a role's file may have; empty: any.
+std::vector<std::string> extensions_of(Role role) {
+  switch (role) {
+    case Role::kReport:
+    case Role::kAudit: return {".json"};
+    case Role::kScores: return {".h5", ".hdf5", ".csv", ".npy"};
+    case Role::kRoc: return {".csv"};
+    case Role::kRocPlot:
+    case Role::kScoresPlot: return {".svg"};
+    case Role::kResults:
+    case Role::kExternalTarget: return {};
+  }
+  return {};
+}
+
+void check_extension(const OutputPath& o) {
+  const auto allowed = extensions_of(o.role);
+  const std::string ext = extension(o.path);
+  if (allowed.empty() || std::find(allowed.begin(), allowed.end(), ext) != allowed.end()) return;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  std::string why = std::string(o.flag) + " '" + o.path + "': " +
+                    (ext.empty() ? std::string("no extension") : "the extension '" + ext + "'") + " is not " +
+                    (allowed.size() == 1 ? "" : "one of ") + list + "; nothing was done";
+  if (o.role == Role::kRocPlot || o.role == Role::kScoresPlot)
+    why += ". lira draws SVG only (no plotting library): name the file .svg and convert it if needed "
+           "(e.g. rsvg-convert -o plot.png plot.svg)";
+  if (o.role == Role::kScores) why += ". The format follows the extension: " + std::string(kScoresFormats);
+  if (o.role == Role::kReport || o.role == Role::kAudit) why += " (or '-' for standard output)";
+  throw ConfigError(why);
+}
+
+// A file's identity: (device, inode) when it exists, else its absolute normal path.
+struct Identity {
+  bool exists = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  std::string path;
+  bool operator==(const Identity& o) const {
+    return exists == o.exists && (exists ? dev == o.dev && ino == o.ino : path == o.path);
+  }
+};
+
+Identity identity_of(const std::string& path) {
+  Identity id;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    id.exists = true, id.dev = st.st_dev, id.ino = st.st_ino;
+    return id;
+  }
+  std::error_code ec;
+  id.path = std::filesystem::weakly_canonical(std::filesystem::absolute(path, ec), ec).lexically_normal().string();
+  if (ec) id.path = std::filesystem::absolute(path).lexically_normal().string();
+  return id;
+}
+
+// The files an input names: itself, or the files directly in it when it is a directory.
+std::vector<std::pair<std::string, Identity>> input_files(const std::vector<InputPath>& inputs) {
+  std::vector<std::pair<std::string, Identity>> files;
+  for (const auto& in : inputs) {
+    if (in.path.empty()) continue;
+    std::error_code ec;
+    if (std::filesystem::is_directory(in.path, ec)) {
+      for (const auto& e : std::filesystem::directory_iterator(in.path, ec))
+        if (e.is_regular_file(ec)) files.emplace_back(in.what + " '" + e.path().string() + "'", identity_of(e.path()));
+    } else {
+      files.emplace_back(in.what + " '" + in.path + "'", identity_of(in.path));
+    }
+  }
+  return files;
+}
+
+// The output's directory, or its nearest existing ancestor when it is still to be
+// created, must take a new file: a probe file is created and removed, which also catches
+// read-only filesystems and holds for root, whom access(2) calls able to write anywhere.
+void check_directory_writable(const OutputPath& o) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path dir = fs::absolute(o.path, ec).parent_path();
+  while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.root_path()) dir = dir.parent_path();
+  if (!fs::is_directory(dir, ec))
+    throw StorageError(std::string(o.flag) + " '" + o.path + "': '" + dir.string() +
+                       "' is a file, not a directory; choose another path (nothing was done)");
+  const std::string probe = (dir / (".lira-probe." + std::to_string(::getpid()))).string();
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw StorageError(std::string(o.flag) + " '" + o.path + "': the directory '" + dir.string() +
+                       "' does not take new files (" + std::strerror(errno) + "); choose another path (nothing was "
+                       "done)");
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+}  // namespace
+
+void check_outputs(const std::vector<InputPath>& inputs, const std::vector<OutputPath>& outputs, bool overwrite) {
+  const auto in_files = input_files(inputs);
+  std::vector<std::pair<const OutputPath*, Identity>> seen;
+  for (const auto& o : outputs) {
+    if (o.path.empty() || o.path == "-") continue;
+    check_extension(o);
+    std::error_code ec;
+    if (std::filesystem::is_directory(o.path, ec))
+      throw ConfigError(std::string(o.flag) + " '" + o.path + "' is a directory; give a file name");
+    const Identity id = identity_of(o.path);
+    for (const auto& [what, in_id] : in_files)
+      if (id == in_id)
+        throw ConfigError(std::string(o.flag) + " '" + o.path + "' is " + what +
+                          ", an input of this command; an output never replaces an input, --overwrite or not: "
+                          "choose another path");
+    for (const auto& [other, other_id] : seen)
+      if (id == other_id)
+        throw ConfigError(std::string(o.flag) + " '" + o.path + "' is also the path of " + other->flag +
+                          "; give each output its own");
+    seen.emplace_back(&o, id);
+    // `lira run` without --overwrite resumes an existing results file: its own checks decide.
+    if (id.exists && !(o.role == Role::kResults && !overwrite)) {
+      const auto role = file_role(o.path);
+      if (!role)
+        throw ConfigError(std::string(o.flag) + " '" + o.path +
+                          "' exists and lira did not write it (it has no mark of " + role_name(o.role) +
+                          "); lira never replaces such a file, --overwrite or not. Choose another path, or move "
+                          "the file away yourself");
+      if (*role != o.role)
+        throw ConfigError(std::string(o.flag) + " '" + o.path + "' exists and is " + role_name(*role) +
+                          ", not " + role_name(o.role) + "; --overwrite replaces only a file of the same kind. "
+                          "Choose another path");
+      if (!overwrite)
+        throw ConfigError(std::string(o.flag) + " '" + o.path + "' exists (" + role_name(*role) +
+                          "); pass --overwrite to replace it, or choose another path");
+    }
+    check_directory_writable(o);
+  }
 }
 
 void write_text_atomically(const std::string& path, const std::string& text) {
@@ -170,7 +314,7 @@ void write_text_atomically(const std::string& path, const std::string& text) {
 }
 
 void write_scores(const std::string& path, const ScoreResult& result, const std::string& source) {
-  check_scores_format(path);
+  check_extension({"--scores-out", path, Role::kScores});
   const std::string ext = extension(path);
   if (ext == ".csv") return write_text_atomically(path, scores_csv(result));
   if (ext == ".npy") return write_text_atomically(path, scores_npy(result));

@@ -7,6 +7,7 @@
 // with the same exit code before the results file is touched, so bad input never leaves
 // a file behind. docs/reliability.md describes crashes, resume and signals.
 #include "run_command.hpp"
+#include "preflight.hpp"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -37,16 +38,10 @@
 #include "worker/worker_loop.hpp"
 
 namespace lira {
-namespace {
-
-// The experiment's keep matrix and seeds, from the config (one place for both run modes).
 Plan make_plan(const Config& config) {
   return Plan(config.experiment.models, config.data.candidates, static_cast<uint64_t>(config.experiment.seed),
               config.data.population, keep_scheme_from(config.experiment.keep_scheme));
 }
-
-
-}  // namespace
 
 std::shared_ptr<const Dataset> dataset_for(const Config& config) {
   if (config.model.arch == "synthetic") return synthetic_dataset(config.data.candidates);
@@ -259,15 +254,15 @@ std::chrono::milliseconds heartbeat(const Config& config) {
 }
 
 // One process: the coordinator on this thread, one worker on another.
-int run_in_process(const Config& config, const std::string& dp_budget, bool overwrite, const std::string& log_level) {
+// `checked`: preflight's outcome for this config.
+int run_in_process(const Config& config, const Preflight& checked, bool overwrite, const std::string& log_level) {
   if (config.parallel.ranks_per_model > 1)
     throw ConfigError("parallel.ranks_per_model is " + std::to_string(config.parallel.ranks_per_model) +
                       ": data-parallel gangs need MPI ranks; run under mpirun -np " +
                       std::to_string(config.parallel.ranks_per_model + 1) + " (or more)");
-  check_output_path(config);
   const int threads = auto_threads(config, 1);
-  log_start(config, 1, threads, dp_budget);
-  auto data = dataset_for(config);
+  log_start(config, 1, threads, checked.dp_budget);
+  auto data = checked.data;
   const Plan plan = make_plan(config);
   auto runner = isolated(config) ? job_process_runner(config, threads, 0, 0, 0, nullptr, -1, log_level)
                                  : runner_for(config, data, threads, 0, 0);
@@ -300,14 +295,14 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
   const bool coordinator = session.rank() == 0;
 
   // 1. Configuration: rank 0 reads and resolves it, everyone else gets the resolved text.
-  std::string failure, yaml, dp_budget;
+  std::string failure, yaml;
   int code = 0;
   Config config;
+  Preflight checked;
   if (coordinator) {
     try {
       config = resolve_config(args);
-      check_output_path(config);
-      dp_budget = dp_budget_summary(config, args.config_path);  // refuses an unreachable dp.target_epsilon
+      checked = preflight(config, args.config_path, args.overwrite);
       yaml = to_yaml(config);
     } catch (const std::exception& e) {
       failure = e.what();
@@ -324,13 +319,13 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
 
   if (session.size() == 1) {
     spdlog::info("a single MPI rank: running coordinator and worker in this process");
-    return run_in_process(config, dp_budget, args.overwrite, args.log_level);
+    return run_in_process(config, checked, args.overwrite, args.log_level);
   }
 
   // 2. Data, on every rank (rank 0 needs the labels and the files' fingerprint).
   const int workers_here = session.local_size() - (session.coordinator_is_local() ? 1 : 0);
   const int threads = auto_threads(config, workers_here);
-  if (coordinator) log_start(config, session.size() - 1, static_cast<int>(config.training.threads), dp_budget);
+  if (coordinator) log_start(config, session.size() - 1, static_cast<int>(config.training.threads), checked.dp_budget);
   std::shared_ptr<const Dataset> data;
   std::unique_ptr<JobRunner> runner;
   mpi::GangLayout layout;
@@ -347,7 +342,11 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
     // Collective over every rank, the same on all of them: agreed by construction.
     gang = std::make_unique<mpi::MpiGang>(session.world(), layout, std::chrono::seconds(config.parallel.collective_timeout));
     // With job processes, a worker's data is loaded by its job process, not by the rank.
-    if (coordinator || !isolated(config)) data = dataset_for(config);
+    if (coordinator) {
+      data = checked.data;  // read and checked by preflight
+    } else if (!isolated(config)) {
+      data = dataset_for(config);
+    }
     if (!coordinator && isolated(config)) {
       runner = job_process_runner(config, threads, session.local_worker_index(), session.rank() - 1, workers_here,
                                   layout.ranks_per_model > 1 ? gang.get() : nullptr, session.rank(), args.log_level);
@@ -451,9 +450,8 @@ int run_command(const RunArgs& args) {
   if (!mpi::launched_by_mpi_launcher()) {
     init_logging(-1, args.log_level);
     const Config config = resolve_config(args);
-    // Before anything is created: refuses an unreachable dp.target_epsilon.
-    const std::string dp_budget = dp_budget_summary(config, args.config_path);
-    return run_in_process(config, dp_budget, args.overwrite, args.log_level);
+    const Preflight checked = preflight(config, args.config_path, args.overwrite);  // before anything is created
+    return run_in_process(config, checked, args.overwrite, args.log_level);
   }
   mpi::Session session;
   init_logging(session.rank(), args.log_level);

@@ -21,6 +21,9 @@ int run_command(const RunArgs& args);
 
 struct Config;
 struct Dataset;
+class Plan;
+// The experiment's keep matrix and seeds, from the config (one place for every command).
+Plan make_plan(const Config& config);
 // The data a run of `config` trains on: read from data.path and checked against the
 // config (check_config_with_data), or the synthetic workload's stand-in. Every entry
 // point that builds a trainer (run, its job processes, lira signals) goes through it.

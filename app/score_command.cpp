@@ -63,18 +63,22 @@ void add_common(CLI::App* cmd, CommonOptions& c) {
                   "plot.py computes, quirks included (docs/scoring.md)")
       ->capture_default_str()
       ->check(CLI::IsMember({"paper", "official-code"}));
-  cmd->add_flag("--overwrite", c.overwrite, "Replace output files even if lira did not write them");
+  cmd->add_flag("--overwrite", c.overwrite,
+                "Replace existing output files; only lira's own file of the same kind is ever replaced, never an "
+                "input");
 }
 
-// Every output path is checked before any work, so a refused path costs nothing.
-void check_outputs(const std::vector<std::pair<const char*, std::string>>& outputs, bool overwrite) {
-  std::vector<std::string> seen;
-  for (const auto& [flag, path] : outputs) {
-    if (path.empty()) continue;
-    if (std::find(seen.begin(), seen.end(), path) != seen.end())
-      throw StorageError(std::string(flag) + " '" + path + "' is also another output's path; give each its own");
-    seen.push_back(path);
-    check_replaceable(path, overwrite, flag);
+// The files a command reads: no output may be one of them.
+std::vector<InputPath> inputs_of(const CommonOptions& c) {
+  return {{"the results file", c.file}, {"the external target file (--external)", c.external}};
+}
+
+// A report to its path, or to standard output for "-".
+void write_report(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    std::cout << text << std::flush;
+  } else {
+    write_text_atomically(path, text);
   }
 }
 
@@ -97,7 +101,8 @@ Subcommand add_score_command(CLI::App& app) {
       ->delimiter(',')
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--json", (*paths)[0], "Also write the report as JSON to this path");
+  cmd->add_option("--json", (*paths)[0], "Also write the report as JSON to this .json path ('-': standard output, "
+                  "the table then goes to standard error)");
   cmd->add_option("--scores-out", (*paths)[1],
                   "Write per-example scores; the format follows the extension: .h5 (or .hdf5), .csv or .npy"
                       " (docs/scoring.md)");
@@ -174,11 +179,12 @@ Subcommand add_score_command(CLI::App& app) {
     o.confidence = extra->confidence;
     o.decision_fpr = extra->decision_fpr;
     const auto& [json, scores_out, roc, plot, plot_scores] = *paths;
-    if (!plot.empty()) check_svg(plot, "--plot");
-    if (!plot_scores.empty()) check_svg(plot_scores, "--plot-scores");
-    if (!scores_out.empty()) check_scores_format(scores_out);
-    check_outputs({{"--json", json}, {"--scores-out", scores_out}, {"--roc", roc}, {"--plot", plot},
-                   {"--plot-scores", plot_scores}},
+    check_outputs(inputs_of(*common),
+                  {{"--json", json, Role::kReport},
+                   {"--scores-out", scores_out, Role::kScores},
+                   {"--roc", roc, Role::kRoc},
+                   {"--plot", plot, Role::kRocPlot},
+                   {"--plot-scores", plot_scores, Role::kScoresPlot}},
                   common->overwrite);
     ResultsReader reader(common->file, common->external);
     auto result = score_results(reader, o);
@@ -186,8 +192,9 @@ Subcommand add_score_command(CLI::App& app) {
       result.report.notes.push_back("target: the external model of '" + common->external + "' (model " +
                                     std::to_string(reader.models() - 1) + " here), scored against the file's " +
                                     std::to_string(result.report.references.size()) + " finished reference models");
-    std::cout << format_table(result.report);
-    if (!json.empty()) write_text_atomically(json, to_json_text(result.report));
+    // With --json -, standard output carries the JSON alone and the table goes to stderr.
+    (json == "-" ? std::cerr : std::cout) << format_table(result.report);
+    if (!json.empty()) write_report(json, to_json_text(result.report));
     if (!roc.empty()) write_text_atomically(roc, roc_csv(result));
     if (!plot.empty()) write_text_atomically(plot, roc_svg(result));
     if (!plot_scores.empty()) write_text_atomically(plot_scores, scores_svg(result, *plot_attacks));
@@ -252,10 +259,11 @@ Subcommand add_audit_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1e-12, 1.0));
   cmd->add_option("--seed", *seed, "Seed of the split into selection and evaluation halves")->capture_default_str();
-  cmd->add_option("--json", *json, "Also write the bounds as JSON");
+  cmd->add_option("--json", *json, "Also write the bounds as JSON to this .json path ('-': standard output)");
   auto run = [=]() -> int {
     find_attack(*attack);
-    check_outputs({{"--json", *json}}, common->overwrite);
+    FILE* text = *json == "-" ? stderr : stdout;  // --json -: standard output carries the JSON alone
+    check_outputs(inputs_of(*common), {{"--json", *json, Role::kAudit}}, common->overwrite);
     ScoreOptions o = common->to_score_options();
     o.attacks = {*attack};
     o.bootstrap = 0;
@@ -271,23 +279,23 @@ Subcommand add_audit_command(CLI::App& app) {
     nlohmann::json out = {{"generator", "lira audit"}, {"file", common->file}, {"attack", *attack},
                           {"delta", *delta}, {"alpha", *alpha}, {"threshold", *threshold},
                           {"state", result.report.state}, {"targets", nlohmann::json::array()}};
-    std::printf("%s: attack %s, delta %g, alpha %g (each bound holds with probability >= %g)\n", common->file.c_str(),
+    std::fprintf(text, "%s: attack %s, delta %g, alpha %g (each bound holds with probability >= %g)\n", common->file.c_str(),
                 attack->c_str(), *delta, *alpha, 1 - *alpha);
     int64_t canaries = 0;
     for (auto c : canary) canaries += c;
-    if (!canary.empty()) std::printf("on the %lld canaries only (--candidates all: every candidate)\n", static_cast<long long>(canaries));
+    if (!canary.empty()) std::fprintf(text, "on the %lld canaries only (--candidates all: every candidate)\n", static_cast<long long>(canaries));
     out["candidates"] = canary.empty() ? "all" : "canaries";
-    if (result.report.state != "complete") std::printf("state: %s -- %s\n", result.report.state.c_str(), result.report.state_detail.c_str());
+    if (result.report.state != "complete") std::fprintf(text, "state: %s -- %s\n", result.report.state.c_str(), result.report.state_detail.c_str());
     if (result.report.attacks.empty() || result.scores.empty()) {
-      for (const auto& sk : result.report.skipped) std::printf("skipped: %s: %s\n", sk.name.c_str(), sk.reason.c_str());
+      for (const auto& sk : result.report.skipped) std::fprintf(text, "skipped: %s: %s\n", sk.name.c_str(), sk.reason.c_str());
       return 1;
     }
     // DP-SGD runs: each target's accounted epsilon (an upper bound) beside the lower bounds.
     const bool dp = !result.report.dp_epsilon.empty();
     if (dp && !(std::abs(result.report.dp_delta - *delta) <= 1e-12 * *delta))
-      std::printf("note: the models were trained with DP-SGD at delta %g; these bounds are at delta %g (--delta)\n",
+      std::fprintf(text, "note: the models were trained with DP-SGD at delta %g; these bounds are at delta %g (--delta)\n",
                   result.report.dp_delta, *delta);
-    std::printf("%-10s %9s %7s %12s %16s %16s %9s %7s %9s %14s%s\n", "target", "CP eps", "CP", "threshold", "FP",
+    std::fprintf(text, "%-10s %9s %7s %12s %16s %16s %9s %7s %9s %14s%s\n", "target", "CP eps", "CP", "threshold", "FP",
                 "FN", "GDP eps", "mu", "1run eps", "guesses", dp ? "    DP eps" : "");
     std::vector<double> pooled_scores;
     std::vector<uint8_t> pooled_member;
@@ -340,7 +348,7 @@ Subcommand add_audit_command(CLI::App& app) {
         dp_eps = std::isnan(accounted) ? "         -" : buf;
         j["dp_epsilon"] = std::isnan(accounted) ? nlohmann::json(nullptr) : nlohmann::json(accounted);
       }
-      std::printf("%-10s %9s %7s %12s %16s %16s %9s %7s %9s %14s%s\n", name.c_str(), cp_eps.c_str(),
+      std::fprintf(text, "%-10s %9s %7s %12s %16s %16s %9s %7s %9s %14s%s\n", name.c_str(), cp_eps.c_str(),
                   has("clopper-pearson") ? threshold->c_str() : "-", cp_thr.c_str(), fp.c_str(), fn.c_str(),
                   gdp_eps.c_str(), mu.c_str(), or_eps.c_str(), guesses.c_str(), dp_eps.c_str());
       out["targets"].push_back(j);
@@ -360,7 +368,7 @@ Subcommand add_audit_command(CLI::App& app) {
     // one-run bound (which needs independent canaries) is per target only.
     if (result.report.targets.size() > 1)
       report("pooled", pooled_scores, pooled_member, false, std::numeric_limits<double>::quiet_NaN());
-    std::printf(
+    std::fprintf(text, 
         "CP: Clopper-Pearson bound on FPR and FNR at one threshold (%s); GDP: mu-GDP ruled out at every threshold "
         "(Bonferroni), as epsilon at delta; 1run: one-run audit (Steinke et al. 2023), correct/guesses (k+ + k-), "
         "valid because each candidate is IN for a target with probability 1/2 independently%s\n",
@@ -368,7 +376,7 @@ Subcommand add_audit_command(CLI::App& app) {
         dp ? "; DP eps: the epsilon the target spent under DP-SGD (RDP accountant), an upper bound that every lower "
              "bound must stay below"
            : "");
-    if (!json->empty()) write_text_atomically(*json, out.dump(2) + "\n");
+    if (!json->empty()) write_report(*json, out.dump(2) + "\n");
     return 0;
   };
   return {cmd, run};

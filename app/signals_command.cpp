@@ -136,7 +136,7 @@ Subcommand add_signals_command(CLI::App& app) {
       ->required();
   cmd->add_option("--out", o->out, "External target file (default: RESULTS without .h5, then .external/MODEL.h5)");
   cmd->add_option("--threads", o->threads, "Intra-op threads (0: all cores)")->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_flag("--overwrite", o->overwrite, "Replace the output file even if lira did not write it");
+  cmd->add_flag("--overwrite", o->overwrite, "Replace an existing external target file (only one lira signals wrote)");
   auto run = [o]() -> int {
     std::error_code ec;
     if (!fs::is_regular_file(o->model, ec))
@@ -152,9 +152,8 @@ Subcommand add_signals_command(CLI::App& app) {
       fs::path r(o->results);
       out = (r.parent_path() / (r.stem().string() + ".external") / (fs::path(o->model).stem().string() + ".h5")).string();
     }
-    if (fs::absolute(out, ec) == fs::absolute(o->results, ec))
-      throw ConfigError("--out '" + out + "' is the results file; the external target goes into a file of its own");
-    check_replaceable(out, o->overwrite, "--out");
+    check_outputs({{"the model", o->model}, {"the results file", o->results}, {"the membership file", o->membership}},
+                  {{"--out", out, Role::kExternalTarget}}, o->overwrite);
 
     TrainerContext context;
     context.config = config;

@@ -87,7 +87,7 @@ std::string roc_svg(const ScoreResult& r) {
   std::ostringstream o;
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
     << " " << H << "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\">\n";
-  o << kSvgMarker << "\n";
+  o << kRocSvgMarker << "\n";
   o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   if (r.report.bootstrap > 0)
     o << "<text x=\"" << left + 6 << "\" y=\"" << top + 16 << "\" fill=\"#555555\">AUC intervals: "
@@ -175,7 +175,7 @@ std::string scores_svg(const ScoreResult& r, const std::vector<std::string>& nam
   std::ostringstream o;
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
     << " " << H << "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\">\n"
-    << kSvgMarker << "\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+    << kScoresSvgMarker << "\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   o << "<text x=\"" << left << "\" y=\"18\" font-size=\"13\">Score distributions, all targets pooled: members "
        "(blue) and non-members (red), log density</text>\n";
   for (size_t p = 0; p < chosen.size(); ++p) {

@@ -22,9 +22,10 @@ std::string roc_svg(const ScoreResult& result);
 // named attack (all scored attacks when names is empty), all targets pooled.
 std::string scores_svg(const ScoreResult& result, const std::vector<std::string>& names);
 
-// The comment every SVG lira writes carries: how `lira score` recognizes its own files
-// before replacing one.
-inline constexpr const char* kSvgMarker = "<!-- written by lira score -->";
+// The comment each SVG lira writes carries, one per plot: how lira recognizes its own
+// files, and which plot a file is, before replacing one (app/output_files.hpp).
+inline constexpr const char* kRocSvgMarker = "<!-- written by lira score: ROC curves (--plot) -->";
+inline constexpr const char* kScoresSvgMarker = "<!-- written by lira score: score distributions (--plot-scores) -->";
 
 // "0.1%" for 0.001, "0.001%" for 1e-5.
 std::string format_percent(double fraction);

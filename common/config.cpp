@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstring>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -393,11 +394,26 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    throw ConfigError("the config '" + path + "' is " +
+                      (std::filesystem::is_directory(path, ec) ? "a directory" : "not a regular file") +
+                      "; give a YAML file, e.g. configs/quickstart.yaml");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError("cannot read config file '" + path + "': " + std::strerror(errno) +
                              " (check the path; configs/quickstart.yaml is a working example)");
   std::stringstream buf;
   buf << in.rdbuf();
+  // An empty file (or one of comments only) would silently be the built-in defaults.
+  bool settings = false;
+  try {
+    settings = !YAML::Load(buf.str()).IsNull();
+  } catch (const YAML::Exception&) {
+    settings = true;  // malformed: parse_config says where
+  }
+  if (!settings)
+    throw ConfigError("the config '" + path + "' has no settings (it is empty or holds only comments); a config "
+                      "names at least its experiment and data, e.g. configs/quickstart.yaml");
   return parse_config(buf.str(), path, overrides);
 }
 

@@ -267,4 +267,9 @@ std::vector<std::string> check_conflicts(const Config& c) {
   return errors;
 }
 
+int64_t batches_per_epoch(const Config& c, int64_t examples) {
+  const int64_t b = c.training.batch_size;
+  return c.model.arch == "airbench94" ? examples / b : (examples + b - 1) / b;
+}
+
 }  // namespace lira

@@ -12,4 +12,10 @@ namespace lira {
 // where the task does not read them, and combinations that cannot work.
 std::vector<std::string> check_conflicts(const Config& c);
 
+// The batches of one epoch of a model that trains on `examples` examples: airbench94
+// drops the last partial batch (as published), every other recipe keeps it. The trainer
+// counts its epochs with it, and `lira validate`/`lira run` refuse before training a
+// config under which some model would get none.
+int64_t batches_per_epoch(const Config& c, int64_t examples);
+
 }  // namespace lira

@@ -67,4 +67,11 @@ class ScoreError : public Error {
   explicit ScoreError(const std::string& m) : Error(m, ExitCode::kUsage) {}
 };
 
+// Whether e is a mistake in the user's input (ConfigError, DataError, ScoreError: exit code
+// kUsage), which no retry can fix.
+inline bool is_usage_error(const std::exception& e) {
+  const auto* le = dynamic_cast<const Error*>(&e);
+  return le && le->exit_code() == ExitCode::kUsage;
+}
+
 }  // namespace lira

@@ -30,24 +30,6 @@ std::vector<std::string> worker_names(const CoordinatorTransport& t) {
 
 }  // namespace
 
-void check_output_path(const Config& config) {
-  namespace fs = std::filesystem;
-  const std::string& path = config.experiment.output;
-  std::error_code ec;
-  if (fs::is_directory(path, ec))
-    throw ConfigError("the results path '" + path + "' is a directory; give a file in it, e.g. --out " +
-                      (fs::path(path) / (config.experiment.name + ".h5")).string());
-  // The nearest existing ancestor must be a writable directory (missing ones are created).
-  fs::path dir = fs::absolute(path, ec).parent_path();
-  while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.root_path()) dir = dir.parent_path();
-  if (!dir.empty() && fs::exists(dir, ec) && !fs::is_directory(dir, ec))
-    throw StorageError("cannot create the results file '" + path + "': '" + dir.string() +
-                       "' is a file, not a directory; choose another --out");
-  if (!dir.empty() && ::access(dir.c_str(), W_OK | X_OK) != 0)
-    throw StorageError("cannot write the results file '" + path + "': the directory '" + dir.string() +
-                       "' is not writable (" + std::strerror(errno) + "); choose another --out");
-}
-
 namespace {
 
 RunMetadata metadata(const Config& config, const Dataset& data) {
@@ -217,8 +199,11 @@ void CoordinatorObserver::on_failure(int worker, const JobFailure& f, bool will_
     writer_.record_failure(f.model, f.attempt + 1, f.message);
     progress_.model_failed();
     failures_.push_back("model " + std::to_string(f.model) + ": " + f.message);
-    spdlog::error("model {} failed for good after {} attempt(s) on {}: {}", f.model, f.attempt + 1,
-                  transport_.worker_name(worker), f.message);
+    spdlog::error("model {} failed for good after {} attempt(s) on {}{}: {}", f.model, f.attempt + 1,
+                  transport_.worker_name(worker),
+                  f.deterministic ? " (not retried: the config and data alone cause it, so every attempt would fail)"
+                                  : "",
+                  f.message);
   }
   update_progress();
   status_.write();

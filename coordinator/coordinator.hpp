@@ -31,10 +31,6 @@ struct OpenedResults {
 // its place. Failed models of an earlier run are pending again, except those that were in
 // flight at more than experiment.max_crashes abnormal ends of the whole run (crash
 // accounting: they are marked failed and stay so, which ends a crash loop).
-// What `lira run` and `lira validate` check about experiment.output before any work:
-// not a directory, and a parent directory that exists or can be created, and is
-// writable. Throws ConfigError (bad path) or StorageError (permissions) saying what to do.
-void check_output_path(const Config& config);
 
 // What `lira run` would do with an existing results file, in words, for `lira validate`:
 // resume it (how many models are done), or refuse it (the reason, as run would say it).

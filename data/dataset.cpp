@@ -305,6 +305,16 @@ void insert_canaries(const DataConfig& config, const Split& test_source, int64_t
 }  // namespace
 
 void check_config_with_data(const Config& c, const Dataset& d) {
+  const auto& shape = d.candidates.example_shape;
+  if (c.model.arch == "airbench94" && (shape.size() != 3 || shape[0] != 3 || shape[1] != 32 || shape[2] != 32)) {
+    std::string s;
+    for (auto x : shape) {
+      if (!s.empty()) s += 'x';
+      s += std::to_string(x);
+    }
+    throw ConfigError("model.arch: airbench94 is the published network for 32x32 RGB images (CIFAR); " + d.name +
+                      " has examples of shape " + s + ". Use model.arch airbench for other sizes");
+  }
   if (c.defense.early_stopping > 0 && c.defense.validation_examples >= d.test.count)
     throw ConfigError("defense.validation_examples: " + std::to_string(c.defense.validation_examples) +
                       " would take every one of the " + std::to_string(d.test.count) +

@@ -58,8 +58,9 @@ std::string file_identity(const std::string& path);
 // the training split.
 std::shared_ptr<const Dataset> load_dataset(const DataConfig& config);
 
-// The rules between the config and the data it read (defense.top_k below the number of
-// classes); throws ConfigError.
+// The rules between the config and the data it read (airbench94 on 3x32x32 images only,
+// defense.top_k below the number of classes, ...); throws ConfigError. Every entry point
+// that trains runs it (app/run_command.hpp dataset_for), before any model.
 void check_config_with_data(const Config& config, const Dataset& data);
 
 }  // namespace lira

@@ -10,7 +10,7 @@ namespace lira {
 namespace {
 
 constexpr uint32_t kMagic = 0x4152494C;  // "LIRA"
-constexpr uint16_t kWireVersion = 4;  // 2: JobFailure.retire; 3: JobPack; 4: DirectRows, ModelResult.written
+constexpr uint16_t kWireVersion = 5;  // 2: JobFailure.retire; 3: JobPack; 4: DirectRows, ModelResult.written; 5: JobFailure.deterministic
 enum class Tag : uint8_t { kJob = 1, kStop = 2, kReady = 3, kResult = 4, kFailure = 5, kHeartbeat = 6, kPack = 7 };
 
 class Writer {
@@ -184,6 +184,7 @@ std::vector<std::byte> encode(const WorkerMessage& m) {
   w.put(f.attempt);
   w.put_string(f.message);
   w.put(static_cast<uint8_t>(f.retire ? 1 : 0));
+  w.put(static_cast<uint8_t>(f.deterministic ? 1 : 0));
   return w.take();
 }
 
@@ -257,6 +258,7 @@ WorkerMessage decode_worker_message(const std::byte* data, size_t size) {
       m.attempt = r.get<int32_t>();
       m.message = r.get_string();
       m.retire = r.get<uint8_t>() != 0;
+      m.deterministic = r.get<uint8_t>() != 0;
       r.finish();
       return m;
     }

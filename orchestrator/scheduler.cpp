@@ -235,7 +235,8 @@ class Loop {
     } else {
       const auto& failure = std::get<JobFailure>(in.message);
       finish_job(w, failure.model, failure.attempt);
-      const bool retry = !stopping_ && requeue_or_fail(failure.model, failure.attempt);
+      const bool retry = !stopping_ && requeue_or_fail(failure.model, failure.deterministic ? options_.max_retries
+                                                                                             : failure.attempt);
       observer_.on_failure(w, failure, retry);
       if (failure.retire) {
         // Its gang is broken: no more jobs; it ends with the run (aborted, as lost workers).

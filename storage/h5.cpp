@@ -19,16 +19,21 @@ namespace lira::h5 {
 void silence_default_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 std::string error_stack() {
-  std::string text;
-  auto walk = [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
-    auto* out = static_cast<std::string*>(data);
-    if (n > 0) *out += "; ";
-    *out += std::string(err->func_name ? err->func_name : "?") + ": " + (err->desc ? err->desc : "?");
+  std::vector<std::string> entries;
+  auto walk = [](unsigned, const H5E_error2_t* err, void* data) -> herr_t {
+    static_cast<std::vector<std::string>*>(data)->push_back(std::string(err->func_name ? err->func_name : "?") + ": " +
+                                                            (err->desc ? err->desc : "?"));
     return 0;
   };
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk, &text);
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk, &entries);
   H5Eclear2(H5E_DEFAULT);
-  return text.empty() ? "no HDF5 error detail" : text;
+  if (entries.empty()) return "no HDF5 error detail";
+  // The cause a user can act on, when the stack holds one, instead of HDF5's whole stack.
+  for (const auto& e : entries)
+    if (e.find("No space left") != std::string::npos) return "no space left on the device (disk full)";
+  // The outermost call says what failed, the innermost why; the middle is HDF5's plumbing.
+  if (entries.size() <= 2) return entries.size() == 1 ? entries[0] : entries[0] + "; " + entries[1];
+  return entries.front() + "; ...; " + entries.back();
 }
 
 void fail(const std::string& what) { throw StorageError(what + " (HDF5: " + error_stack() + ")"); }

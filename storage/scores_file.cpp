@@ -34,15 +34,20 @@ void write_scores_file(const std::string& path, const ScoresToWrite& s) {
   h5::check(H5Fclose(file.release()), "close " + path);
 }
 
-bool written_by_lira_score(const std::string& path) {
+std::string lira_hdf5_kind(const std::string& path) {
   h5::silence_default_errors();
-  if (H5Fis_hdf5(path.c_str()) <= 0) return false;
+  if (H5Fis_hdf5(path.c_str()) <= 0) return "";
   const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (fid < 0) return false;
+  if (fid < 0) return "";
   auto file = h5::file_id(fid, "open " + path);
-  if (!h5::attr_exists(file, "generator")) return false;
-  const auto v = h5::read_string_attr(file, "generator");
-  return v.size() == 1 && v[0] == "lira score";
+  if (h5::attr_exists(file, "generator")) {
+    const auto v = h5::read_string_attr(file, "generator");
+    if (v.size() == 1 && v[0] == "lira score") return "scores";
+    if (v.size() == 1 && v[0] == "lira signals") return "external target";
+    return "";
+  }
+  if (h5::attr_exists(file, "format_version") && h5::attr_exists(file, "fingerprint_config")) return "results";
+  return "";
 }
 
 }  // namespace lira

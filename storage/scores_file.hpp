@@ -24,10 +24,12 @@ struct ScoresToWrite {
 };
 
 // Writes (replacing) the file; throws StorageError naming the path on failure. The root
-// attribute generator = "lira score" marks the file as lira's (see written_by_lira_score).
+// attribute generator = "lira score" marks the file as lira's (see lira_hdf5_kind).
 void write_scores_file(const std::string& path, const ScoresToWrite& scores);
 
-// Whether path is an HDF5 file that write_scores_file wrote.
-bool written_by_lira_score(const std::string& path);
+// Which of lira's HDF5 files path is, judged by its root attributes: "scores" (generator
+// "lira score"), "external target" (generator "lira signals"), "results" (format_version
+// and fingerprint_config, written by `lira run`); "" for any other file, HDF5 or not.
+std::string lira_hdf5_kind(const std::string& path);
 
 }  // namespace lira

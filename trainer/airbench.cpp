@@ -168,8 +168,8 @@ torch::Tensor airbench94_whitening_filters(const torch::Tensor& images) {
 std::unique_ptr<Network> build_airbench94(const NetworkInputs& in) {
   const auto& shape = in.example_shape;
   if (shape.size() != 3 || shape[0] != 3 || shape[1] != 32 || shape[2] != 32)
-    throw ConfigError("model.arch: airbench94 is the published network for 32x32 RGB images (CIFAR); this data "
-                      "has examples of shape " + c10::str(shape) + ". Use model.arch airbench for other sizes");
+    throw Error("airbench94 built for examples of shape " + c10::str(shape) +
+                " (check_config_with_data refuses any shape but 3x32x32)");
   if (!in.init_sample.defined() || in.init_sample.size(0) == 0)
     throw Error("airbench94 needs training images to initialize its whitening layer");
   return std::make_unique<Airbench94Network>(Airbench94(in.classes), in.init_sample);

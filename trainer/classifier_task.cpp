@@ -7,6 +7,7 @@
 
 #include "augment.hpp"
 #include "classifier_common.hpp"
+#include "common/config_rules.hpp"
 #include "common/errors.hpp"
 #include "network.hpp"
 #include "recipe.hpp"
@@ -71,17 +72,17 @@ class ClassifierTask final : public Task {
   std::pair<torch::Tensor, torch::Tensor> last_batch() const override { return last_batch_; }
 
   int64_t begin_epoch(int64_t epoch) override {
-    const int64_t n_in = in_idx_.size(0), b = config_.training.batch_size;
+    const int64_t n_in = in_idx_.size(0);
     if (airbench94_) {
       // Published order: augmentation draws, then the batch order on the device; the last
       // partial batch is dropped.
       airbench_augment_->begin_epoch(epoch);
       positions_ = torch::randperm(n_in, torch::TensorOptions(device_).dtype(torch::kInt64));
       order_ = in_idx_.index_select(0, positions_);
-      return n_in / b;
+    } else {
+      order_ = in_idx_.index_select(0, torch::randperm(n_in, torch::kInt64).to(device_));
     }
-    order_ = in_idx_.index_select(0, torch::randperm(n_in, torch::kInt64).to(device_));
-    return (n_in + b - 1) / b;
+    return batches_per_epoch(config_, n_in);
   }
 
   ShardLoss loss(int64_t batch_index, int rank, int ranks) override {

@@ -14,6 +14,7 @@
 
 #include "augment.hpp"
 #include "classifier_common.hpp"
+#include "common/config_rules.hpp"
 #include "common/errors.hpp"
 #include "common/schedule.hpp"
 #include "fused_network.hpp"
@@ -267,17 +268,16 @@ struct PackedTrainer::Data {
   // as the classifier task's begin_epoch: airbench94 draws its augmentation, then the
   // order on the device, and drops the last partial batch.
   void begin_epoch(Member& m) const {
-    const int64_t n_in = m.in_idx.size(0), b = config.training.batch_size;
+    const int64_t n_in = m.in_idx.size(0);
     m.draws.load();
     if (airbench94) {
       m.augment->begin_epoch(m.epoch);
       m.positions = torch::randperm(n_in, torch::TensorOptions(device).dtype(torch::kInt64));
       m.order = m.in_idx.index_select(0, m.positions);
-      m.batches = n_in / b;
     } else {
       m.order = m.in_idx.index_select(0, torch::randperm(n_in, torch::kInt64).to(device));
-      m.batches = (n_in + b - 1) / b;
     }
+    m.batches = batches_per_epoch(config, n_in);
     m.draws.save();
     m.batch = 0;
     m.epoch_items = 0;

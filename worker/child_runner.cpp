@@ -281,7 +281,10 @@ void ChildRunner::serve_collective(const child::Frame& frame) {
 
 ModelResult ChildRunner::run(const JobAssignment& job) {
   auto replies = exchange(CoordinatorMessage{job}, {job.model}, 1);
-  if (auto* failure = std::get_if<JobFailure>(&replies.at(0))) throw TrainError(failure->message);
+  if (auto* failure = std::get_if<JobFailure>(&replies.at(0))) {
+    if (failure->deterministic) throw ConfigError(failure->message);  // keeps the flag across the worker loop
+    throw TrainError(failure->message);
+  }
   return std::get<ModelResult>(std::move(replies.at(0)));
 }
 

@@ -185,7 +185,8 @@ int run_job_process(int fd, const RunnerFactory& make_runner) {
     } catch (const std::exception& e) {
       replies.clear();
       for (const auto& job : jobs)
-        replies.emplace_back(JobFailure{job.model, job.attempt, e.what(), runner->broken() || (gang && gang->broken())});
+        replies.emplace_back(JobFailure{job.model, job.attempt, e.what(), runner->broken() || (gang && gang->broken()),
+                                        is_usage_error(e)});
     }
     current = nullptr;
     for (const auto& reply : replies)

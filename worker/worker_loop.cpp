@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/errors.hpp"
 #include "row_writer.hpp"
 
 #include <exception>
@@ -69,7 +70,7 @@ int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerId
     } catch (const std::exception& e) {
       for (const auto& job : pack) {
         spdlog::error("model {} (attempt {}) failed: {}", job.model, job.attempt, e.what());
-        replies.emplace_back(JobFailure{job.model, job.attempt, e.what(), runner.broken()});
+        replies.emplace_back(JobFailure{job.model, job.attempt, e.what(), runner.broken(), is_usage_error(e)});
       }
     }
     bool retire = false;

@@ -47,6 +47,48 @@ while IFS='|' read -r dir dataset candidates expect1 expect2; do
   verdict "data: $dir" 2 $rc "$expect1" "$expect2"
 done <"$work/data/cases.txt"
 
+# Config files that are not configs: each would have been the built-in defaults.
+mkdir -p "$work/a-directory"
+: >"$work/empty.yaml"
+printf '# only a comment\n\n' >"$work/comments.yaml"
+for config in "$work/a-directory" /dev/null "$work/empty.yaml" "$work/comments.yaml"; do
+  for cmd in run validate; do
+    rm -f "$work/out.h5"
+    "$lira" $cmd "$config" --out "$work/out.h5" >"$work/log" 2>&1
+    rc=$?
+    case $config in
+      */a-directory) expect="is a directory; give a YAML file" ;;
+      /dev/null) expect="is not a regular file" ;;
+      *) expect="has no settings (it is empty or holds only comments)" ;;
+    esac
+    verdict "$cmd $(basename "$config")" 2 $rc "$expect"
+  done
+done
+
+# Per-model mistakes that `lira validate` and `lira run` find before training: airbench94's
+# batch larger than every model's training set (it drops the last partial batch), and
+# airbench94 on images that are not 32x32 RGB. Neither trains a model.
+cat >"$work/airbench94.yaml" <<EOF
+experiment: {name: airbench94-small, models: 4}
+data: {dataset: cifar10, path: "$work/data/cifar10_small", candidates: 200, population: 0, test_examples: 40}
+model: {arch: airbench94}
+training: {epochs: 1, batch_size: 1024, threads: 1}
+EOF
+"$make_dataset" "$work/idx" 300 50 || exit 1
+for cmd in run validate; do
+  rm -f "$work/out.h5"
+  "$lira" $cmd "$work/airbench94.yaml" --out "$work/out.h5" >"$work/log" 2>&1
+  rc=$?
+  verdict "$cmd airbench94 batch larger than each model's data" 2 $rc \
+    "training.batch_size: 1024 leaves no full batch for a model that trains on" "lower training.batch_size below"
+  grep -q "model 0" "$work/log" && { echo "FAIL $cmd airbench94 batch: a model was started"; failures=$((failures + 1)); }
+  "$lira" $cmd "$work/airbench94.yaml" --set "data.path=$work/idx" --set data.dataset=mnist --set training.batch_size=64 \
+    --out "$work/out.h5" >"$work/log" 2>&1
+  rc=$?
+  verdict "$cmd airbench94 on 28x28 images" 2 $rc "airbench94 is the published network for 32x32 RGB images" \
+    "has examples of shape 1x28x28"
+done
+
 # Run-side input: the command line and the output path.
 rm -f "$work/out.h5"
 "$lira" rnu "$src/tests/e2e/tiny.yaml" >"$work/log" 2>&1
@@ -68,7 +110,9 @@ else
 fi
 
 # A full disk: a 256 KiB tmpfs, too small for the 480 KB of signals (needs root; said
-# plainly when it cannot be made).
+# plainly when it cannot be made). `lira run` refuses before it starts (the results file's
+# size is known); `lira score --scores-out` finds it while writing: exit 3, one line that
+# says the disk is full, nothing left behind.
 mkdir -p "$work/full"
 if mount -t tmpfs -o size=256k tmpfs "$work/full" 2>/dev/null; then
   "$make_dataset" "$work/big" 6000 100 || exit 1
@@ -76,16 +120,23 @@ if mount -t tmpfs -o size=256k tmpfs "$work/full" 2>/dev/null; then
     --set training.epochs=1 --out "$work/full/out.h5" >"$work/log" 2>&1
   rc=$?
   cases=$((cases + 1))
-  done_models=$("$check" --done "$work/full/out.h5" 2>/dev/null | wc -l)
-  # The file is built whole (NaN-filled) under a temporary name first: a disk too small
-  # for it leaves nothing, neither the file nor the temporary.
-  leftovers=$(ls "$work/full" | grep -v "^out.log$" | tr '\n' ' ')
-  if [ $rc -ne 0 ] && grep -qiE "no space left|disk full" "$work/log" && [ "$done_models" -lt 6 ] &&
-     [ -z "$leftovers" ] &&
-     ! grep -qiE "segmentation|core dumped|terminate called" "$work/log"; then
-    echo "ok   full disk (exit $rc, $done_models of 6 models marked done)"
+  leftovers=$(ls -A "$work/full" | tr '\n' ' ')
+  if [ $rc -eq 3 ] && grep -qE "needs about .* MB .* has 0 MB free" "$work/log" && [ -z "$leftovers" ]; then
+    echo "ok   full disk: run refused before it starts (exit $rc)"
   else
-    echo "FAIL full disk: exit $rc, $done_models models done, left: $leftovers"; tail -4 "$work/log"; failures=$((failures + 1))
+    echo "FAIL full disk: run: exit $rc, left: $leftovers"; tail -4 "$work/log"; failures=$((failures + 1))
+  fi
+  "$lira" run "$src/tests/e2e/tiny.yaml" --set "data.path=$work/big" --set data.candidates=5000 \
+    --set training.epochs=1 --out "$work/big.h5" >/dev/null 2>&1 || { echo "FAIL: cannot make $work/big.h5"; failures=$((failures + 1)); }
+  "$lira" score "$work/big.h5" --bootstrap 0 --scores-out "$work/full/s.h5" 2>"$work/log" >/dev/null
+  rc=$?
+  cases=$((cases + 1))
+  leftovers=$(ls -A "$work/full" | tr '\n' ' ')
+  if [ $rc -eq 3 ] && grep -qF "no space left on the device (disk full)" "$work/log" && [ -z "$leftovers" ] &&
+     [ "$(grep -c . "$work/log")" -le 3 ] && ! grep -qE "H5[A-Z][a-z_]+: .*; .*; .*;" "$work/log"; then
+    echo "ok   full disk: score --scores-out (exit $rc, nothing left)"
+  else
+    echo "FAIL full disk: score: exit $rc, left: $leftovers"; tail -4 "$work/log"; failures=$((failures + 1))
   fi
 else
   echo "skip full disk: cannot mount a tmpfs here (not root?)"

@@ -54,7 +54,7 @@ touch "$work/plainfile"
 expect_unwritable() {
   "$@" >"$work/log" 2>&1
   local rc=$?
-  if [ "$rc" -eq 3 ] && grep -qF "cannot create" "$work/log" && [ ! -e "$work/plainfile/r.h5" ]; then
+  if [ "$rc" -eq 3 ] && grep -qF "is a file, not a directory" "$work/log" && [ ! -e "$work/plainfile/r.h5" ]; then
     echo "ok   unwritable output ($1 ..., exit $rc)"
   else
     echo "FAIL unwritable output: exit $rc"; tail -5 "$work/log"; failures=$((failures + 1))
@@ -73,6 +73,24 @@ if [ $rc -eq 3 ] && grep -qF "cannot resume it" "$work/log" && grep -qF -- "--ov
 else
   echo "FAIL existing output: exit $rc"; failures=$((failures + 1))
 fi
+
+# No output replaces an input or a file lira did not write, --overwrite or not (exit 2,
+# the file untouched): the config, a data file, a foreign file.
+cp "$config" "$work/config-copy.yaml"
+sum_before=$(cksum <"$work/config-copy.yaml")
+for target in "$work/config-copy.yaml" "$work/data/train-labels-idx1-ubyte.gz" "$work/existing.h5"; do
+  [ -e "$target" ] || { echo "FAIL input-output case: $target is missing"; failures=$((failures + 1)); continue; }
+  before=$(cksum <"$target")
+  "$lira" run "$work/config-copy.yaml" --set "data.path=$work/data" --out "$target" --overwrite >"$work/log" 2>&1
+  rc=$?
+  if [ $rc -eq 2 ] && grep -qE "an input of this command|lira never replaces such a file" "$work/log" &&
+     [ "$(cksum <"$target")" = "$before" ]; then
+    echo "ok   run --out $(basename "$target") --overwrite refused (exit $rc)"
+  else
+    echo "FAIL run --out $(basename "$target") --overwrite: exit $rc"; tail -2 "$work/log"; failures=$((failures + 1))
+  fi
+done
+[ "$(cksum <"$work/config-copy.yaml")" = "$sum_before" ] || { echo "FAIL the config changed"; failures=$((failures + 1)); }
 
 # Scoring bad input: each is refused with a message, exit != 0, and nothing crashes.
 good="$work/good.h5"
@@ -94,7 +112,7 @@ score_expect "score: unknown attack" 2 "unknown attack 'lira-onlin'" score "$goo
 score_expect "score: more targets than finished models" 2 "target(s) need at least" score "$good" --targets 7
 score_expect "score: official-code has no leave-one-out" 2 "no leave-one-out" score "$good" --flavor official-code --leave-one-out 2
 score_expect "score: both target modes" 2 "excludes" score "$good" --targets 2 --leave-one-out 2
-score_expect "audit: unwritable JSON" 3 "cannot write" audit "$good" --json "$work/plainfile/a.json"
+score_expect "audit: unwritable JSON" 3 "is a file, not a directory" audit "$good" --json "$work/plainfile/a.json"
 
 echo "$failures failure(s)"
 [ $failures -eq 0 ]

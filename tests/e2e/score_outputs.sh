@@ -39,20 +39,57 @@ out=$("$lira" score "$work/p.h5" --bootstrap 0)
 grep -q "^state: running" <<<"$out" || fail "held file not reported as running"
 wait "$holder"
 
-# Outputs: a file lira did not write is never replaced without --overwrite.
+# Outputs never replace an input or a file lira did not write, --overwrite or not (exit 2,
+# nothing changed); a lira file of another role is refused too; lira's own file of the same
+# role is replaced only with --overwrite.
+refused() {  # NAME EXPECTED_TEXT FILE_THAT_MUST_NOT_CHANGE -- lira arguments...
+  local name=$1 text=$2 keep=$3
+  shift 4
+  local before rc=0
+  before=$(cksum <"$keep")
+  "$lira" "$@" >/dev/null 2>"$work/err" || rc=$?
+  [ $rc -eq 2 ] || fail "$name: exit $rc, expected 2: $(cat "$work/err")"
+  grep -qF -- "$text" "$work/err" || fail "$name: message: $(cat "$work/err")"
+  [ "$(cksum <"$keep")" = "$before" ] || fail "$name: $keep changed"
+}
 echo "my notes" >"$work/notes.csv"
-if "$lira" score "$work/f.h5" --bootstrap 0 --scores-out "$work/notes.csv" 2>"$work/err"; then fail "replaced a foreign file"; fi
-grep -q "was not written by lira; nothing was written" "$work/err" || fail "refusal message: $(cat "$work/err")"
-[ "$(cat "$work/notes.csv")" = "my notes" ] || fail "the foreign file changed"
-"$lira" score "$work/f.h5" --bootstrap 0 --scores-out "$work/notes.csv" --overwrite >/dev/null
-[[ "$(head -1 "$work/notes.csv")" == target_model,candidate,member,lira-online,* ]] || fail "csv header"
-# Its own files are replaced without the flag.
+refused "foreign file" "lira did not write it" "$work/notes.csv" -- score "$work/f.h5" --bootstrap 0 --scores-out "$work/notes.csv"
+refused "foreign file, --overwrite" "lira never replaces such a file" "$work/notes.csv" -- \
+  score "$work/f.h5" --bootstrap 0 --scores-out "$work/notes.csv" --overwrite
+for flag in --scores-out --roc --json --plot; do
+  ext=h5; case $flag in --roc) ext=csv;; --json) ext=json;; --plot) ext=svg;; esac
+  cp "$work/f.h5" "$work/input.$ext"
+  refused "score $flag INPUT --overwrite" "an input of this command" "$work/input.$ext" -- \
+    score "$work/input.$ext" --bootstrap 0 "$flag" "$work/input.$ext" --overwrite
+done
+refused "audit --json INPUT" "an input of this command" "$work/input.json" -- audit "$work/input.json" --json "$work/input.json" --overwrite
+refused "results file as scores" "is lira run's results file, not lira score's --scores-out file" "$work/m2.h5" -- \
+  score "$work/f.h5" --bootstrap 0 --scores-out "$work/m2.h5" --overwrite
+refused "two outputs, one path" "is also the path of --scores-out" "$work/notes.csv" -- \
+  score "$work/f.h5" --bootstrap 0 --roc "$work/same.csv" --scores-out "$work/same.csv"
+refused "--plot roc.png" "SVG only" "$work/notes.csv" -- score "$work/f.h5" --plot "$work/roc.png"
+refused "--scores-out s.txt" "not one of .h5, .hdf5, .csv, .npy" "$work/notes.csv" -- score "$work/f.h5" --scores-out "$work/s.txt"
+"$lira" score "$work/f.h5" --bootstrap 0 --plot "$work/roc.svg" >/dev/null
+refused "--roc over a ROC plot" "the extension '.svg' is not .csv" "$work/roc.svg" -- \
+  score "$work/f.h5" --bootstrap 0 --roc "$work/roc.svg" --overwrite
+refused "--plot-scores over a ROC plot" "not lira score's --plot-scores SVG" "$work/roc.svg" -- \
+  score "$work/f.h5" --bootstrap 0 --plot-scores "$work/roc.svg" --overwrite
+"$lira" score "$work/f.h5" --bootstrap 0 --roc "$work/roc.csv" >/dev/null
+refused "--scores-out over a ROC CSV" "is lira score's --roc CSV, not lira score's --scores-out file" "$work/roc.csv" -- \
+  score "$work/f.h5" --bootstrap 0 --scores-out "$work/roc.csv" --overwrite
+refused "own plot, no --overwrite" "pass --overwrite to replace it" "$work/roc.svg" -- \
+  score "$work/f.h5" --bootstrap 0 --plot "$work/roc.svg"
+# --json -: the JSON alone on standard output, the table on standard error.
+"$lira" score "$work/f.h5" --bootstrap 0 --json - 2>/dev/null | "$python" -c 'import json,sys; assert json.load(sys.stdin)["generator"] == "lira score"' ||
+  fail "--json - is not JSON on standard output"
+[ ! -e ./- ] || fail "--json - wrote a file named -"
+# Its own files of the same role are replaced with --overwrite.
 args=(--bootstrap 20 --targets 3 --scores-out "$work/s.h5" --json "$work/s.json" --roc "$work/r.csv" --plot "$work/p.svg"
       --plot-scores "$work/d.svg" --plot-attacks lira-online,rmia)
 "$lira" score "$work/f.h5" "${args[@]}" >/dev/null
-"$lira" score "$work/f.h5" "${args[@]}" >/dev/null || fail "refused to replace its own outputs"
+"$lira" score "$work/f.h5" "${args[@]}" --overwrite >/dev/null || fail "refused to replace its own outputs"
 "$lira" score "$work/f.h5" --bootstrap 0 --scores-out "$work/s.npy" >/dev/null
-"$lira" score "$work/f.h5" --bootstrap 0 --scores-out "$work/s.npy" >/dev/null || fail "refused its own .npy"
+"$lira" score "$work/f.h5" --bootstrap 0 --scores-out "$work/s.npy" --overwrite >/dev/null || fail "refused its own .npy"
 "$python" - "$work" <<'PY'
 import json, sys
 import h5py, numpy as np
@@ -69,13 +106,10 @@ a = {x["name"]: x for x in report["attacks"]}
 lo, hi = a["lira-online"]["pooled"]["auc_interval"]
 assert lo <= a["lira-online"]["pooled"]["auc"] <= hi, (lo, hi)
 assert report["state"] == "complete" and report["generator"] == "lira score"
-assert "<!-- written by lira score -->" in open(f"{w}/d.svg").read()
+assert "<!-- written by lira score: score distributions (--plot-scores) -->" in open(f"{w}/d.svg").read()
+assert "<!-- written by lira score: ROC curves (--plot) -->" in open(f"{w}/p.svg").read()
 print("score_outputs: formats OK")
 PY
-# Plots are SVG; other extensions are refused before any work.
-if "$lira" score "$work/f.h5" --plot "$work/x.png" 2>"$work/err"; then fail "--plot x.png accepted"; fi
-grep -q "SVG only" "$work/err" || fail "--plot message: $(cat "$work/err")"
-[ ! -e "$work/x.png" ] || fail "x.png written"
 # A mistyped attack: the suggestion.
 if "$lira" score "$work/f.h5" --attack bavaria-t-onlin 2>"$work/err"; then fail "unknown attack accepted"; fi
 grep -q "did you mean 'bavaria-t-online'" "$work/err" || fail "no suggestion: $(cat "$work/err")"

@@ -66,10 +66,15 @@ TEST_CASE("a model result round-trips with its signals") {
 }
 
 TEST_CASE("failures and hellos round-trip") {
-  const auto f = encode(WorkerMessage{JobFailure{5, 0, "loss became nan", true}});
+  const auto f = encode(WorkerMessage{JobFailure{5, 0, "loss became nan", true, false}});
   const auto fb = std::get<JobFailure>(decode_worker_message(f.data(), f.size()));
   CHECK(fb.message == "loss became nan");
   CHECK(fb.retire);
+  CHECK(!fb.deterministic);
+  const auto d = encode(WorkerMessage{JobFailure{6, 1, "training.batch_size: 1024 leaves no full batch", false, true}});
+  const auto db = std::get<JobFailure>(decode_worker_message(d.data(), d.size()));
+  CHECK(!db.retire);
+  CHECK(db.deterministic);
   const auto h = encode(WorkerMessage{WorkerReady{"node7", 1234}});
   const auto hb = std::get<WorkerReady>(decode_worker_message(h.data(), h.size()));
   CHECK(hb.host == "node7");

@@ -22,10 +22,14 @@ namespace {
 // their first attempt and the models in `fail_always` on every attempt.
 class FakeRunner final : public JobRunner {
  public:
-  FakeRunner(std::chrono::microseconds delay, std::set<int64_t> fail_first = {}, std::set<int64_t> fail_always = {})
-      : delay_(delay), fail_first_(std::move(fail_first)), fail_always_(std::move(fail_always)) {}
+  FakeRunner(std::chrono::microseconds delay, std::set<int64_t> fail_first = {}, std::set<int64_t> fail_always = {},
+             std::set<int64_t> config_error = {})
+      : delay_(delay), fail_first_(std::move(fail_first)), fail_always_(std::move(fail_always)),
+        config_error_(std::move(config_error)) {}
   ModelResult run(const JobAssignment& job) override {
     std::this_thread::sleep_for(delay_);
+    if (config_error_.count(job.model))
+      throw ConfigError("training.batch_size leaves no full batch of model " + std::to_string(job.model));
     if (fail_always_.count(job.model) || (job.attempt == 0 && fail_first_.count(job.model)))
       throw TrainError("planned failure of model " + std::to_string(job.model));
     int64_t in = 0;
@@ -37,7 +41,7 @@ class FakeRunner final : public JobRunner {
 
  private:
   std::chrono::microseconds delay_;
-  std::set<int64_t> fail_first_, fail_always_;
+  std::set<int64_t> fail_first_, fail_always_, config_error_;
 };
 
 class RecordingObserver final : public SchedulerObserver {
@@ -179,6 +183,25 @@ TEST_CASE("no retries: a failure is final at once") {
   const auto s = run_with(plan, range(4), runners, obs, 0);
   CHECK(s.failed == std::vector<int64_t>{1});
   CHECK(s.done.size() == 3);
+}
+
+TEST_CASE("a failure the config causes (a ConfigError while training) is not retried") {
+  const Plan plan(6, 10, 0);
+  std::vector<std::unique_ptr<FakeRunner>> runners;
+  for (int i = 0; i < 2; ++i)
+    runners.push_back(std::make_unique<FakeRunner>(0us, std::set<int64_t>{1}, std::set<int64_t>{}, std::set<int64_t>{4}));
+  RecordingObserver obs;
+  const auto s = run_with(plan, range(6), runners, obs, /*max_retries=*/3);
+  CHECK(s.done.size() == 5);
+  CHECK(s.failed == std::vector<int64_t>{4});
+  int tries_of_4 = 0, retried_4 = 0, retried_1 = 0;
+  for (auto [m, retry] : obs.failures) {
+    if (m == 4) ++tries_of_4, retried_4 += retry;
+    if (m == 1) retried_1 += retry;
+  }
+  CHECK(tries_of_4 == 1);  // once, and final
+  CHECK(retried_4 == 0);
+  CHECK(retried_1 == 1);  // an ordinary failure is still retried
 }
 
 TEST_CASE("a subset of models (a resumed run) and an empty one") {

@@ -1,6 +1,7 @@
 // Writes the corpus of broken datasets that tests/e2e/bad_corpus.sh feeds to `lira run`:
 // one directory per case under DIR, and DIR/cases.txt with one line per case:
 //   directory|data.dataset|data.candidates|text the error must contain|another one
+// and DIR/cifar10_small, a well-formed CIFAR-10 of 200 training images.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -95,7 +96,11 @@ int main(int argc, char** argv) {
   lira::testing::write_synthetic_dataset(d, 200, 50);
   write_file(d + "/train-images-idx3-ubyte.gz", idx_bytes({200, 784}, std::vector<uint8_t>(200 * 784, 1)), true);
 
-  // CIFAR binary
+  // CIFAR binary. A well-formed one first (200 training images), for the cases where the
+  // config, not the data, is wrong (not in cases.txt: bad_corpus.sh uses it by name).
+  fs::create_directories(g_root + "/cifar10_small");
+  write_cifar10(g_root + "/cifar10_small", 40);
+
   d = make_case("cifar10_truncated", "cifar10", 100, "data_batch_2.bin", "not a CIFAR binary file");
   write_cifar10(d, 40);
   fs::resize_file(d + "/data_batch_2.bin", 3073 * 40 - 100);
