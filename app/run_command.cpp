@@ -23,6 +23,7 @@
 #include "common/errors.hpp"
 #include "common/logging.hpp"
 #include "common/run_lock.hpp"
+#include "common/side_files.hpp"
 #include "common/stop_signals.hpp"
 #include "coordinator/coordinator.hpp"
 #include "lira/build_info.hpp"
@@ -108,12 +109,7 @@ int exit_code_of(const std::exception& e) {
   return static_cast<int>(ExitCode::kInternal);
 }
 
-std::string log_path_for(const std::string& results) {
-  const auto dot = results.rfind('.');
-  const auto slash = results.rfind('/');
-  const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
-  return (has_ext ? results.substr(0, dot) : results) + ".log";
-}
+std::string log_path_for(const std::string& results) { return side_files::log(results); }
 
 // `dp_budget`: dp_budget_summary's line, computed once by the caller (empty without DP).
 void log_start(const Config& config, int workers, int threads_hint, const std::string& dp_budget) {

@@ -92,6 +92,7 @@ Subcommand add_score_command(CLI::App& app) {
   auto extra = std::make_shared<ScoreOptions>();
   auto rmia_a = std::make_shared<std::string>("tune");
   auto paths = std::make_shared<std::array<std::string, 5>>();  // json, scores-out, roc, plot, plot-scores
+  auto wide = std::make_shared<bool>(false);
   std::string help = "Attacks to run, comma-separated (default: all the file supports):";
   for (const auto& a : attack_catalog()) help += std::string("\n  ") + a.name + ": " + a.description;
   auto* cmd = app.add_subcommand("score", "Run membership-inference attacks on a results file; print metrics");
@@ -101,6 +102,9 @@ Subcommand add_score_command(CLI::App& app) {
       ->delimiter(',')
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_flag("--wide", *wide,
+                "Every column of the table: balanced accuracy, advantage, the TPRs' intervals, each target's AUC "
+                "(the default fits 100 columns)");
   cmd->add_option("--json", (*paths)[0], "Also write the report as JSON to this .json path ('-': standard output, "
                   "the table then goes to standard error)");
   cmd->add_option("--scores-out", (*paths)[1],
@@ -193,7 +197,7 @@ Subcommand add_score_command(CLI::App& app) {
                                     std::to_string(reader.models() - 1) + " here), scored against the file's " +
                                     std::to_string(result.report.references.size()) + " finished reference models");
     // With --json -, standard output carries the JSON alone and the table goes to stderr.
-    (json == "-" ? std::cerr : std::cout) << format_table(result.report);
+    (json == "-" ? std::cerr : std::cout) << format_table(result.report, *wide);
     if (!json.empty()) write_report(json, to_json_text(result.report));
     if (!roc.empty()) write_text_atomically(roc, roc_csv(result));
     if (!plot.empty()) write_text_atomically(plot, roc_svg(result));
@@ -295,8 +299,9 @@ Subcommand add_audit_command(CLI::App& app) {
     if (dp && !(std::abs(result.report.dp_delta - *delta) <= 1e-12 * *delta))
       std::fprintf(text, "note: the models were trained with DP-SGD at delta %g; these bounds are at delta %g (--delta)\n",
                   result.report.dp_delta, *delta);
-    std::fprintf(text, "%-10s %9s %7s %12s %16s %16s %9s %7s %9s %14s%s\n", "target", "CP eps", "CP", "threshold", "FP",
-                "FN", "GDP eps", "mu", "1run eps", "guesses", dp ? "    DP eps" : "");
+    // Fits 100 columns (the Clopper-Pearson threshold selection is named in the footnote).
+    std::fprintf(text, "%-9s %8s %10s %11s %11s %8s %6s %8s %12s%s\n", "target", "CP eps", "threshold", "FP", "FN",
+                 "GDP eps", "mu", "1run eps", "guesses", dp ? "   DP eps" : "");
     std::vector<double> pooled_scores;
     std::vector<uint8_t> pooled_member;
     auto report = [&](const std::string& name, const std::vector<double>& all, const std::vector<uint8_t>& all_m,
@@ -317,7 +322,7 @@ Subcommand add_audit_command(CLI::App& app) {
           e = bonferroni_epsilon_bound(s, m, *delta, *alpha);
         }
         std::snprintf(buf, sizeof buf, "%.4f", e.epsilon), cp_eps = buf;
-        std::snprintf(buf, sizeof buf, "%.5g", e.threshold), cp_thr = buf;
+        std::snprintf(buf, sizeof buf, "%.4g", e.threshold), cp_thr = buf;
         fp = std::to_string(e.false_positives) + "/" + std::to_string(e.nonmembers);
         fn = std::to_string(e.false_negatives) + "/" + std::to_string(e.members);
         j["clopper_pearson"] = {{"epsilon", e.epsilon}, {"threshold", e.threshold},
@@ -344,13 +349,13 @@ Subcommand add_audit_command(CLI::App& app) {
       }
       std::string dp_eps;
       if (dp) {
-        std::snprintf(buf, sizeof buf, "%10.4f", accounted);
-        dp_eps = std::isnan(accounted) ? "         -" : buf;
+        std::snprintf(buf, sizeof buf, " %8.4f", accounted);
+        dp_eps = std::isnan(accounted) ? "        -" : buf;
         j["dp_epsilon"] = std::isnan(accounted) ? nlohmann::json(nullptr) : nlohmann::json(accounted);
       }
-      std::fprintf(text, "%-10s %9s %7s %12s %16s %16s %9s %7s %9s %14s%s\n", name.c_str(), cp_eps.c_str(),
-                  has("clopper-pearson") ? threshold->c_str() : "-", cp_thr.c_str(), fp.c_str(), fn.c_str(),
-                  gdp_eps.c_str(), mu.c_str(), or_eps.c_str(), guesses.c_str(), dp_eps.c_str());
+      std::fprintf(text, "%-9s %8s %10s %11s %11s %8s %6s %8s %12s%s\n", name.c_str(), cp_eps.c_str(),
+                   cp_thr.c_str(), fp.c_str(), fn.c_str(), gdp_eps.c_str(), mu.c_str(), or_eps.c_str(), guesses.c_str(),
+                   dp_eps.c_str());
       out["targets"].push_back(j);
     };
     for (size_t ti = 0; ti < result.report.targets.size(); ++ti) {
@@ -368,13 +373,14 @@ Subcommand add_audit_command(CLI::App& app) {
     // one-run bound (which needs independent canaries) is per target only.
     if (result.report.targets.size() > 1)
       report("pooled", pooled_scores, pooled_member, false, std::numeric_limits<double>::quiet_NaN());
-    std::fprintf(text, 
-        "CP: Clopper-Pearson bound on FPR and FNR at one threshold (%s); GDP: mu-GDP ruled out at every threshold "
-        "(Bonferroni), as epsilon at delta; 1run: one-run audit (Steinke et al. 2023), correct/guesses (k+ + k-), "
-        "valid because each candidate is IN for a target with probability 1/2 independently%s\n",
+    std::fprintf(text,
+        "CP: Clopper-Pearson bound on FPR and FNR at one threshold (chosen by %s), FP and FN there;\n"
+        "GDP: mu-GDP ruled out at every threshold (Bonferroni), as epsilon at delta;\n"
+        "1run: one-run audit (Steinke et al. 2023), correct/guesses (k+ + k-), valid because each\n"
+        "  candidate is IN for a target with probability 1/2 independently%s\n",
         threshold->c_str(),
-        dp ? "; DP eps: the epsilon the target spent under DP-SGD (RDP accountant), an upper bound that every lower "
-             "bound must stay below"
+        dp ? ";\nDP eps: the epsilon the target spent under DP-SGD (RDP accountant), an upper bound that\n"
+             "  every lower bound must stay below"
            : "");
     if (!json->empty()) write_report(*json, out.dump(2) + "\n");
     return 0;

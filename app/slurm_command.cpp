@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,7 +16,10 @@
 #include "common/errors.hpp"
 #include "common/run_lock.hpp"
 #include "lira/build_info.hpp"
+#include "preflight.hpp"
 #include "slurm/sbatch_script.hpp"
+#include "data/dataset.hpp"
+#include "trainer_loader.hpp"
 
 namespace lira {
 namespace {
@@ -43,7 +47,7 @@ std::string script_path_for(const std::string& results) {
 
 // Runs `sbatch --parsable SCRIPT` in DIR (so the job's relative log path lands there) and
 // returns the job id it prints.
-std::string submit(const std::string& dir, const std::string& script) {
+std::string submit(const std::string& dir, const std::string& script, const std::string& log) {
   int out[2];
   if (pipe(out) != 0) throw Error("lira slurm: pipe failed", ExitCode::kInternal);
   const pid_t pid = fork();
@@ -53,7 +57,8 @@ std::string submit(const std::string& dir, const std::string& script) {
     close(out[0]);
     close(out[1]);
     if (chdir(dir.c_str()) != 0) _exit(126);
-    execlp("sbatch", "sbatch", "--parsable", script.c_str(), static_cast<char*>(nullptr));
+    const std::string output = "--output=" + log;  // an argument, not a directive: any path
+    execlp("sbatch", "sbatch", "--parsable", output.c_str(), script.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   close(out[1]);
@@ -121,6 +126,55 @@ int run_slurm(SlurmArgs a) {
   }
 
   auto& s = a.spec;
+  // GPUs requested: every rank must use one. `training.device: auto` would quietly train on
+  // the CPU of a node whose GPU is not visible, and a lira without CUDA would train all of
+  // them there: refuse the second, and turn auto into cuda so that the first fails loudly.
+  if (s.gpus_per_node > 0 && config.training.device != "cuda") {
+    const bool own_build = a.lira.empty();  // with --lira (a container), its build is unknown here
+    if (config.training.device == "cpu")
+      throw ConfigError("lira slurm: --gpus-per-node " + std::to_string(s.gpus_per_node) +
+                        " asks for GPUs, but training.device is cpu: every rank would leave its GPU idle. Set "
+                        "training.device: cuda (or auto), or give --gpus-per-node 0");
+    if (own_build && !trainer().torch_info().cuda_compiled)
+      throw ConfigError("lira slurm: --gpus-per-node " + std::to_string(s.gpus_per_node) +
+                        " asks for GPUs, but this lira's libtorch was built without CUDA (lira --version): every rank "
+                        "would train on the CPU. Build lira against a CUDA libtorch (docs/gpu.md), give --lira PATH "
+                        "of one that has CUDA, or give --gpus-per-node 0");
+    a.overrides.push_back("training.device=cuda");
+    config.training.device = "cuda";
+    std::fprintf(stderr, "lira slurm: training.device auto becomes cuda: GPUs were requested\n");
+  }
+  // What `lira run` would refuse at start, refused before anything is submitted
+  // (app/preflight.hpp: the same checks as `lira validate`).
+  Preflight checked;
+  try {
+    checked = preflight(config, a.config, false);
+  } catch (const Error& e) {
+    if (a.submit) throw;
+    std::fprintf(stderr, "lira slurm: warning: lira run would refuse this config: %s\n", e.what());
+  }
+  // Each rank's threads (training.threads; 0: the node's cores shared by its ranks).
+  if (s.cpus_per_task == 0 && config.training.threads > 0) s.cpus_per_task = static_cast<int>(config.training.threads);
+  // Memory per node: an estimate from the data every worker rank holds, unless given.
+  if (s.mem.empty() && checked.data) {
+    const auto& d = *checked.data;
+    const double examples = static_cast<double>(d.candidates.count + d.test.count) *
+                            static_cast<double>(std::max<int64_t>(1, d.candidates.example_size()));
+    const double tokens = d.text ? static_cast<double>(d.text->tokens.size()) : 0.0;
+    // Each worker: the data as stored (1 byte a pixel) and as float32 tensors, the tokens
+    // (int64), and about 1.5 GB for libtorch, the model and its optimizer state.
+    const double per_rank = 5.0 * examples + 8.0 * tokens + 1.5e9;
+    const int ranks = s.workers_per_node > 0 ? s.workers_per_node : 1;
+    const double node = per_rank * (ranks + 1);  // + the coordinator, on the first node
+    const auto gb = static_cast<int64_t>(std::ceil(node / 1e9));
+    s.mem = std::to_string(std::max<int64_t>(2, gb)) + "G";
+    std::fprintf(stderr,
+                 "lira slurm: --mem=%s per node (estimate: %d worker rank(s) + the coordinator, each %.2f GB: the "
+                 "data as bytes and float32, plus 1.5 GB for libtorch and the model); give --mem to change it\n",
+                 s.mem.c_str(), ranks, per_rank / 1e9);
+  }
+  // Across nodes, the launcher that is tested there (tests/slurm/two_nodes.sh): mpirun.
+  if (s.launcher == "auto" && s.nodes > 1) s.launcher = "mpirun";
   std::error_code ec;
   s.workdir = fs::current_path().string();
   if (a.lira.empty()) {
@@ -165,9 +219,9 @@ int run_slurm(SlurmArgs a) {
     fs::rename(tmp, s.script, ec);
     if (ec) throw StorageError("lira slurm: cannot write " + s.script + ": " + ec.message());
   }
-  const std::string job = submit(dir, s.script);
-  std::string log = slurm::log_file_name(s.results);
-  log = dir + "/" + log.replace(log.find("%j"), 2, job);
+  const std::string log_pattern = slurm::log_path(s.results);
+  const std::string job = submit(dir, s.script, log_pattern);
+  std::string log = s.results + ".slurm-" + job + ".out";
   std::printf("submitted job %s: experiment '%s', %d node(s) x %d worker rank(s) + the coordinator\n", job.c_str(),
               config.experiment.name.c_str(), s.nodes, s.workers_per_node);
   std::printf("script:  %s\nresults: %s\nlog:     %s (each later allocation writes its own)\n", s.script.c_str(),
@@ -212,7 +266,8 @@ Subcommand add_slurm_command(CLI::App& app) {
   cmd->add_option("--exec-prefix", s.exec_prefix,
                   "Shell words run before lira on every rank, e.g. 'apptainer exec --nv /images/lira.sif' (verbatim)");
   cmd->add_option("--lira", a->lira, "The lira executable the ranks run (default: this one; with a container: its path inside)");
-  cmd->add_option("--launcher", s.launcher, "auto (srun --mpi=pmix where Slurm has pmix, else mpirun), srun or mpirun")
+  cmd->add_option("--launcher", s.launcher, "auto (one node: srun --mpi=pmix where Slurm has pmix, else mpirun; several nodes: mpirun, the launcher "
+                  "tested across nodes), srun or mpirun")
       ->capture_default_str();
   cmd->add_option("--signal-seconds", a->signal_seconds,
                   "Ask Slurm for SIGUSR1 this long before the time limit (default: experiment.grace_seconds + 60)")

@@ -83,6 +83,7 @@ BootstrapIntervals bootstrap_metrics(std::span<const double> scores, std::span<c
   std::sort(aucs.begin(), aucs.end());
   out.auc = {quantile(aucs, lo), quantile(aucs, hi)};
   for (size_t f = 0; f < F; ++f) {
+    if (!tpr_estimable(fpr_targets[f], static_cast<int64_t>(out_idx.size()))) continue;  // n/a, as the estimate
     std::sort(tprs[f].begin(), tprs[f].end());
     out.tpr_at[f] = {quantile(tprs[f], lo), quantile(tprs[f], hi)};
   }

@@ -62,6 +62,15 @@ double balanced_accuracy(const Roc& roc) {
   return best;
 }
 
+bool tpr_estimable(double fpr, int64_t nonmembers) {
+  return fpr > 0 && fpr * static_cast<double>(nonmembers) >= 1.0 - 1e-9;
+}
+
+int64_t nonmembers_needed(double fpr) {
+  if (!(fpr > 0)) return std::numeric_limits<int64_t>::max();
+  return static_cast<int64_t>(std::ceil(1.0 / fpr - 1e-9));
+}
+
 Metrics compute_metrics(std::span<const double> scores, std::span<const uint8_t> member,
                         const std::vector<double>& fpr_targets) {
   const Roc roc = roc_curve(scores, member);
@@ -70,7 +79,8 @@ Metrics compute_metrics(std::span<const double> scores, std::span<const uint8_t>
   m.balanced_accuracy = balanced_accuracy(roc);
   m.advantage = 2.0 * (m.balanced_accuracy - 0.5);
   m.fpr_targets = fpr_targets;
-  for (double f : fpr_targets) m.tpr_at.push_back(tpr_at_fpr(roc, f));
+  for (double f : fpr_targets)
+    m.tpr_at.push_back(tpr_estimable(f, roc.nonmembers) ? tpr_at_fpr(roc, f) : std::numeric_limits<double>::quiet_NaN());
   m.members = roc.members;
   m.nonmembers = roc.nonmembers;
   return m;

@@ -24,6 +24,14 @@ Roc roc_curve(std::span<const double> scores, std::span<const uint8_t> member);
 double auc(const Roc& roc);
 // TPR at the lowest threshold whose FPR is still <= max_fpr.
 double tpr_at_fpr(const Roc& roc, double max_fpr);
+
+// A TPR at FPR f says something only where f allows at least one false positive among the
+// non-members: f x non-members >= 1. Below that, every such FPR reads as the TPR at zero
+// false positives (the same number at 0.001% and at 0.1%), so lira reports it as not
+// available (NaN in Metrics, "n/a" in the table, null in JSON), with the number of
+// non-members it needs: ceil(1 / f) (INT64_MAX for f = 0).
+bool tpr_estimable(double fpr, int64_t nonmembers);
+int64_t nonmembers_needed(double fpr);
 // max over thresholds of 1 - (FPR + FNR) / 2.
 double balanced_accuracy(const Roc& roc);
 

@@ -77,13 +77,29 @@ std::string roc_csv(const ScoreResult& r) {
   return out.str();
 }
 
-std::string roc_svg(const ScoreResult& r) {
-  const double W = 640, H = 520, left = 70, right = 20, top = 20, bottom = 60;
-  const double pw = W - left - right, ph = H - top - bottom;
-  auto sx = [&](double f) { return left + pw * (std::log10(std::max(f, kAxisMin)) - std::log10(kAxisMin)) / 5.0; };
-  auto sy = [&](double t) { return top + ph - ph * (std::log10(std::max(t, kAxisMin)) - std::log10(kAxisMin)) / 5.0; };
+namespace {
+
+// Curve a's stroke: 10 colors x 3 dash patterns, so every one of up to 30 curves has its
+// own pair (the 17 attacks included) and curves stay apart in print without color.
+std::string curve_style(size_t a) {
   static const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+  static const char* dashes[] = {"", "7,3", "2,2"};
+  std::string style = std::string("stroke=\"") + colors[a % 10] + "\"";
+  if (*dashes[a % 3]) style += std::string(" stroke-dasharray=\"") + dashes[a % 3] + "\"";
+  return style;
+}
+
+}  // namespace
+
+std::string roc_svg(const ScoreResult& r) {
+  // The legend goes below the axes, one line per attack, so it never covers the low-FPR
+  // corner where the curves that matter are.
+  const double row_h = 17, legend_h = 12 + row_h * static_cast<double>(r.report.attacks.size());
+  const double W = 640, left = 70, right = 20, top = 20, bottom = 60, H = 520 + legend_h;
+  const double pw = W - left - right, ph = 520 - top - bottom;
+  auto sx = [&](double f) { return left + pw * (std::log10(std::max(f, kAxisMin)) - std::log10(kAxisMin)) / 5.0; };
+  auto sy = [&](double t) { return top + ph - ph * (std::log10(std::max(t, kAxisMin)) - std::log10(kAxisMin)) / 5.0; };
   std::ostringstream o;
   o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W
     << " " << H << "\" font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"12\">\n";
@@ -107,7 +123,7 @@ std::string roc_svg(const ScoreResult& r) {
     << "\" fill=\"none\" stroke=\"black\"/>\n";
   o << "<line x1=\"" << sx(kAxisMin) << "\" y1=\"" << sy(kAxisMin) << "\" x2=\"" << sx(1) << "\" y2=\"" << sy(1)
     << "\" stroke=\"gray\" stroke-dasharray=\"5,4\"/>\n";
-  o << "<text x=\"" << left + pw / 2 << "\" y=\"" << H - 18 << "\" text-anchor=\"middle\" font-size=\"14\">False "
+  o << "<text x=\"" << left + pw / 2 << "\" y=\"" << top + ph + 42 << "\" text-anchor=\"middle\" font-size=\"14\">False "
        "Positive Rate</text>\n";
   o << "<text transform=\"translate(18," << top + ph / 2
     << ") rotate(-90)\" text-anchor=\"middle\" font-size=\"14\">True Positive Rate</text>\n";
@@ -118,8 +134,7 @@ std::string roc_svg(const ScoreResult& r) {
   for (size_t a = 0; a < r.scores.size(); ++a) rocs.push_back(pooled_roc(r, a));
   for (size_t a = 0; a < rocs.size(); ++a) {
     const Roc& roc = rocs[a];
-    o << "<polyline clip-path=\"url(#plot)\" fill=\"none\" stroke-width=\"1.6\" stroke=\"" << colors[a % 10]
-      << "\" points=\"";
+    o << "<polyline clip-path=\"url(#plot)\" fill=\"none\" stroke-width=\"1.6\" " << curve_style(a) << " points=\"";
     double prev_tpr = 0;
     for (size_t i : thin(roc)) {
       o << num(sx(roc.fpr[i])) << "," << num(sy(prev_tpr)) << " " << num(sx(roc.fpr[i])) << "," << num(sy(roc.tpr[i]))
@@ -128,36 +143,34 @@ std::string roc_svg(const ScoreResult& r) {
     }
     o << "\"/>\n";
   }
-  // Legend, bottom right, as the paper's figures.
+  // Legend below the axes: each attack's line style, AUC (interval) and TPR at 0.1% FPR.
   const auto& attacks = r.report.attacks;
-  std::vector<std::string> labels;
-  size_t longest = 0;
+  const double ly = top + ph + 60;
   for (size_t a = 0; a < attacks.size(); ++a) {
-    char text[160];
+    char text[200];
     const auto& ci = attacks[a].ci;
     char interval[48] = "";
-    if (ci.resamples > 0)
-      std::snprintf(interval, sizeof interval, " [%.3f, %.3f]", ci.auc.low, ci.auc.high);
-    std::snprintf(text, sizeof text, "%s, AUC %.3f%s, TPR@0.1%%FPR %.1f%%", attacks[a].name.c_str(),
-                  attacks[a].pooled.auc, interval, 100 * tpr_at_fpr(rocs[a], 1e-3));
-    labels.push_back(text);
-    longest = std::max(longest, labels.back().size());
-  }
-  // About 6.6 px per character at 12 px: the box fits the longest label.
-  const double box_w = std::min(pw - 10, 40 + 6.6 * static_cast<double>(longest));
-  const double lx = left + pw - box_w - 2, ly = top + ph - 12 - 18.0 * static_cast<double>(attacks.size());
-  o << "<rect x=\"" << lx - 8 << "\" y=\"" << ly - 14 << "\" width=\"" << box_w << "\" height=\""
-    << 18.0 * static_cast<double>(attacks.size()) + 8 << "\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n";
-  for (size_t a = 0; a < attacks.size(); ++a) {
-    const double y = ly + 18.0 * static_cast<double>(a);
-    const std::string& text = labels[a];
-    o << "<line x1=\"" << lx << "\" y1=\"" << y - 4 << "\" x2=\"" << lx + 22 << "\" y2=\"" << y - 4 << "\" stroke=\""
-      << colors[a % 10] << "\" stroke-width=\"2\"/>\n";
-    o << "<text x=\"" << lx + 28 << "\" y=\"" << y << "\">" << escape(text) << "</text>\n";
+    if (ci.resamples > 0) std::snprintf(interval, sizeof interval, " [%.3f, %.3f]", ci.auc.low, ci.auc.high);
+    char tpr[64];
+    if (tpr_estimable(1e-3, rocs[a].nonmembers)) {
+      std::snprintf(tpr, sizeof tpr, "TPR@0.1%%FPR %.1f%%", 100 * tpr_at_fpr(rocs[a], 1e-3));
+    } else {
+      std::snprintf(tpr, sizeof tpr, "TPR@0.1%%FPR n/a (< %lld non-members)",
+                    static_cast<long long>(nonmembers_needed(1e-3)));
+    }
+    std::snprintf(text, sizeof text, "%s, AUC %.3f%s, %s", attacks[a].name.c_str(), attacks[a].pooled.auc, interval,
+                  tpr);
+    const double y = ly + row_h * static_cast<double>(a);
+    o << "<line x1=\"" << left << "\" y1=\"" << y - 4 << "\" x2=\"" << left + 30 << "\" y2=\"" << y - 4
+      << "\" stroke-width=\"2\" " << curve_style(a) << "/>\n";
+    o << "<text x=\"" << left + 38 << "\" y=\"" << y << "\">" << escape(text) << "</text>\n";
   }
   o << "</svg>\n";
   return o.str();
 }
+
+// The share of scores in each tail that a histogram's axis leaves out.
+constexpr double kHistogramTail = 0.01;
 
 std::string scores_svg(const ScoreResult& r, const std::vector<std::string>& names) {
   std::vector<size_t> chosen;
@@ -190,10 +203,16 @@ std::string scores_svg(const ScoreResult& r, const std::vector<std::string>& nam
     all.insert(all.end(), out.begin(), out.end());
     if (all.empty()) continue;
     std::sort(all.begin(), all.end());
-    // The central 99.8%: one far outlier would otherwise squeeze every other bin into one.
-    double lo = all[static_cast<size_t>(0.001 * static_cast<double>(all.size() - 1))];
-    double hi = all[static_cast<size_t>(0.999 * static_cast<double>(all.size() - 1))];
+    // The axis spans the central 98% of the scores (plus a 5% margin): LiRA's tails reach
+    // hundreds of units, and would squeeze every other bin into one or two. The scores
+    // beyond it are counted in the edge bins, and the panel says how many.
+    const auto quantile = [&](double q) { return all[static_cast<size_t>(q * static_cast<double>(all.size() - 1))]; };
+    double lo = quantile(kHistogramTail), hi = quantile(1 - kHistogramTail);
     if (!(hi > lo)) hi = lo + 1;
+    const double margin = 0.05 * (hi - lo);
+    lo -= margin, hi += margin;
+    const auto below = std::lower_bound(all.begin(), all.end(), lo) - all.begin();
+    const auto above = all.end() - std::upper_bound(all.begin(), all.end(), hi);
     const double width = (hi - lo) / kBins;
     auto density = [&](const std::vector<double>& v) {
       std::vector<double> d(kBins, 0.0);
@@ -228,6 +247,10 @@ std::string scores_svg(const ScoreResult& r, const std::vector<std::string>& nam
     }
     o << "<text x=\"" << left + 6 << "\" y=\"" << y0 + 16 << "\">" << escape(r.report.attacks[a].name) << " ("
       << in.size() << " members, " << out.size() << " non-members)</text>\n";
+    if (below + above > 0)
+      o << "<text x=\"" << left + 6 << "\" y=\"" << y0 + 32 << "\" fill=\"#555555\">axis: the central "
+        << num(100 * (1 - 2 * kHistogramTail)) << "% of scores; " << below << " below and " << above
+        << " above it are counted in the edge bins</text>\n";
     for (int side = 0; side < 2; ++side) {
       const auto& d = side ? dout : din;
       o << "<polyline fill=\"none\" stroke-width=\"1.6\" stroke=\"" << (side ? "#d62728" : "#1f77b4")

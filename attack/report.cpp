@@ -1,6 +1,9 @@
 // Implements the table and the JSON report.
 #include "report.hpp"
 
+#include "metrics.hpp"
+
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -32,26 +35,56 @@ std::string list_models(const std::vector<int64_t>& m) {
   return s;
 }
 
+nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+
 nlohmann::json metrics_json(const Metrics& m) {
   nlohmann::json j;
   j["auc"] = m.auc;
   j["balanced_accuracy"] = m.balanced_accuracy;
   j["advantage"] = m.advantage;
   j["tpr_at_fpr"] = nlohmann::json::array();
-  for (size_t i = 0; i < m.fpr_targets.size(); ++i)
-    j["tpr_at_fpr"].push_back({{"fpr", m.fpr_targets[i]}, {"tpr", m.tpr_at[i]}});
+  for (size_t i = 0; i < m.fpr_targets.size(); ++i) {
+    nlohmann::json t = {{"fpr", m.fpr_targets[i]}, {"tpr", number_or_null(m.tpr_at[i])}};
+    // n/a: too few non-members for this FPR (metrics.hpp, tpr_estimable); say how many it needs.
+    if (!tpr_estimable(m.fpr_targets[i], m.nonmembers)) t["needs_nonmembers"] = nonmembers_needed(m.fpr_targets[i]);
+    j["tpr_at_fpr"].push_back(t);
+  }
   j["members"] = m.members;
   j["nonmembers"] = m.nonmembers;
   return j;
 }
 
-nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
-
 nlohmann::json interval_json(const Interval& i) { return {number_or_null(i.low), number_or_null(i.high)}; }
 
-// "0.7230 [0.70, 0.74]" or "0.7230" without an interval.
+// text as lines of at most kTableWidth characters (broken at spaces), the first starting
+// with `first`, the others indented by `indent` spaces.
+constexpr size_t kTableWidth = 100;
+std::string wrap(const std::string& first, const std::string& text, size_t indent = 2) {
+  std::string out = first, word;
+  size_t column = first.size();
+  std::istringstream words(text);
+  bool line_start = true;
+  while (words >> word) {
+    if (!line_start && column + 1 + word.size() > kTableWidth) {
+      out += '\n';
+      out.append(indent, ' ');
+      column = indent;
+      line_start = true;
+    }
+    if (!line_start) out += ' ', ++column;
+    out += word;
+    column += word.size();
+    line_start = false;
+  }
+  return out + "\n";
+}
+
+// A metric's cell: "0.7230", "n/a" where it is not estimable (NaN).
+std::string value(double v) { return std::isnan(v) ? "n/a" : fmt("%.4f", v); }
+
+// "0.7230 [0.700,0.740]" or "0.7230" without an interval.
 std::string with_interval(double v, const Interval& i) {
-  if (std::isnan(i.low)) return fmt("%.4f", v);
+  if (std::isnan(v) || std::isnan(i.low)) return value(v);
   return fmt("%.4f", v) + " [" + fmt("%.3f", i.low) + "," + fmt("%.3f", i.high) + "]";
 }
 
@@ -59,7 +92,7 @@ std::string with_interval(double v, const Interval& i) {
 
 std::string format_percent(double fraction) { return fmt("%.6g", fraction * 100.0) + "%"; }
 
-std::string format_table(const ScoreReport& r) {
+std::string format_table(const ScoreReport& r, bool wide) {
   std::ostringstream out;
   out << r.file << ": " << r.models_done << "/" << r.models << " models done, " << r.candidates << " candidates, "
       << r.queries.size() << " quer" << (r.queries.size() == 1 ? "y" : "ies");
@@ -88,8 +121,13 @@ std::string format_table(const ScoreReport& r) {
   out << "state: " << r.state;
   if (!r.state_detail.empty()) out << " -- " << r.state_detail;
   out << "\n";
-  for (const auto& n : r.notes) out << "note: " << n << "\n";
-  for (const auto& sk : r.skipped) out << "skipped: " << sk.name << ": " << sk.reason << "\n";
+  for (const auto& n : r.notes) out << wrap("note: ", n);
+  for (const auto& sk : r.skipped) {
+    std::string head = "skipped: ";
+    head += sk.name;
+    head += ": ";
+    out << wrap(head, sk.reason);
+  }
   out << "\n";
 
   const bool several = r.targets.size() > 1;
@@ -98,54 +136,97 @@ std::string format_table(const ScoreReport& r) {
   if (ci) out << (several ? "; " : "") << "[" << fmt("%g", r.confidence * 100) << "% bootstrap interval, " << r.bootstrap
               << " resamples of the members and non-members]";
   if (several || ci) out << ":\n";
-  const size_t name_w = 30, metric_w = ci ? 23 : 9;
+  // The narrow table (the default) fits 100 columns: intervals on the AUC only, no balanced
+  // accuracy or advantage; --wide gives every column.
+  size_t name_w = 8;
+  for (const auto& a : r.attacks) name_w = std::max(name_w, a.name.size() + 4);
+  const size_t auc_w = ci ? 22 : 9, tpr_w = wide && ci ? 23 : 15;
   bool any_mark = false;
-  out << pad("attack", name_w) << pad("AUC", metric_w) << pad("bal.acc", 9) << pad("adv.", 9);
+  out << pad("attack", name_w) << pad("AUC", auc_w);
+  if (wide) out << pad("bal.acc", 9) << pad("adv.", 9);
   const auto& fprs = r.attacks.empty() ? std::vector<double>{} : r.attacks.front().pooled.fpr_targets;
-  for (double f : fprs) out << pad("TPR@" + format_percent(f) + "FPR", std::max<size_t>(17, metric_w));
+  for (double f : fprs) out << pad("TPR@" + format_percent(f) + "FPR", std::max(tpr_w, 6 + format_percent(f).size() + 4));
   out << "\n";
   for (const auto& a : r.attacks) {
     const bool mark = !a.few_references.empty();
     any_mark = any_mark || mark;
-    out << pad(a.name + (mark ? " *" : ""), name_w) << pad(with_interval(a.pooled.auc, a.ci.auc), metric_w)
-        << pad(fmt("%.4f", a.pooled.balanced_accuracy), 9) << pad(fmt("%.4f", a.pooled.advantage), 9);
+    out << pad(a.name + (mark ? " *" : ""), name_w) << pad(with_interval(a.pooled.auc, a.ci.auc), auc_w);
+    if (wide) out << pad(fmt("%.4f", a.pooled.balanced_accuracy), 9) << pad(fmt("%.4f", a.pooled.advantage), 9);
     for (size_t i = 0; i < a.pooled.tpr_at.size(); ++i)
-      out << pad(with_interval(a.pooled.tpr_at[i], i < a.ci.tpr_at.size() ? a.ci.tpr_at[i] : Interval{}),
-                 std::max<size_t>(17, metric_w));
+      out << pad(wide ? with_interval(a.pooled.tpr_at[i], i < a.ci.tpr_at.size() ? a.ci.tpr_at[i] : Interval{})
+                      : value(a.pooled.tpr_at[i]),
+                 std::max(tpr_w, 6 + format_percent(fprs[i]).size() + 4));
     out << "\n";
   }
   if (any_mark) {
     out << "* fitted on too few reference models:\n";
     for (const auto& a : r.attacks)
-      if (!a.few_references.empty()) out << "  " << a.name << ": " << a.few_references << "\n";
+      if (!a.few_references.empty()) {
+        std::string head = "  ";
+        head += a.name;
+        head += ": ";
+        out << wrap(head, a.few_references, 4);
+      }
+  }
+  // The n/a rule, once, for the FPRs it hit (metrics.hpp: tpr_estimable).
+  if (!r.attacks.empty()) {
+    const auto& m = r.attacks.front().pooled;
+    for (double f : fprs)
+      if (!tpr_estimable(f, m.nonmembers))
+        out << wrap("n/a: ", "TPR@" + format_percent(f) + "FPR needs at least " + std::to_string(nonmembers_needed(f)) +
+                                 " non-members to allow one false positive; there are " +
+                                 std::to_string(m.nonmembers) + (several ? " (pooled over the targets)" : "") +
+                                 ", so it would be the TPR at zero false positives");
   }
   if (several) {
+    const size_t w = 15;
     out << "\nmean +- standard error over the " << r.targets.size() << " targets:\n"
-        << pad("attack", name_w) << pad("AUC", 18);
-    for (double f : fprs) out << pad("TPR@" + format_percent(f) + "FPR", 18);
-    out << pad("flip@" + format_percent(r.decision_fpr) + "FPR", 14) << "\n";
+        << pad("attack", name_w) << pad("AUC", w);
+    for (double f : fprs) out << pad("TPR@" + format_percent(f) + "FPR", std::max(w, 6 + format_percent(f).size() + 4));
+    out << pad("flip@" + format_percent(r.decision_fpr) + "FPR", 12) << "\n";
+    auto mean_se = [](double mean, double se) {
+      return std::isnan(mean) ? std::string("n/a") : fmt("%.4f", mean) + "+-" + fmt("%.3f", se);
+    };
     for (const auto& a : r.attacks) {
-      out << pad(a.name, name_w) << pad(fmt("%.4f", a.mean.auc) + " +- " + fmt("%.4f", a.se.auc), 18);
+      out << pad(a.name, name_w) << pad(mean_se(a.mean.auc, a.se.auc), w);
       for (size_t i = 0; i < a.mean.tpr_at.size(); ++i)
-        out << pad(fmt("%.4f", a.mean.tpr_at[i]) + " +- " + fmt("%.4f", a.se.tpr_at[i]), 18);
-      out << pad(std::isnan(a.decisions.mean_member_flip) ? "-" : fmt("%.3f", a.decisions.mean_member_flip), 14)
+        out << pad(mean_se(a.mean.tpr_at[i], a.se.tpr_at[i]), std::max(w, 6 + format_percent(fprs[i]).size() + 4));
+      out << pad(std::isnan(a.decisions.mean_member_flip) ? "-" : fmt("%.3f", a.decisions.mean_member_flip), 12)
           << "\n";
     }
     out << "flip: for an example that is a member of several targets, the share of pairs of those targets that "
-           "disagree on flagging it (each target's threshold at that FPR); 0 = every target decides alike\n";
-    out << "\nAUC per target (and the mean over targets):\n" << pad("target model", 14);
-    for (const auto& a : r.attacks) out << pad(a.name, std::max<size_t>(a.name.size() + 2, 9));
-    out << "\n";
-    for (size_t t = 0; t < r.targets.size(); ++t) {
-      out << pad(std::to_string(r.targets[t]), 14);
-      for (const auto& a : r.attacks) out << pad(fmt("%.4f", a.per_target[t].auc), std::max<size_t>(a.name.size() + 2, 9));
+           "disagree\non flagging it (each target's threshold at that FPR); 0 = every target decides alike\n";
+    if (wide) {
+      out << "\nAUC per target (and the mean over targets):\n" << pad("target model", 14);
+      for (const auto& a : r.attacks) out << pad(a.name, std::max<size_t>(a.name.size() + 2, 9));
       out << "\n";
+      for (size_t t = 0; t < r.targets.size(); ++t) {
+        out << pad(std::to_string(r.targets[t]), 14);
+        for (const auto& a : r.attacks)
+          out << pad(fmt("%.4f", a.per_target[t].auc), std::max<size_t>(a.name.size() + 2, 9));
+        out << "\n";
+      }
+      out << pad("mean", 14);
+      for (const auto& a : r.attacks) out << pad(fmt("%.4f", a.mean.auc), std::max<size_t>(a.name.size() + 2, 9));
+      out << "\n";
+    } else {
+      // The spread of the per-target AUCs, one row per attack (--wide: every target).
+      out << "\nAUC per target:\n" << pad("attack", name_w) << pad("min", 9) << pad("median", 9) << pad("max", 9)
+          << "\n";
+      for (const auto& a : r.attacks) {
+        std::vector<double> aucs;
+        for (const auto& t : a.per_target) aucs.push_back(t.auc);
+        std::sort(aucs.begin(), aucs.end());
+        const size_t k = aucs.size();
+        const double median = k == 0 ? NAN : k % 2 ? aucs[k / 2] : (aucs[k / 2 - 1] + aucs[k / 2]) / 2;
+        out << pad(a.name, name_w) << pad(k ? fmt("%.4f", aucs.front()) : "-", 9) << pad(fmt("%.4f", median), 9)
+            << pad(k ? fmt("%.4f", aucs.back()) : "-", 9) << "\n";
+      }
     }
-    out << pad("mean", 14);
-    for (const auto& a : r.attacks) out << pad(fmt("%.4f", a.mean.auc), std::max<size_t>(a.name.size() + 2, 9));
-    out << "\n";
   }
-  out << "\nAUC 0.5 = chance. TPR@x%FPR: share of members detected while flagging only x% of non-members.\n";
+  out << "\nAUC 0.5 = chance. TPR@x%FPR: share of members detected while flagging only x% of non-members.";
+  if (!wide) out << "\n--wide: every column (balanced accuracy, advantage, the TPRs' intervals" << (several ? ", each target's AUC" : "") << ").";
+  out << "\n";
   return out.str();
 }
 

@@ -8,7 +8,11 @@
 
 namespace lira {
 
-std::string format_table(const ScoreReport& report);
+// The attack x metric table. The default fits 100 columns (intervals on the AUC only, the
+// spread of per-target AUCs); `wide` adds balanced accuracy, advantage, the TPRs'
+// intervals and every target's AUC. A TPR that is not estimable reads "n/a", with a
+// line saying how many non-members it needs (metrics.hpp, tpr_estimable).
+std::string format_table(const ScoreReport& report, bool wide = false);
 std::string to_json_text(const ScoreReport& report);
 
 // ROC curves (pooled over targets) of every attack: "attack,fpr,tpr,threshold" rows,

@@ -31,6 +31,8 @@ def cell(rep, name, key):
     else:
         t = next(t for t in p["tpr_at_fpr"] if abs(t["fpr"] - key) < 1e-12)
         v, (lo, hi) = t["tpr"], t["interval"]
+        if v is None:  # n/a: too few non-members for this FPR (docs/scoring.md, the n/a rule)
+            return f"n/a (needs {t['needs_nonmembers']} non-members)"
     mark = "*" if a["few_references"] else ""
     return f"{v:.3f}{mark} [{lo:.3f}, {hi:.3f}]"
 for key, title in (("auc", "AUC"), (1e-2, "TPR at 1% FPR"), (1e-3, "TPR at 0.1% FPR")):

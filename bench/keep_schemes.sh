@@ -12,14 +12,14 @@ lira=$build/bin/lira
 seeds=${SEEDS:-0 1 2}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# field ATTACK COLUMN FILE: a number from lira score's pooled table (columns: AUC=2, TPR@0.1%=8).
+# field ATTACK COLUMN FILE: a number from lira score --wide's pooled table (columns: AUC=2, TPR@0.1%=8).
 field() { awk -v a="$1" -v c="$2" '$1 == a {print $c; exit}' "$3"; }  # the pooled table
 printf "%-8s %5s %12s %12s %14s %14s\n" scheme seed online-AUC offline-AUC "online TPR@.1%" "offline TPR@.1%"
 for scheme in subsets pairs; do
   for seed in $seeds; do
     "$lira" run "$here/../configs/quickstart.yaml" --set "experiment.keep_scheme=$scheme" --set "experiment.seed=$seed" \
       --out "$work/$scheme-$seed.h5" --log-level warn >/dev/null
-    "$lira" score "$work/$scheme-$seed.h5" --leave-one-out 32 >"$work/$scheme-$seed.txt"
+    "$lira" score "$work/$scheme-$seed.h5" --leave-one-out 32 --wide >"$work/$scheme-$seed.txt"
     printf "%-8s %5s %12s %12s %14s %14s\n" "$scheme" "$seed" \
       "$(field lira-online 2 "$work/$scheme-$seed.txt")" "$(field lira-offline 2 "$work/$scheme-$seed.txt")" \
       "$(field lira-online 8 "$work/$scheme-$seed.txt")" "$(field lira-offline 8 "$work/$scheme-$seed.txt")" |

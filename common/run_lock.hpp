@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "common/side_files.hpp"
+
 namespace lira {
 
 class RunLock {
@@ -20,7 +22,7 @@ class RunLock {
   // Whether some process holds the lock of this results file now, and who ("pid 123 on
   // node7"), without taking it.
   static bool held(const std::string& results_path, std::string* holder = nullptr);
-  static std::string lock_path(const std::string& results_path) { return results_path + ".lock"; }
+  static std::string lock_path(const std::string& results_path) { return side_files::lock(results_path); }
 
  private:
   std::string path_;

@@ -2,6 +2,7 @@
 #include "suggest.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace lira {
 
@@ -20,10 +21,16 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  // Case does not count: LIRA-ONLINE is one edit from nothing but lira-online.
+  const auto lower = [](std::string s) {
+    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  };
+  const std::string w = lower(word);
   std::string best;
   size_t best_d = std::string::npos;
   for (const auto& c : candidates) {
-    const size_t d = edit_distance(word, c);
+    const size_t d = edit_distance(w, lower(c));
     if (d < best_d) {
       best_d = d;
       best = c;

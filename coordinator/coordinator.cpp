@@ -73,6 +73,9 @@ OpenedResults open_results(const Config& config, const Plan& plan, const Dataset
   if (std::filesystem::exists(path, ec) && !overwrite) {
     const int64_t file_models = ResultsWriter::models_in(path);
     if (file_models != plan.models()) {
+      // Said once the file is known to be this experiment's: another experiment's file
+      // (a subsets keep scheme, another config) is refused without a word about growing.
+      ResultsWriter::check_resume(path, layout, meta);
       spdlog::info("growing {} from {} to {} models (experiment.keep_scheme: pairs keeps the first {}): copying it "
                    "into a new file",
                    path, file_models, plan.models(), file_models);

@@ -91,8 +91,23 @@ void check_mnist_kind(const DataConfig& c, const Split& train, const Split& test
 
 Loaded load_files(const DataConfig& c) {
   std::error_code ec;
-  if (!fs::is_directory(c.path, ec))
-    throw DataError("data.path '" + c.path + "' is not a directory" + package_hint(c.dataset));
+  if (!fs::is_directory(c.path, ec)) {
+    // Say where it looked (a relative path is from the working directory), what it wants
+    // there, and that nothing is fetched.
+    std::string where = "data.path '" + c.path + "'";
+    if (fs::path(c.path).is_relative()) where += " (" + fs::absolute(c.path, ec).string() + ", relative to the working directory)";
+    std::string wants;
+    if (c.dataset == "cifar10")
+      wants = "; it must be a directory holding CIFAR-10's binary files data_batch_1.bin ... data_batch_5.bin and "
+              "test_batch.bin (the \"CIFAR-10 binary version\"); lira downloads nothing";
+    else if (c.dataset == "cifar100")
+      wants = "; it must be a directory holding CIFAR-100's binary files train.bin and test.bin; lira downloads nothing";
+    else if (c.dataset == "mnist" || c.dataset == "fashion-mnist")
+      wants = "; it must be a directory holding the IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+              "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (or .gz); lira downloads nothing";
+    throw DataError(where + (fs::exists(c.path, ec) ? " is not a directory" : " does not exist") + wants +
+                    package_hint(c.dataset));
+  }
   Loaded l;
   auto find = [&](const std::string& stem, bool allow_gz = true) {
     l.files.push_back(find_file(c.path, stem, c.dataset, allow_gz));

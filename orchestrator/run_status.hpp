@@ -9,12 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "common/side_files.hpp"
+
 namespace lira {
 
 class RunStatus {
  public:
   RunStatus(std::string results_path, int64_t models, std::vector<std::string> worker_names);
-  static std::string path_for(const std::string& results_path) { return results_path + ".status.json"; }
+  static std::string path_for(const std::string& results_path) { return side_files::status(results_path); }
 
   void set_state(const std::string& state);  // running | finished | interrupted | failed
   void set_progress(int64_t done, int64_t failed, double models_per_minute, double eta_seconds);

@@ -74,6 +74,17 @@ std::string log_file_name(const std::string& results) {
   return sanitize_name(basename_of(results), 200) + ".slurm-%j.out";
 }
 
+std::string log_path(const std::string& results) {
+  // Slurm expands %-patterns (and a backslash stops the expansion) in --output: a
+  // results name holding them is kept literal with "%%" and "\\".
+  std::string name;
+  for (char c : basename_of(results)) {
+    if (c == '%' || c == '\\') name += c;
+    name += c;
+  }
+  return dirname_of(results) + "/" + name + ".slurm-%j.out";
+}
+
 std::string render_script(const ScriptSpec& s) {
   if (s.nodes < 1) throw ConfigError("lira slurm: --nodes must be at least 1");
   if (s.workers_per_node < 1) throw ConfigError("lira slurm: at least one worker rank per node is needed");
@@ -113,15 +124,18 @@ std::string render_script(const ScriptSpec& s) {
   directive(o, "qos", s.qos);
   directive(o, "constraint", s.constraint);
   if (s.overcommit) o << "#SBATCH --overcommit\n";
-  // The log goes next to the results file: by absolute path where the path can go into a
-  // directive, else relative to the job's working directory, which is the directory sbatch
-  // ran in -- `lira slurm --submit` and the chain both submit from the results directory.
-  const std::string dir = dirname_of(s.results);
-  if (safe_directive_value(dir))
-    o << "#SBATCH --output=" << dir << "/" << log_file_name(s.results) << "\n";
-  else
-    o << "# relative to the directory sbatch runs in: submit from the results directory\n"
+  // The log goes next to the results file, by absolute path. A path an #SBATCH line cannot
+  // hold (spaces, quotes) goes on sbatch's command line instead: `lira slurm --submit` and
+  // the chain pass --output there (the line below is then only the fallback of a bare
+  // `sbatch SCRIPT` from the results directory).
+  const std::string log = log_path(s.results);
+  if (safe_directive_value(log)) {
+    o << "#SBATCH --output=" << log << "\n";
+  } else {
+    o << "# the log path holds characters an #SBATCH line cannot: lira slurm --submit and the chain give it to\n"
+      << "# sbatch as --output; a bare `sbatch SCRIPT` writes this name in the directory it runs in\n"
       << "#SBATCH --output=" << log_file_name(s.results) << "\n";
+  }
   o << "# a requeued job appends to its log; preemption requeues the job, which resumes from the\n"
     << "# results file; SIGUSR1 to this script before the time limit starts the next allocation\n";
   o << "#SBATCH --open-mode=append\n";
@@ -144,6 +158,7 @@ std::string render_script(const ScriptSpec& s) {
   o << "WORKDIR=" << shell_quote(s.workdir) << "\n";
   o << "RESULTS=" << shell_quote(s.results) << "\n";
   o << "SCRIPT=" << shell_quote(s.script) << "\n";
+  o << "LOG=" << shell_quote(log) << "\n";
   if (s.exec_prefix.find('\n') != std::string::npos)
     throw ConfigError("lira slurm: --exec-prefix must be one line");
   o << "EXEC_PREFIX=(" << s.exec_prefix << ")   # --exec-prefix, verbatim\n";
@@ -171,7 +186,7 @@ resubmit() {
   local job=$SLURM_JOB_ID next
   next=$(cd "$(dirname "$SCRIPT")" && for v in $(compgen -v SLURM_); do [ "$v" = SLURM_CONF ] || unset "$v"; done &&
          LIRA_SLURM_LINK=$((LINK + 1)) LIRA_SLURM_CRASHES=$CRASHES LIRA_SLURM_CRASH_CODES=$CRASH_CODES \
-         sbatch --parsable --dependency="afterany:$job" "$SCRIPT") ||
+         sbatch --parsable --dependency="afterany:$job" --output="$LOG" "$SCRIPT") ||
     { say "resubmission failed; to continue: sbatch ${SCRIPT@Q}"; exit "$rc"; }
   say "continuing as job $next (allocation $((LINK + 1)))"
   exit 0

@@ -56,7 +56,11 @@ bool safe_directive_value(std::string_view s);
 // The script. Throws ConfigError for a value that cannot go into it safely.
 std::string render_script(const ScriptSpec& spec);
 
-// The log file of job JOBID: <results dir>/<sanitized results name>.slurm-JOBID.out.
-std::string log_file_name(const std::string& results);  // the %j pattern, without directory
+// The log file of job JOBID: <results dir>/<results name>.slurm-JOBID.out, as an sbatch
+// --output pattern (%j; a '%' or '\' of the name doubled so that Slurm keeps it).
+std::string log_path(const std::string& results);
+// The same name reduced to [A-Za-z0-9._-], without directory: the #SBATCH fallback for a
+// results path that an #SBATCH line cannot hold.
+std::string log_file_name(const std::string& results);
 
 }  // namespace lira::slurm

@@ -74,6 +74,14 @@ void ResultsReader::read_keep_part(int64_t m0, int64_t rows, int64_t n0, int64_t
   } else {
     h5::check(H5Dread(ds, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, out), "read /keep in " + path_);
   }
+  // A keep value is a membership: 0 or 1. Anything else is damage (or another tool's
+  // encoding) that scoring must not guess about.
+  for (int64_t i = 0; i < rows * cols; ++i)
+    if (out[i] > 1)
+      throw StorageError("/keep in '" + path_ + "' holds " + std::to_string(int(out[i])) + " at model " +
+                         std::to_string(m0 + i / cols) + ", candidate " + std::to_string(n0 + i % cols) +
+                         "; a keep value must be 0 (OUT) or 1 (IN): the file is damaged or was not written as "
+                         "docs/results-format.md says");
   for (int64_t i = 0; i < rows * cols; ++i) out[i] = out[i] ? 1 : 0;
 }
 

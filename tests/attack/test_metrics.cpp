@@ -26,7 +26,32 @@ TEST_CASE("a four-example case computed by hand") {
   CHECK(metrics.advantage == doctest::Approx(0.5));
   CHECK(metrics.members == 2);
   CHECK(metrics.nonmembers == 2);
-  CHECK(metrics.tpr_at == std::vector<double>{0.5, 1.0});
+  // 0.1% of 2 non-members allows no false positive: not estimable (NaN), not the TPR at
+  // zero false positives it would otherwise read as.
+  REQUIRE(metrics.tpr_at.size() == 2);
+  CHECK(std::isnan(metrics.tpr_at[0]));
+  CHECK(metrics.tpr_at[1] == 1.0);
+}
+
+TEST_CASE("the n/a rule: a TPR at FPR x needs x times the non-members >= 1") {
+  CHECK(tpr_estimable(0.001, 1000));
+  CHECK_FALSE(tpr_estimable(0.001, 999));
+  CHECK_FALSE(tpr_estimable(0.001, 985));  // the quickstart's target: 0.1% is n/a
+  CHECK(tpr_estimable(0.01, 100));
+  CHECK_FALSE(tpr_estimable(0.0, 1000000));
+  CHECK(nonmembers_needed(0.001) == 1000);
+  CHECK(nonmembers_needed(1e-5) == 100000);
+  CHECK(nonmembers_needed(0.03) == 34);
+  CHECK(nonmembers_needed(0.0) == std::numeric_limits<int64_t>::max());
+  // 985 non-members: 0.1% and 0.001% would both be the TPR at zero false positives.
+  std::vector<double> s;
+  std::vector<uint8_t> m;
+  for (int i = 0; i < 985; ++i) s.push_back(i), m.push_back(0);
+  for (int i = 0; i < 1000; ++i) s.push_back(500 + i), m.push_back(1);
+  const auto metrics = compute_metrics(s, m, {1e-5, 0.001, 0.01});
+  CHECK(std::isnan(metrics.tpr_at[0]));
+  CHECK(std::isnan(metrics.tpr_at[1]));
+  CHECK(metrics.tpr_at[2] > 0.5);
 }
 
 TEST_CASE("all scores tied: the diagonal, AUC one half") {

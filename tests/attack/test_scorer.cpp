@@ -201,6 +201,11 @@ TEST_CASE("bootstrap: the same intervals as resampling the members and non-membe
   const double point = compute_metrics(s, m, fprs).auc;
   CHECK(ci.auc.low < point);
   CHECK(point < ci.auc.high);
+  // 0.1% of 333 non-members allows no false positive: no interval, as no estimate.
+  const auto na = bootstrap_metrics(s, m, {0.001, 0.01}, 50, 0.9, 5);
+  CHECK(std::isnan(na.tpr_at[0].low));
+  CHECK(std::isnan(na.tpr_at[0].high));
+  CHECK(na.tpr_at[1].low <= na.tpr_at[1].high);
 }
 
 TEST_CASE("decision variability: pairwise disagreement among the targets an example is a member of") {

@@ -117,7 +117,7 @@ TEST_CASE("load_dataset: bad inputs name the problem") {
   const auto path = dir.path.string();
   CHECK_THROWS_WITH_AS(load_dataset(data_config(path, {"data.candidates=51"})), doctest::Contains("has only 50 examples"),
                        DataError);
-  CHECK_THROWS_WITH_AS(load_dataset(data_config(path + "/nope")), doctest::Contains("is not a directory"), DataError);
+  CHECK_THROWS_WITH_AS(load_dataset(data_config(path + "/nope")), doctest::Contains("does not exist"), DataError);
   // A label outside the 10 classes.
   write_file(dir.file("train-labels-idx1-ubyte.gz"), idx_bytes({50}, std::vector<uint8_t>(50, 12)), true);
   CHECK_THROWS_WITH_AS(load_dataset(data_config(path, {"data.candidates=10"})), doctest::Contains("label 12"), DataError);

@@ -89,6 +89,13 @@ for cmd in run validate; do
     "has examples of shape 1x28x28"
 done
 
+# A shipped CIFAR config where no CIFAR files are: where it looked (from the working
+# directory), what it wants there, and that nothing is downloaded.
+mkdir -p "$work/elsewhere"
+(cd "$work/elsewhere" && "$lira" validate "$src/configs/cifar10-fast.yaml" --out "$work/out.h5") >"$work/log" 2>&1
+verdict "validate cifar10-fast.yaml without CIFAR files" 2 $? "$work/elsewhere/data/cifar-10-batches-bin, relative to the working directory" \
+  "data_batch_1.bin ... data_batch_5.bin and test_batch.bin" "lira downloads nothing"
+
 # Run-side input: the command line and the output path.
 rm -f "$work/out.h5"
 "$lira" rnu "$src/tests/e2e/tiny.yaml" >"$work/log" 2>&1
@@ -106,7 +113,7 @@ if [ -e /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz ]; then
     --out "$work/out.h5" >"$work/log" 2>&1
   verdict "mnist on Fashion-MNIST files" 2 $? "data.dataset is mnist, but the files in" "are Fashion-MNIST"
 else
-  echo "skip mnist on Fashion-MNIST files: dataset-fashion-mnist is not installed"
+  echo "SKIP bad_corpus: mnist on Fashion-MNIST files: dataset-fashion-mnist is not installed"
 fi
 
 # A full disk: a 256 KiB tmpfs, too small for the 480 KB of signals (needs root; said
@@ -139,7 +146,7 @@ if mount -t tmpfs -o size=256k tmpfs "$work/full" 2>/dev/null; then
     echo "FAIL full disk: score: exit $rc, left: $leftovers"; tail -4 "$work/log"; failures=$((failures + 1))
   fi
 else
-  echo "skip full disk: cannot mount a tmpfs here (not root?)"
+  echo "SKIP bad_corpus: full disk: cannot mount a tmpfs here (not root?)"
 fi
 
 echo "$cases cases, $failures failure(s)"

@@ -35,7 +35,7 @@ for mode in local mpi; do
   expect "$mode: fewer than 2 models" 2 "experiment.models: 0 is out of range" -- $runner --set experiment.models=0
   expect "$mode: N larger than the dataset" 2 "has only 400 examples" -- $runner --set data.candidates=1000
   expect "$mode: unknown key" 2 "did you mean 'training.epochs'" -- $runner --set training.epoch=3
-  expect "$mode: missing dataset directory" 2 "is not a directory" -- $runner --set "data.path=$work/nowhere"
+  expect "$mode: missing dataset directory" 2 "does not exist; it must be a directory holding the IDX files" -- $runner --set "data.path=$work/nowhere"
   expect "$mode: missing config file" 2 "cannot read config file" -- \
     "$lira" run "$work/none.yaml" --out "$work/out.h5"
 done
@@ -109,6 +109,7 @@ score_expect() {
 score_expect "score: missing file" 3 "does not exist" score "$work/none.h5"
 score_expect "score: not HDF5" 3 "not an HDF5 file" score "$work/plainfile"
 score_expect "score: unknown attack" 2 "unknown attack 'lira-onlin'" score "$good" --attack lira-onlin
+score_expect "score: attack in capitals" 2 "unknown attack 'LIRA-ONLINE' (did you mean 'lira-online'?)" score "$good" --attack LIRA-ONLINE
 score_expect "score: more targets than finished models" 2 "target(s) need at least" score "$good" --targets 7
 score_expect "score: official-code has no leave-one-out" 2 "no leave-one-out" score "$good" --flavor official-code --leave-one-out 2
 score_expect "score: both target modes" 2 "excludes" score "$good" --targets 2 --leave-one-out 2

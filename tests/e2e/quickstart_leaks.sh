@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's promise: configs/quickstart.yaml under `mpirun -np 3` finishes within
-# 5 minutes on a 2-core machine and its models leak (online LiRA AUC >= 0.6).
+# 5 minutes on a 2-core machine, its models leak (online LiRA AUC >= 0.6), and `lira score`
+# prints the README's table exactly (the run is seeded and bitwise reproducible).
 # usage: quickstart_leaks.sh LIRA SOURCE_DIR MPIEXEC
 set -euo pipefail
 lira=$1 src=$2 mpiexec=$3
@@ -10,7 +11,22 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 start=$(date +%s)
 "$mpiexec" -np 3 --oversubscribe "$lira" run "$src/configs/quickstart.yaml" --out "$work/q.h5" --log-level warn
 seconds=$(( $(date +%s) - start ))
-"$lira" score "$work/q.h5" --json "$work/q.json"
+"$lira" score "$work/q.h5" --json "$work/q.json" >"$work/table.txt"
+cat "$work/table.txt"
+# The README's example output, its path made this run's, against this run's table.
+"${LIRA_PYTHON:-/usr/bin/python3}" - "$src/README.md" "$work/q.h5" >"$work/readme.txt" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+start = text.index("```\n", text.index("Then `lira score` prints:")) + 4
+block = text[start:text.index("```", start)]
+sys.stdout.write(block.replace("results/quickstart.h5", sys.argv[2]))
+PY
+diff -u "$work/readme.txt" "$work/table.txt" || {
+  echo "README.md's quickstart table differs from a fresh run (above: - README, + this run). If the change is"
+  echo "meant, paste the new table: mpirun -np 3 --oversubscribe build/bin/lira run configs/quickstart.yaml --overwrite"
+  echo "&& build/bin/lira score results/quickstart.h5"
+  exit 1
+}
 "${LIRA_PYTHON:-/usr/bin/python3}" - "$work/q.json" "$seconds" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))

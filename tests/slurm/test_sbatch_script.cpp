@@ -114,6 +114,10 @@ TEST_CASE("overrides are passed on quoted and an unsafe results directory gives 
   CHECK(has(d, "--overcommit"));
   CHECK(has(d, "--ntasks=2"));
   CHECK(text.find("RESULTS='/scratch/a b/$(id)/r.h5'\n") != std::string::npos);
+  // The log's absolute, unmangled path travels on sbatch's command line (the chain's too).
+  CHECK(text.find("LOG='/scratch/a b/$(id)/r.h5.slurm-%j.out'\n") != std::string::npos);
+  CHECK(text.find("--output=\"$LOG\"") != std::string::npos);
+  CHECK(log_path("/x/100%done.h5") == "/x/100%%done.h5.slurm-%j.out");
 }
 
 TEST_CASE("values that cannot go into #SBATCH lines are refused with the option's name") {
