@@ -27,9 +27,10 @@ std::string roc_svg(const ScoreResult& result);
 std::string scores_svg(const ScoreResult& result, const std::vector<std::string>& names);
 
 // The comment each SVG lira writes carries, one per plot: how lira recognizes its own
-// files, and which plot a file is, before replacing one (app/output_files.hpp).
-inline constexpr const char* kRocSvgMarker = "<!-- written by lira score: ROC curves (--plot) -->";
-inline constexpr const char* kScoresSvgMarker = "<!-- written by lira score: score distributions (--plot-scores) -->";
+// files, and which plot a file is, before replacing one (app/output_files.hpp). No "--" in
+// them: XML comments may not hold it.
+inline constexpr const char* kRocSvgMarker = "<!-- written by lira score: ROC curves (option plot) -->";
+inline constexpr const char* kScoresSvgMarker = "<!-- written by lira score: score distributions (option plot-scores) -->";
 
 // "0.1%" for 0.001, "0.001%" for 1e-5.
 std::string format_percent(double fraction);

@@ -106,8 +106,27 @@ a = {x["name"]: x for x in report["attacks"]}
 lo, hi = a["lira-online"]["pooled"]["auc_interval"]
 assert lo <= a["lira-online"]["pooled"]["auc"] <= hi, (lo, hi)
 assert report["state"] == "complete" and report["generator"] == "lira score"
-assert "<!-- written by lira score: score distributions (--plot-scores) -->" in open(f"{w}/d.svg").read()
-assert "<!-- written by lira score: ROC curves (--plot) -->" in open(f"{w}/p.svg").read()
+assert "<!-- written by lira score: score distributions (option plot-scores) -->" in open(f"{w}/d.svg").read()
+assert "<!-- written by lira score: ROC curves (option plot) -->" in open(f"{w}/p.svg").read()
+# The n/a rule: 3 targets' ~750 non-members cannot estimate a TPR at 0.1% FPR.
+t = {x["fpr"]: x for x in a["lira-online"]["pooled"]["tpr_at_fpr"]}
+n = a["lira-online"]["pooled"]["nonmembers"]
+assert n < 1000 and t[0.001]["tpr"] is None and t[0.001]["needs_nonmembers"] == 1000, t
+assert t[0.01]["tpr"] is not None and "needs_nonmembers" not in t[0.01], t
+# ROC plot: every curve its own (color, dash); the legend below the axes, off the curves.
+import xml.etree.ElementTree as ET
+ns = {"s": "http://www.w3.org/2000/svg"}
+root = ET.parse(f"{w}/p.svg").getroot()
+curves = [c for c in root.iter("{http://www.w3.org/2000/svg}polyline") if c.get("clip-path")]
+styles = [(c.get("stroke"), c.get("stroke-dasharray")) for c in curves]
+assert len(curves) == len(report["attacks"]) >= 14 and len(set(styles)) == len(styles), styles
+axes = next(r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("stroke") == "black")
+bottom = float(axes.get("y")) + float(axes.get("height"))
+legend = [t for t in root.iter("{http://www.w3.org/2000/svg}text") if "AUC" in (t.text or "") and "TPR@" in (t.text or "")]
+assert len(legend) == len(curves) and all(float(t.get("y")) > bottom for t in legend), "legend over the axes"
+assert any("n/a" in t.text for t in legend), "the legend shows a TPR@0.1% that is not estimable"
+# Score histograms: the axis clipped to the central quantiles, and said so.
+assert "axis: the central 98% of scores" in open(f"{w}/d.svg").read()
 print("score_outputs: formats OK")
 PY
 # A mistyped attack: the suggestion.
