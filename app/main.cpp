@@ -10,6 +10,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "check_command.hpp"
 #include "common/config.hpp"
 #include "common/errors.hpp"
 #include "common/logging.hpp"
@@ -118,6 +119,7 @@ int main(int argc, char** argv) {
   const auto status = lira::add_status_command(app);
   const auto slurm = lira::add_slurm_command(app);
   const auto signals = lira::add_signals_command(app);
+  const auto check = lira::add_check_command(app);
 
   app.add_subcommand("keys", "Print every config key with its default, range and meaning (Markdown)");
 
@@ -152,6 +154,7 @@ int main(int argc, char** argv) {
     if (status.command->parsed()) return status.run();
     if (slurm.command->parsed()) return slurm.run();
     if (signals.command->parsed()) return signals.run();
+    if (check.command->parsed()) return check.run();
     if (app.got_subcommand("keys")) {
       std::cout << lira::keys_markdown();
       return 0;

@@ -279,7 +279,8 @@ int run_in_process(const Config& config, const Preflight& checked, bool overwrit
   }
   if (must_abort) {
     // A model is still training on the worker thread, which cannot be interrupted: the
-    // results are durable, so leave without waiting for it.
+    // results are durable, so leave without waiting for it (and without a stale lock file).
+    ::unlink(RunLock::lock_path(config.experiment.output).c_str());
     spdlog::default_logger()->flush();
     std::_Exit(code);
   }
@@ -398,7 +399,9 @@ int run_distributed(mpi::Session& session, const RunArgs& args) {
     bool must_abort = false;
     const int result = run_coordinator(config, *plan, opened, transport, must_abort);
     if (must_abort) {
-      // Workers still training an abandoned model, or silent: end them all.
+      // Workers still training an abandoned model, or silent: end them all (the lock file
+      // goes first: MPI_Abort runs no destructor).
+      ::unlink(RunLock::lock_path(config.experiment.output).c_str());
       spdlog::default_logger()->flush();
       session.abort(result);
     }

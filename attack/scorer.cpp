@@ -12,6 +12,7 @@
 
 #include "common/errors.hpp"
 #include "common/rng.hpp"
+#include "common/row_checksum.hpp"
 #include "common/run_lock.hpp"
 #include "common/suggest.hpp"
 
@@ -437,6 +438,17 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
                   std::vector<std::vector<float>>(token_signals.size() * static_cast<size_t>(T))},
       next = current;
   const size_t blocks = bounds.size() - 1;
+  // Row checksums (common/row_checksum.hpp): the done models' rows of every signal read
+  // here, hashed block by block in the last pass (on the reading thread) and compared with
+  // the file's at the end, so that rows changed on disk after their commit are named.
+  const int64_t file_rows = file.models(), own_models = file.models() - file.external_models();
+  std::vector<std::vector<uint64_t>> stored(signals.size());
+  std::vector<std::vector<RowChecksum>> hashed(signals.size());
+  for (size_t i = 0; i < signals.size(); ++i) {
+    stored[i] = file.checksums(signals[i]);
+    if (!stored[i].empty()) hashed[i].assign(static_cast<size_t>(own_models), RowChecksum{});
+  }
+  bool hash_rows = false;
   auto prefetch = [&](size_t bi) {
     if (bi >= blocks) return;
     for (const auto& sig : signals) file.prefetch(sig, bounds[bi], bounds[bi + 1]);
@@ -447,7 +459,15 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
     if (bi == 0) prefetch(0);
     prefetch(bi + 1);
     const int64_t n0 = bounds[bi], n1 = bounds[bi + 1];
-    for (size_t i = 0; i < signals.size(); ++i) file.read_signal(signals[i], n0, n1, into.signals[i]);
+    for (size_t i = 0; i < signals.size(); ++i) {
+      file.read_signal(signals[i], n0, n1, into.signals[i]);
+      if (!hash_rows || stored[i].empty()) continue;
+      const uint64_t per_model = into.signals[i].size() / static_cast<uint64_t>(file_rows);
+      for (int64_t m = 0; m < own_models; ++m)
+        if (stored[i][static_cast<size_t>(m)] != 0)
+          hashed[i][static_cast<size_t>(m)].update(into.signals[i].data() + static_cast<uint64_t>(m) * per_model,
+                                                   per_model);
+    }
     file.read_keep(n0, n1, into.keep);
     for (size_t i = 0; i < token_signals.size(); ++i)
       for (int64_t ti = 0; ti < T; ++ti)
@@ -489,9 +509,31 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
         if (g->needs_first_pass()) g->observe(b);
     });
   for (auto& g : groups) g->prepare();
+  hash_rows = true;
   for_each_block([&](const SignalBlock& b) {
     for (size_t i = 0; i < groups.size(); ++i) groups[i]->score(b, outputs[i]);
   });
+  {
+    std::string changed;
+    int64_t count = 0;
+    for (size_t i = 0; i < signals.size(); ++i)
+      for (int64_t m = 0; m < static_cast<int64_t>(hashed[i].size()); ++m)
+        if (stored[i][static_cast<size_t>(m)] != 0 &&
+            hashed[i][static_cast<size_t>(m)].value() != stored[i][static_cast<size_t>(m)]) {
+          if (++count > 10) continue;
+          if (!changed.empty()) changed += ", ";
+          changed += "model ";
+          changed += std::to_string(m);
+          changed += " (";
+          changed += signals[i];
+          changed += ")";
+        }
+    if (count > 0)
+      throw StorageError("'" + file.path() + "': the rows of " + std::to_string(count) + " model signal(s) changed on "
+                         "disk after they were committed (their checksums differ): " + changed +
+                         (count > 10 ? ", ..." : "") + ". Nothing was scored; `lira check " + file.path() +
+                         "` lists every one. Restore the file from a copy, or train those models again.");
+  }
   for (size_t i = 0; i < groups.size(); ++i) {
     groups[i]->finish(outputs[i]);
     for (auto& n : groups[i]->notes()) report.notes.push_back(n);

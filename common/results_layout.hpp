@@ -37,6 +37,9 @@ struct SignalArray {
   std::string name;
   std::vector<int64_t> shape;
   std::vector<float> values;  // row-major, product(shape) elements
+  // RowChecksum of the values (common/row_checksum.hpp), set by whoever writes the row
+  // into the file; 0 until then.
+  uint64_t checksum = 0;
 };
 
 // One trained model's outcome: what a trainer returns, the coordinator stores and the

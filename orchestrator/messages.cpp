@@ -10,7 +10,7 @@ namespace lira {
 namespace {
 
 constexpr uint32_t kMagic = 0x4152494C;  // "LIRA"
-constexpr uint16_t kWireVersion = 5;  // 2: JobFailure.retire; 3: JobPack; 4: DirectRows, ModelResult.written; 5: JobFailure.deterministic
+constexpr uint16_t kWireVersion = 5;  // 2: JobFailure.retire; 3: JobPack; 4: DirectRows, ModelResult.written; 5: JobFailure.deterministic, SignalArray.checksum
 enum class Tag : uint8_t { kJob = 1, kStop = 2, kReady = 3, kResult = 4, kFailure = 5, kHeartbeat = 6, kPack = 7 };
 
 class Writer {
@@ -168,6 +168,7 @@ std::vector<std::byte> encode(const WorkerMessage& m) {
       w.put_string(s.name);
       w.put_vector(s.shape);
       w.put_vector(s.values);
+      w.put(s.checksum);
     }
     w.put(static_cast<uint8_t>(r->written ? 1 : 0));
     return w.take();
@@ -239,6 +240,7 @@ WorkerMessage decode_worker_message(const std::byte* data, size_t size) {
         s.name = r.get_string();
         s.shape = r.get_vector<int64_t>();
         s.values = r.get_vector<float>();
+        s.checksum = r.get<uint64_t>();
         m.signals.push_back(std::move(s));
       }
       m.written = r.get<uint8_t>() != 0;

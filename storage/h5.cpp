@@ -38,6 +38,24 @@ std::string error_stack() {
 
 void fail(const std::string& what) { throw StorageError(what + " (HDF5: " + error_stack() + ")"); }
 
+std::vector<std::string> link_names(hid_t loc, const std::string& path) {
+  std::vector<std::string> names;
+  if (!link_exists(loc, path)) return names;
+  // H5Gget_info and H5Lget_name_by_idx: the same calls in HDF5 1.10 and 1.14 (the link
+  // iteration callbacks changed their types between them).
+  H5G_info_t info{};
+  check(H5Gget_info_by_name(loc, path.c_str(), &info, H5P_DEFAULT), "list " + path);
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t n = H5Lget_name_by_idx(loc, path.c_str(), H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (n < 0) fail("name of link " + std::to_string(i) + " in " + path);
+    std::string name(static_cast<size_t>(n) + 1, '\0');
+    H5Lget_name_by_idx(loc, path.c_str(), H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+    name.resize(static_cast<size_t>(n));
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
 std::string library_version() {
   unsigned major = 0, minor = 0, release = 0;
   H5get_libversion(&major, &minor, &release);

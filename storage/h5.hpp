@@ -106,6 +106,8 @@ int64_t read_int_attr(hid_t loc, const char* name);
 bool attr_exists(hid_t loc, const char* name);
 // Whether every component of an absolute path ("/models/done") exists.
 bool link_exists(hid_t loc, const std::string& path);
+// The names of the links in the group at `path` (empty if there is no such group).
+std::vector<std::string> link_names(hid_t loc, const std::string& path);
 std::vector<hsize_t> dataset_dims(hid_t dataset, const std::string& what);
 // File access for the writer: no HDF5 file locks (see below) and no sieve buffer, so each
 // H5Dwrite reaches the file at once and reports its own I/O errors (a full disk).

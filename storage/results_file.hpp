@@ -35,6 +35,11 @@ namespace lira {
 inline constexpr int kResultsFormatVersion = 3;  // 3: /models/running, /models/crashes
 inline constexpr size_t kErrorMessageBytes = 256;  // /models/error: fixed-length strings
 
+// /models/checksum_<signal>: uint64 [M], each done model's RowChecksum of its row of that
+// signal (common/row_checksum.hpp), 0 for none. Optional: files written before lira kept
+// checksums have none, and their rows are not verified.
+inline std::string checksum_column(const std::string& signal) { return "checksum_" + signal; }
+
 struct RunMetadata {
   std::string config_yaml;         // the resolved config
   std::string lira_version;        // "0.1.0 (abc123)"
@@ -143,7 +148,7 @@ class ResultsWriter {
   // One /models/<name> column, mirrored in memory: the writer is the columns' only writer, so
   // the mirror equals the file, and a commit writes runs of neighbouring models from it.
   struct Column {
-    const char* name;
+    std::string name;
     hid_t mem_type;
     size_t bytes;               // per element
     std::vector<uint8_t> data;  // M elements
@@ -158,7 +163,8 @@ class ResultsWriter {
   // Renames the built file into place (replacing any file there) and makes it durable.
   void commit_into_place(const std::string& path);
   void open_datasets(bool load_columns);  // handles kept open for the whole run
-  Column& column(const char* name);
+  Column& column(const std::string& name);
+  Column* find_column(const std::string& name);
   template <class T>
   void set(const char* name, int64_t model, T value);
   template <class T>
@@ -219,6 +225,8 @@ class ResultsReader {
   // /models/done, or all ones when the file has no /models/done (minimal layout).
   std::vector<uint8_t> done() const;
   std::vector<double> model_values(const std::string& name) const;  // /models/<name>, empty if absent
+  // The row checksums of a signal ([models in the file]; 0: none), empty if the file has none.
+  std::vector<uint64_t> checksums(const std::string& signal) const;
   std::vector<std::string> model_errors() const;                    // /models/error, empty if absent
   std::vector<int64_t> labels() const;                              // empty if absent
   // [N], 1 for an audit canary (/candidate_index -1, data.canaries); empty if none.
@@ -227,6 +235,8 @@ class ResultsReader {
   std::string config_yaml() const;           // empty if absent
   std::string attribute(const char* name) const;  // a string root attribute, empty if absent
   bool has_signal(const std::string& name) const;
+  // The signals that have row checksums (/models/checksum_<name>), by name.
+  std::vector<std::string> checksummed_signals() const;
   // Dimensions of /signals/<name>: [M, N, ...]. Throws if absent or not [M, N, ...].
   std::vector<int64_t> signal_dims(const std::string& name) const;
   // Text results: /offsets [N + 1] (empty if absent), /records/zlib_bytes [N], /tokens [s0, s1).

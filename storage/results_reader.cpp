@@ -111,6 +111,23 @@ std::vector<uint8_t> ResultsReader::done() const {
   return done;
 }
 
+std::vector<std::string> ResultsReader::checksummed_signals() const {
+  std::vector<std::string> out;
+  const std::string prefix = checksum_column("");
+  for (const auto& n : h5::link_names(file_, "/models"))
+    if (n.rfind(prefix, 0) == 0 && has_signal(n.substr(prefix.size()))) out.push_back(n.substr(prefix.size()));
+  return out;
+}
+
+std::vector<uint64_t> ResultsReader::checksums(const std::string& signal) const {
+  const std::string p = "/models/" + checksum_column(signal);
+  if (!h5::link_exists(file_, p)) return {};
+  std::vector<uint64_t> v(static_cast<size_t>(file_models_), 0);
+  auto ds = h5::dataset_id(H5Dopen2(file_, p.c_str(), H5P_DEFAULT), "open " + p);
+  h5::check(H5Dread(ds, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "read " + p + " in " + path_);
+  return v;
+}
+
 std::vector<double> ResultsReader::model_values(const std::string& name) const {
   const std::string p = "/models/" + name;
   if (!h5::link_exists(file_, p)) return {};

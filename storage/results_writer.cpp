@@ -13,6 +13,8 @@
 
 #include "results_file.hpp"
 
+#include "common/row_checksum.hpp"
+
 namespace lira {
 namespace fs = std::filesystem;
 namespace {
@@ -200,6 +202,10 @@ std::unique_ptr<ResultsWriter> ResultsWriter::build(const std::string& path, con
   if (layout.dp)
     for (const char* name : {"dp_epsilon", "dp_noise_multiplier"})
       h5::write_dataset(models, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {M}, nans.data(), path);
+  const std::vector<uint64_t> no_checksum(M, 0);
+  for (const auto& spec : layout.signals)
+    h5::write_dataset(models, checksum_column(spec.name), H5T_STD_U64LE, H5T_NATIVE_UINT64, {M}, no_checksum.data(),
+                      path);
   auto error_type = h5::type_id(H5Tcopy(H5T_C_S1), "error string type");
   h5::check(H5Tset_size(error_type, kErrorMessageBytes), "error string type");
   const std::vector<char> empty(M * kErrorMessageBytes, '\0');
@@ -402,6 +408,7 @@ std::unique_ptr<ResultsWriter> ResultsWriter::grow(const std::string& path, cons
   // /models/*: the first M0 entries of every column (and the error strings).
   for (auto& c : w->columns_) {
     const std::string name = std::string("/models/") + c.name;
+    if (!h5::link_exists(old, name)) continue;  // checksums, from a file written before them: 0 (none)
     auto src = h5::dataset_id(H5Dopen2(old, name.c_str(), H5P_DEFAULT), "open " + name + " in " + path);
     h5::read_block(src, c.mem_type, {0}, {static_cast<hsize_t>(M0)}, c.data.data(), name + " in " + path);
     w->write_run(c, 0, M0 - 1);
@@ -463,7 +470,7 @@ ResultsWriter::~ResultsWriter() {
 }
 
 std::vector<uint8_t> ResultsWriter::done() const {
-  auto it = std::find_if(columns_.begin(), columns_.end(), [](const Column& c) { return std::strcmp(c.name, "done") == 0; });
+  auto it = std::find_if(columns_.begin(), columns_.end(), [](const Column& c) { return c.name == "done"; });
   return it->data;
 }
 
@@ -480,8 +487,14 @@ void ResultsWriter::open_datasets(bool load_columns) {
       {"train_seconds", H5T_NATIVE_DOUBLE}, {"finished_at", H5T_NATIVE_DOUBLE}, {"running", H5T_NATIVE_UINT8},
       {"crashes", H5T_NATIVE_INT32}};
   if (layout_.dp) columns.insert(columns.end(), {{"dp_epsilon", H5T_NATIVE_DOUBLE}, {"dp_noise_multiplier", H5T_NATIVE_DOUBLE}});
-  for (const auto& [name, type] : columns) {
-    const std::string full = std::string("/models/") + name;
+  std::vector<std::pair<std::string, hid_t>> all(columns.begin(), columns.end());
+  // Each signal's row checksums (common/row_checksum.hpp), where the file has them (files
+  // from before checksums do not: their models are then written without).
+  for (const auto& spec : layout_.signals)
+    if (h5::link_exists(file_, "/models/" + checksum_column(spec.name)))
+      all.emplace_back(checksum_column(spec.name), H5T_NATIVE_UINT64);
+  for (const auto& [name, type] : all) {
+    const std::string full = "/models/" + name;
     Column c{name, type, H5Tget_size(type), {}, h5::dataset_id(H5Dopen2(file_, full.c_str(), H5P_DEFAULT), "open " + full)};
     c.data.resize(M * c.bytes);
     if (load_columns && M > 0)
@@ -491,16 +504,21 @@ void ResultsWriter::open_datasets(bool load_columns) {
   error_ = h5::dataset_id(H5Dopen2(file_, "/models/error", H5P_DEFAULT), "open /models/error in " + path_);
 }
 
-ResultsWriter::Column& ResultsWriter::column(const char* name) {
+ResultsWriter::Column* ResultsWriter::find_column(const std::string& name) {
   for (auto& c : columns_)
-    if (std::strcmp(c.name, name) == 0) return c;
-  throw Error(std::string("ResultsWriter: no column ") + name);
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+ResultsWriter::Column& ResultsWriter::column(const std::string& name) {
+  if (auto* c = find_column(name)) return *c;
+  throw Error("ResultsWriter: no column " + name);
 }
 
 template <class T>
 void ResultsWriter::set(const char* name, int64_t model, T value) {
   Column& c = column(name);
-  if (c.bytes != sizeof(T)) throw Error(std::string("ResultsWriter: wrong element type for column ") + name);
+  if (c.bytes != sizeof(T)) throw Error(std::string("ResultsWriter: wrong element type for column ") + c.name);
   std::memcpy(c.data.data() + static_cast<size_t>(model) * sizeof(T), &value, sizeof(T));
 }
 
@@ -541,7 +559,7 @@ void ResultsWriter::commit() {
   std::sort(rows.begin(), rows.end());
   rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
   for (auto& c : columns_)
-    if (std::strcmp(c.name, "done") != 0) write_models(c, rows);
+    if (c.name != "done") write_models(c, rows);
   make_durable();  // the data is on disk before the flags that vouch for it
   dirty_.clear();
   if (staged_.empty()) return;
@@ -644,6 +662,14 @@ void ResultsWriter::stage_model(const ModelResult& r, int32_t worker) {
   }
   set<double>("finished_at", r.model, now);
   set<uint8_t>("failed", r.model, 0);  // a retried model may have failed before
+  for (size_t i = 0; i < arrays.size(); ++i)
+    if (auto* c = find_column(checksum_column(layout_.signals[i].name))) {
+      // Rows the coordinator wrote just now: their checksum here; rows a worker wrote: the
+      // checksum it computed of the bytes it wrote.
+      const uint64_t sum = r.written ? arrays[i]->checksum
+                                     : RowChecksum::of(arrays[i]->values.data(), arrays[i]->values.size());
+      std::memcpy(c->data.data() + static_cast<size_t>(r.model) * sizeof sum, &sum, sizeof sum);
+    }
   staged_.push_back(r.model);
 }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/errors.hpp"
+#include "common/row_checksum.hpp"
 
 namespace lira {
 namespace {
@@ -71,6 +72,7 @@ void RowWriter::write(const DirectRows& target, ModelResult& result) {
     if (it->values.size() * sizeof(float) != t.row_bytes)
       throw StorageError("writing " + where + ": signal '" + t.name + "' has " + std::to_string(it->values.size()) +
                          " values, the file's row " + std::to_string(t.row_bytes / sizeof(float)));
+    it->checksum = RowChecksum::of(it->values.data(), it->values.size());  // of the bytes written
     if (!write_all(fd_, it->values.data(), t.row_bytes, t.offset + static_cast<uint64_t>(result.model) * t.row_bytes))
       throw StorageError("writing " + where + " failed: " + std::strerror(errno) +
                          " (a full disk? the model is retried; free space and resume if it fails)");

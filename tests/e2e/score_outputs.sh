@@ -133,6 +133,33 @@ PY
 if "$lira" score "$work/f.h5" --attack bavaria-t-onlin 2>"$work/err"; then fail "unknown attack accepted"; fi
 grep -q "did you mean 'bavaria-t-online'" "$work/err" || fail "no suggestion: $(cat "$work/err")"
 
+# Rows changed on disk after their commit: lira check names them, score and audit refuse
+# the file (exit 3); a keep value other than 0 and 1 likewise.
+"$lira" check "$work/f.h5" >"$work/check.txt" || fail "lira check of an intact file: $(cat "$work/check.txt")"
+grep -q "^ok: every committed row matches its checksum" "$work/check.txt" || fail "check: $(cat "$work/check.txt")"
+cp "$work/f.h5" "$work/g.h5"
+"$python" - "$work/g.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    d = f["signals/logit_confidence"]
+    row = d[5]
+    row[17] += 0.5  # one value of model 5
+    d[5] = row
+PY
+rc=0; "$lira" check "$work/g.h5" >"$work/check.txt" || rc=$?
+[ $rc -eq 3 ] && grep -q "CHANGED ON DISK since their commit: model 5 (logit_confidence);" "$work/check.txt" ||
+  fail "check of a changed row: exit $rc: $(cat "$work/check.txt")"
+for cmd in score audit; do
+  rc=0; "$lira" $cmd "$work/g.h5" >/dev/null 2>"$work/err" || rc=$?
+  [ $rc -eq 3 ] && grep -q "model 5 (logit_confidence)" "$work/err" || fail "$cmd of a changed row: exit $rc: $(cat "$work/err")"
+done
+cp "$work/f.h5" "$work/k.h5"
+"$python" -c 'import sys, h5py; f = h5py.File(sys.argv[1], "r+"); k = f["keep"]; r = k[2]; r[9] = 7; k[2] = r' "$work/k.h5"
+for cmd in check score; do
+  rc=0; "$lira" $cmd "$work/k.h5" >"$work/out" 2>&1 || rc=$?
+  [ $rc -eq 3 ] && grep -q "holds 7 at model 2, candidate 9" "$work/out" || fail "$cmd with keep 7: exit $rc: $(cat "$work/out")"
+done
+
 # The audit: Clopper-Pearson, GDP and one run per target, as JSON.
 "$lira" audit "$work/f.h5" --targets 2 --json "$work/a.json" >/dev/null
 "$python" - "$work/a.json" <<'PY'

@@ -164,6 +164,28 @@ TEST_CASE("a minimal file written by another tool is readable: bool keep, float6
   CHECK(block == std::vector<float>{1.5f, 2.5f, 4.5f, 5.5f});
 }
 
+TEST_CASE("a keep value other than 0 and 1 is refused, naming the model and candidate") {
+  TempDir dir;
+  const auto path = (dir.path / "keep7.h5").string();
+  const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t kd[2] = {2, 3}, sd[3] = {2, 3, 1};
+  const hid_t ks = H5Screate_simple(2, kd, nullptr);
+  const hid_t kds = H5Dcreate2(f, "keep", H5T_STD_U8LE, ks, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  const uint8_t keep[6] = {1, 0, 1, 0, 7, 0};  // model 1, candidate 1: damaged
+  H5Dwrite(kds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, keep);
+  const hid_t g = H5Gcreate2(f, "signals", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  const hid_t ss = H5Screate_simple(3, sd, nullptr);
+  const hid_t sds = H5Dcreate2(g, "logit_confidence", H5T_IEEE_F64LE, ss, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  const double sig[6] = {0.5, 1.5, 2.5, 3.5, 4.5, 5.5};
+  H5Dwrite(sds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, sig);
+  H5Dclose(sds), H5Sclose(ss), H5Gclose(g), H5Dclose(kds), H5Sclose(ks), H5Fclose(f);
+  ResultsReader r(path);
+  CHECK_THROWS_WITH_AS(r.keep(), doctest::Contains("holds 7 at model 1, candidate 1"), StorageError);
+  std::vector<uint8_t> row;
+  r.read_keep_row(0, row);  // an undamaged row still reads
+  CHECK(row == std::vector<uint8_t>{1, 0, 1});
+}
+
 TEST_CASE("files that are not results files are refused clearly") {
   TempDir dir;
   CHECK_THROWS_WITH_AS(ResultsReader{(dir.path / "none.h5").string()}, doctest::Contains("does not exist"),
