@@ -77,6 +77,17 @@ Subcommand add_status_command(CLI::App& app) {
     } else {
       std::printf("run: not running%s\n", pending > 0 ? " -- run the same `lira run` command again to resume" : "");
     }
+    // Row checksums: how many done models carry them (reading every row to verify them is
+    // `lira check`'s job, not a progress report's).
+    if (const auto signals = r.checksummed_signals(); !signals.empty()) {
+      const auto sums = r.checksums(signals.front());
+      int64_t with = 0;
+      for (int64_t m = 0; m < r.models() && m < static_cast<int64_t>(sums.size()); ++m) with += done[m] && sums[m] != 0;
+      std::printf("rows: %lld of %lld done models carry checksums; `lira check %s` verifies them\n",
+                  static_cast<long long>(with), static_cast<long long>(n_done), file->c_str());
+    } else {
+      std::printf("rows: no checksums in this file (written before lira kept them)\n");
+    }
     if (!status.is_null() && running) {
       const double rate = status.value("models_per_minute", 0.0), eta = status.value("eta_seconds", -1.0);
       std::printf("rate: %.2f models/min, ETA %s\n", rate, eta >= 0 ? format_duration(eta).c_str() : "?");

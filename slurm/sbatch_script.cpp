@@ -129,7 +129,7 @@ std::string render_script(const ScriptSpec& s) {
   // the chain pass --output there (the line below is then only the fallback of a bare
   // `sbatch SCRIPT` from the results directory).
   const std::string log = log_path(s.results);
-  if (safe_directive_value(log)) {
+  if (safe_directive_value(s.results)) {  // the log is the results path + ".slurm-%j.out"
     o << "#SBATCH --output=" << log << "\n";
   } else {
     o << "# the log path holds characters an #SBATCH line cannot: lira slurm --submit and the chain give it to\n"

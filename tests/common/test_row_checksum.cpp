@@ -9,7 +9,7 @@
 
 using namespace lira;
 
-TEST_CASE("a row checksum fed in blocks of any size equals the whole row's; any change shows") {
+TEST_CASE("a row checksum fed in blocks of any size equals the whole row's, and any change shows") {
   std::vector<float> row(1001);
   for (size_t i = 0; i < row.size(); ++i) row[i] = std::sin(static_cast<float>(i)) * 10;
   const uint64_t whole = RowChecksum::of(row.data(), row.size());
