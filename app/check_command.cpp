@@ -42,7 +42,7 @@ int check_file(const std::string& path) {
   std::vector<std::string> changed;
   for (const auto& name : signals) {
     const auto stored = r.checksums(name);
-    const auto dims = r.signal_dims(name);
+    const auto dims = r.stored_signal_dims(name);  // [M, S] for a per-token signal
     std::vector<RowChecksum> hashed(static_cast<size_t>(M));
     std::vector<float> buffer;
     if (dims.size() == 2) {

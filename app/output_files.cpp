@@ -273,7 +273,11 @@ void check_outputs(const std::vector<InputPath>& inputs, const std::vector<Outpu
   const auto in_files = input_files(inputs);
   std::vector<std::pair<const OutputPath*, Identity>> seen;
   for (const auto& o : outputs) {
-    if (o.path.empty() || o.path == "-") continue;
+    if (o.path.empty()) continue;
+    if (o.path == "-") {
+      if (o.role == Role::kReport || o.role == Role::kAudit) continue;  // standard output
+      throw ConfigError(std::string(o.flag) + " -: only --json writes to standard output; give a file name");
+    }
     check_extension(o);
     std::error_code ec;
     if (std::filesystem::is_directory(o.path, ec))

@@ -35,7 +35,7 @@ std::optional<Role> file_role(const std::string& path);
 
 struct OutputPath {
   const char* flag;  // "--json", or "--out"
-  std::string path;  // empty: not asked for; "-": standard output (where allows_stdout)
+  std::string path;  // empty: not asked for; "-": standard output (kReport and kAudit only)
   Role role;
 };
 struct InputPath {

@@ -76,7 +76,7 @@ int64_t results_file_bytes(const Config& config, const Dataset& data) {
   return config.experiment.models * row + (int64_t{1} << 20);  // plus attributes, per-model scalars, indices
 }
 
-Preflight preflight(const Config& config, const std::string& config_path, bool overwrite) {
+Preflight preflight(const Config& config, const std::string& config_path, bool overwrite, bool check_device_) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const std::string& out = config.experiment.output;
@@ -89,7 +89,7 @@ Preflight preflight(const Config& config, const std::string& config_path, bool o
                  {"data.bpe_merges", config.data.bpe_merges},
                  {"model.torchscript_path", config.model.torchscript_path}},
                 {{"the results path (experiment.output, --out)", config.experiment.output, Role::kResults}}, overwrite);
-  check_device(config);
+  if (check_device_) check_device(config);
   Preflight p;
   p.dp_budget = dp_budget_summary(config, config_path);  // refuses an unreachable dp.target_epsilon
   p.data = dataset_for(config);

@@ -25,7 +25,9 @@ struct Preflight {
 // every model's training-set size against training.batch_size where the last partial
 // batch is dropped, and the free space for a new results file. Throws ConfigError,
 // DataError or StorageError saying what to change; creates nothing.
-Preflight preflight(const Config& config, const std::string& config_path, bool overwrite);
+// `check_device`: false where the lira that will run is another build than this one (lira
+// slurm --lira: a container's), whose CUDA support is not known here.
+Preflight preflight(const Config& config, const std::string& config_path, bool overwrite, bool check_device = true);
 
 // The bytes a new results file of `config` takes (its signals are allocated at creation).
 int64_t results_file_bytes(const Config& config, const Dataset& data);

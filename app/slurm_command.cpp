@@ -148,7 +148,7 @@ int run_slurm(SlurmArgs a) {
   // (app/preflight.hpp: the same checks as `lira validate`).
   Preflight checked;
   try {
-    checked = preflight(config, a.config, false);
+    checked = preflight(config, a.config, false, /*check_device=*/a.lira.empty());
   } catch (const Error& e) {
     if (a.submit) throw;
     std::fprintf(stderr, "lira slurm: warning: lira run would refuse this config: %s\n", e.what());

@@ -45,8 +45,9 @@ nlohmann::json metrics_json(const Metrics& m) {
   j["tpr_at_fpr"] = nlohmann::json::array();
   for (size_t i = 0; i < m.fpr_targets.size(); ++i) {
     nlohmann::json t = {{"fpr", m.fpr_targets[i]}, {"tpr", number_or_null(m.tpr_at[i])}};
-    // n/a: too few non-members for this FPR (metrics.hpp, tpr_estimable); say how many it needs.
-    if (!tpr_estimable(m.fpr_targets[i], m.nonmembers)) t["needs_nonmembers"] = nonmembers_needed(m.fpr_targets[i]);
+    // n/a: too few non-members for this FPR (metrics.hpp, tpr_estimable) -- here, or in some
+    // target of a mean over targets; say how many it needs.
+    if (std::isnan(m.tpr_at[i])) t["needs_nonmembers"] = nonmembers_needed(m.fpr_targets[i]);
     j["tpr_at_fpr"].push_back(t);
   }
   j["members"] = m.members;
@@ -193,6 +194,13 @@ std::string format_table(const ScoreReport& r, bool wide) {
         out << pad(mean_se(a.mean.tpr_at[i], a.se.tpr_at[i]), std::max(w, 6 + format_percent(fprs[i]).size() + 4));
       out << pad(std::isnan(a.decisions.mean_member_flip) ? "-" : fmt("%.3f", a.decisions.mean_member_flip), 12)
           << "\n";
+    }
+    for (size_t i = 0; i < fprs.size(); ++i) {
+      bool na = false;
+      for (const auto& a : r.attacks) na = na || (i < a.mean.tpr_at.size() && std::isnan(a.mean.tpr_at[i]));
+      if (na)
+        out << wrap("n/a: ", "the mean of TPR@" + format_percent(fprs[i]) + "FPR needs every target to have at least " +
+                                 std::to_string(nonmembers_needed(fprs[i])) + " non-members; some have fewer");
     }
     out << "flip: for an example that is a member of several targets, the share of pairs of those targets that "
            "disagree\non flagging it (each target's threshold at that FPR); 0 = every target decides alike\n";

@@ -444,9 +444,16 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   const int64_t file_rows = file.models(), own_models = file.models() - file.external_models();
   std::vector<std::vector<uint64_t>> stored(signals.size());
   std::vector<std::vector<RowChecksum>> hashed(signals.size());
-  for (size_t i = 0; i < signals.size(); ++i) {
-    stored[i] = file.checksums(signals[i]);
-    if (!stored[i].empty()) hashed[i].assign(static_cast<size_t>(own_models), RowChecksum{});
+  {
+    // Only done models' checksums vouch for their rows (a model retried after a crash
+    // between its checksum's and its done flag's commit has new rows under an old sum).
+    const auto done_flags = file.done();
+    for (size_t i = 0; i < signals.size(); ++i) {
+      stored[i] = file.checksums(signals[i]);
+      for (size_t m = 0; m < stored[i].size(); ++m)
+        if (!done_flags[m]) stored[i][m] = 0;
+      if (!stored[i].empty()) hashed[i].assign(static_cast<size_t>(own_models), RowChecksum{});
+    }
   }
   bool hash_rows = false;
   auto prefetch = [&](size_t bi) {

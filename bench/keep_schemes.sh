@@ -12,17 +12,23 @@ lira=$build/bin/lira
 seeds=${SEEDS:-0 1 2}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# field ATTACK COLUMN FILE: a number from lira score --wide's pooled table (columns: AUC=2, TPR@0.1%=8).
-field() { awk -v a="$1" -v c="$2" '$1 == a {print $c; exit}' "$3"; }  # the pooled table
+# field ATTACK KEY FILE: a pooled number from lira score's JSON (KEY: auc, or an FPR such as 0.001).
+field() {
+  /usr/bin/python3 -c '
+import json, sys
+a = next(x for x in json.load(open(sys.argv[3]))["attacks"] if x["name"] == sys.argv[1])["pooled"]
+v = a["auc"] if sys.argv[2] == "auc" else next(t["tpr"] for t in a["tpr_at_fpr"] if abs(t["fpr"] - float(sys.argv[2])) < 1e-12)
+print("nan" if v is None else f"{v:.4f}")' "$1" "$2" "$3"
+}
 printf "%-8s %5s %12s %12s %14s %14s\n" scheme seed online-AUC offline-AUC "online TPR@.1%" "offline TPR@.1%"
 for scheme in subsets pairs; do
   for seed in $seeds; do
     "$lira" run "$here/../configs/quickstart.yaml" --set "experiment.keep_scheme=$scheme" --set "experiment.seed=$seed" \
       --out "$work/$scheme-$seed.h5" --log-level warn >/dev/null
-    "$lira" score "$work/$scheme-$seed.h5" --leave-one-out 32 --wide >"$work/$scheme-$seed.txt"
+    "$lira" score "$work/$scheme-$seed.h5" --leave-one-out 32 --json "$work/$scheme-$seed.json" >/dev/null
     printf "%-8s %5s %12s %12s %14s %14s\n" "$scheme" "$seed" \
-      "$(field lira-online 2 "$work/$scheme-$seed.txt")" "$(field lira-offline 2 "$work/$scheme-$seed.txt")" \
-      "$(field lira-online 8 "$work/$scheme-$seed.txt")" "$(field lira-offline 8 "$work/$scheme-$seed.txt")" |
+      "$(field lira-online auc "$work/$scheme-$seed.json")" "$(field lira-offline auc "$work/$scheme-$seed.json")" \
+      "$(field lira-online 0.001 "$work/$scheme-$seed.json")" "$(field lira-offline 0.001 "$work/$scheme-$seed.json")" |
       tee -a "$work/rows"
   done
 done

@@ -67,11 +67,9 @@ class ScoreError : public Error {
   explicit ScoreError(const std::string& m) : Error(m, ExitCode::kUsage) {}
 };
 
-// Whether e is a mistake in the user's input (ConfigError, DataError, ScoreError: exit code
-// kUsage), which no retry can fix.
-inline bool is_usage_error(const std::exception& e) {
-  const auto* le = dynamic_cast<const Error*>(&e);
-  return le && le->exit_code() == ExitCode::kUsage;
-}
+// Whether a model's job failed for a reason in the config alone (a ConfigError while
+// training, e.g. a batch larger than the model's training set), which no retry on any
+// worker can fix. A DataError is not: reading a file can fail on one node or for a while.
+inline bool is_config_error(const std::exception& e) { return dynamic_cast<const ConfigError*>(&e) != nullptr; }
 
 }  // namespace lira

@@ -58,9 +58,9 @@ struct JobFailure {
   // The worker cannot take more jobs (its data-parallel gang is broken): the coordinator
   // gives it none and counts it as lost.
   bool retire = false;
-  // The failure follows from the config and data alone (a ConfigError or DataError while
-  // training, e.g. a batch larger than the model's training set): the same on every worker
-  // and every attempt, so the coordinator does not retry it.
+  // The failure follows from the config alone (a ConfigError while training one model, e.g.
+  // a batch larger than its training set): the same on every worker and every attempt, so
+  // the coordinator does not retry it.
   bool deterministic = false;
 };
 

@@ -237,6 +237,9 @@ class ResultsReader {
   bool has_signal(const std::string& name) const;
   // The signals that have row checksums (/models/checksum_<name>), by name.
   std::vector<std::string> checksummed_signals() const;
+  // Dimensions of /signals/<name> as stored, without shape checks ([M, N, ...], or [M, S]
+  // for a per-token signal); throws if absent.
+  std::vector<int64_t> stored_signal_dims(const std::string& name) const;
   // Dimensions of /signals/<name>: [M, N, ...]. Throws if absent or not [M, N, ...].
   std::vector<int64_t> signal_dims(const std::string& name) const;
   // Text results: /offsets [N + 1] (empty if absent), /records/zlib_bytes [N], /tokens [s0, s1).

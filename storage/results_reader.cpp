@@ -124,6 +124,9 @@ std::vector<uint64_t> ResultsReader::checksums(const std::string& signal) const 
   if (!h5::link_exists(file_, p)) return {};
   std::vector<uint64_t> v(static_cast<size_t>(file_models_), 0);
   auto ds = h5::dataset_id(H5Dopen2(file_, p.c_str(), H5P_DEFAULT), "open " + p);
+  if (h5::dataset_dims(ds, p) != std::vector<hsize_t>{static_cast<hsize_t>(file_models_)})
+    throw StorageError(p + " in '" + path_ + "' must have shape [" + std::to_string(file_models_) + "]: the file is "
+                       "damaged");
   h5::check(H5Dread(ds, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "read " + p + " in " + path_);
   return v;
 }
@@ -208,6 +211,14 @@ std::vector<std::string> ResultsReader::model_errors() const {
 
 bool ResultsReader::has_signal(const std::string& name) const {
   return h5::link_exists(file_, "/signals/" + name) && (!external_ || external_->has_signal(name));
+}
+
+std::vector<int64_t> ResultsReader::stored_signal_dims(const std::string& name) const {
+  const std::string p = "/signals/" + name;
+  if (!has_signal(name)) throw StorageError("'" + path_ + "' has no " + p);
+  auto ds = h5::dataset_id(H5Dopen2(file_, p.c_str(), H5P_DEFAULT), "open " + p);
+  const auto d = h5::dataset_dims(ds, p);
+  return {d.begin(), d.end()};
 }
 
 std::vector<int64_t> ResultsReader::signal_dims(const std::string& name) const {

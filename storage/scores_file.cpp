@@ -37,7 +37,9 @@ void write_scores_file(const std::string& path, const ScoresToWrite& s) {
 std::string lira_hdf5_kind(const std::string& path) {
   h5::silence_default_errors();
   if (H5Fis_hdf5(path.c_str()) <= 0) return "";
-  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  // As the reader opens it: a run may hold the file, and some filesystems have no locks.
+  auto fapl = h5::file_access_without_locking();
+  const hid_t fid = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
   if (fid < 0) return "";
   auto file = h5::file_id(fid, "open " + path);
   if (h5::attr_exists(file, "generator")) {

@@ -186,7 +186,7 @@ int run_job_process(int fd, const RunnerFactory& make_runner) {
       replies.clear();
       for (const auto& job : jobs)
         replies.emplace_back(JobFailure{job.model, job.attempt, e.what(), runner->broken() || (gang && gang->broken()),
-                                        is_usage_error(e)});
+                                        jobs.size() == 1 && is_config_error(e)});
     }
     current = nullptr;
     for (const auto& reply : replies)

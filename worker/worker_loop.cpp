@@ -70,7 +70,9 @@ int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerId
     } catch (const std::exception& e) {
       for (const auto& job : pack) {
         spdlog::error("model {} (attempt {}) failed: {}", job.model, job.attempt, e.what());
-        replies.emplace_back(JobFailure{job.model, job.attempt, e.what(), runner.broken(), is_usage_error(e)});
+        // A pack's failure is retried model by model (the scheduler's rule), which then decides.
+        replies.emplace_back(
+            JobFailure{job.model, job.attempt, e.what(), runner.broken(), pack.size() == 1 && is_config_error(e)});
       }
     }
     bool retire = false;

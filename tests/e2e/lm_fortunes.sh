@@ -45,6 +45,9 @@ for n in range(N):
 assert np.allclose(f["signals/logit_confidence"][:][:, :, 0], -loss)
 print(f"ok: {M} models x {N} records, {tok.shape[0]} tokens; first record {bytes(tok[1:off[1]].astype(np.uint8))[:40]!r}")
 PY
+# Every row, the per-token ones [M, S] included, matches the checksum it was committed with.
+"$lira" check "$work/lm.h5" >"$work/check.txt" || { cat "$work/check.txt"; fail "lira check"; }
+grep -q "^token_logprob: .* done rows verified, 0 changed on disk" "$work/check.txt" || { cat "$work/check.txt"; fail "per-token rows not verified"; }
 "$lira" score "$work/lm.h5" --attack loss,zlib,min-k,min-k-plus-plus,reference,lira-offline --json "$work/s.json" \
   >"$work/score.txt" || { cat "$work/score.txt"; fail "lira score"; }
 cat "$work/score.txt"

@@ -21,12 +21,18 @@ start = text.index("```\n", text.index("Then `lira score` prints:")) + 4
 block = text[start:text.index("```", start)]
 sys.stdout.write(block.replace("results/quickstart.h5", sys.argv[2]))
 PY
+# Bitwise reproducible on one platform: the README's numbers come from Debian 12's libtorch
+# 1.13 (OpenBLAS); another libtorch sums in another order, so there only the run is checked.
+if ! "$lira" --version | grep -q "^libtorch 1\.13"; then
+  echo "README table not compared: $("$lira" --version | grep ^libtorch | cut -d, -f1) is not the README's libtorch 1.13"
+else
 diff -u "$work/readme.txt" "$work/table.txt" || {
   echo "README.md's quickstart table differs from a fresh run (above: - README, + this run). If the change is"
   echo "meant, paste the new table: mpirun -np 3 --oversubscribe build/bin/lira run configs/quickstart.yaml --overwrite"
   echo "&& build/bin/lira score results/quickstart.h5"
   exit 1
 }
+fi
 "${LIRA_PYTHON:-/usr/bin/python3}" - "$work/q.json" "$seconds" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))

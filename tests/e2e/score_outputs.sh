@@ -83,6 +83,7 @@ refused "own plot, no --overwrite" "pass --overwrite to replace it" "$work/roc.s
 "$lira" score "$work/f.h5" --bootstrap 0 --json - 2>/dev/null | "$python" -c 'import json,sys; assert json.load(sys.stdin)["generator"] == "lira score"' ||
   fail "--json - is not JSON on standard output"
 [ ! -e ./- ] || fail "--json - wrote a file named -"
+refused "--roc -" "only --json writes to standard output" "$work/notes.csv" -- score "$work/f.h5" --bootstrap 0 --roc -
 # Its own files of the same role are replaced with --overwrite.
 args=(--bootstrap 20 --targets 3 --scores-out "$work/s.h5" --json "$work/s.json" --roc "$work/r.csv" --plot "$work/p.svg"
       --plot-scores "$work/d.svg" --plot-attacks lira-online,rmia)

@@ -40,6 +40,12 @@ fi
 "$lira" slurm "$config" --out "$work/b.h5" --gpus-per-node 1 --lira /opt/container/lira --dry-run >"$work/script" 2>"$work/log" ||
   fail "dry run with --lira: $(cat "$work/log")"
 grep -q -- "--set 'training.device=cuda'" "$work/script" || fail "device auto did not become cuda"
+# ... and submitted: the container's lira is another build, whose CUDA this one cannot judge.
+rm -f "$SBATCH_ARGS"
+"$lira" slurm "$config" --out "$work/b.h5" --gpus-per-node 1 --lira /opt/container/lira --submit >"$work/log" 2>&1 ||
+  fail "submit with --lira and GPUs: $(cat "$work/log")"
+[ -s "$SBATCH_ARGS" ] || fail "not submitted"
+rm -f "$SBATCH_ARGS"
 echo "ok   device auto becomes cuda when GPUs are requested"
 
 # 3. CPUs per task from training.threads, memory from the estimate it prints.
