@@ -12,6 +12,7 @@
 #include "common/results_layout.hpp"
 #include "data/dataset.hpp"
 #include "orchestrator/plan.hpp"
+#include "storage/results_file.hpp"
 #include "output_files.hpp"
 #include "run_command.hpp"
 #include "trainer_loader.hpp"
@@ -95,7 +96,16 @@ Preflight preflight(const Config& config, const std::string& config_path, bool o
   p.data = dataset_for(config);
   check_batches(config, *p.data);
   p.results_bytes = results_file_bytes(config, *p.data);
-  if (overwrite || !fs::exists(out, ec)) check_free_space(config, p.results_bytes);
+  // A new file, or a grown one (copied into a new file beside the old): room for all of it.
+  bool new_file = overwrite || !fs::exists(out, ec);
+  if (!new_file) {
+    try {
+      new_file = ResultsWriter::models_in(out) != config.experiment.models;
+    } catch (const Error&) {
+      // not a results file: `lira run` refuses it with its own message
+    }
+  }
+  if (new_file) check_free_space(config, p.results_bytes);
   return p;
 }
 

@@ -394,11 +394,11 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  // A directory is refused; a pipe (`lira validate <(envsubst < c.yaml)`) is read, and an
+  // empty one, like /dev/null, is refused below for having no settings.
   std::error_code ec;
-  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
-    throw ConfigError("the config '" + path + "' is " +
-                      (std::filesystem::is_directory(path, ec) ? "a directory" : "not a regular file") +
-                      "; give a YAML file, e.g. configs/quickstart.yaml");
+  if (std::filesystem::is_directory(path, ec))
+    throw ConfigError("the config '" + path + "' is a directory; give a YAML file, e.g. configs/quickstart.yaml");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError("cannot read config file '" + path + "': " + std::strerror(errno) +
                              " (check the path; configs/quickstart.yaml is a working example)");
