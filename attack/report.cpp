@@ -235,7 +235,15 @@ std::string format_table(const ScoreReport& r, bool wide) {
   out << "\nAUC 0.5 = chance. TPR@x%FPR: share of members detected while flagging only x% of non-members.";
   if (!wide) out << "\n--wide: every column (balanced accuracy, advantage, the TPRs' intervals" << (several ? ", each target's AUC" : "") << ").";
   out << "\n";
-  return out.str();
+  // Cells are padded to their column; a line ends at its last character.
+  std::string text = out.str(), trimmed;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    line.erase(line.find_last_not_of(' ') + 1);
+    trimmed += line;
+    trimmed += '\n';
+  }
+  return trimmed;
 }
 
 std::string to_json_text(const ScoreReport& r) {
