@@ -252,8 +252,7 @@ std::vector<std::pair<std::string, Identity>> input_files(const std::vector<Inpu
 void check_directory_writable(const OutputPath& o) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::path dir = fs::absolute(o.path, ec).parent_path();
-  while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.root_path()) dir = dir.parent_path();
+  const fs::path dir = nearest_existing_directory(o.path);
   if (!fs::is_directory(dir, ec))
     throw StorageError(std::string(o.flag) + " '" + o.path + "': '" + dir.string() +
                        "' is a file, not a directory; choose another path (nothing was done)");
@@ -268,6 +267,14 @@ void check_directory_writable(const OutputPath& o) {
 }
 
 }  // namespace
+
+std::string nearest_existing_directory(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path dir = fs::absolute(path, ec).parent_path();
+  while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.root_path()) dir = dir.parent_path();
+  return dir.string();
+}
 
 void check_outputs(const std::vector<InputPath>& inputs, const std::vector<OutputPath>& outputs, bool overwrite) {
   const auto in_files = input_files(inputs);

@@ -55,6 +55,10 @@ struct InputPath {
 // An input that is a directory is compared with the files directly in it.
 void check_outputs(const std::vector<InputPath>& inputs, const std::vector<OutputPath>& outputs, bool overwrite);
 
+// The directory a new file at path goes into, or its nearest ancestor that exists (the
+// missing ones are created when the file is written).
+std::string nearest_existing_directory(const std::string& path);
+
 // Writes text to path.tmp.<pid>, fsyncs, renames over path.
 void write_text_atomically(const std::string& path, const std::string& text);
 

@@ -53,17 +53,14 @@ void check_batches(const Config& config, const Dataset& data) {
 }
 
 void check_free_space(const Config& config, int64_t bytes) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::path dir = fs::absolute(config.experiment.output, ec).parent_path();
-  while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.root_path()) dir = dir.parent_path();
+  const std::string dir = nearest_existing_directory(config.experiment.output);
   struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) != 0) return;  // unknown: the write itself will say
   const double free_bytes = static_cast<double>(st.f_bavail) * static_cast<double>(st.f_frsize);
   if (static_cast<double>(bytes) > free_bytes)
     throw StorageError("the results file '" + config.experiment.output + "' needs about " +
                        gigabytes(static_cast<double>(bytes)) + " (" + std::to_string(config.experiment.models) +
-                       " models x " + std::to_string(config.data.candidates) + " candidates), but '" + dir.string() +
+                       " models x " + std::to_string(config.data.candidates) + " candidates), but '" + dir +
                        "' has " + gigabytes(free_bytes) + " free; free some space, choose another --out, or "
                        "lower experiment.models, data.candidates or the signals stored (signals.*)");
 }

@@ -131,28 +131,38 @@ TEST_CASE("a result of the wrong shape is refused before anything is written") {
   CHECK(ResultsReader(path).done()[1] == 0);
 }
 
-TEST_CASE("a minimal file written by another tool is readable: bool keep, float64 signals") {
-  TempDir dir;
-  const auto path = (dir.path / "minimal.h5").string();
+namespace {
+
+// A minimal file as another tool writes it: /keep [2, 3] of `keep_type` (values `keep` in
+// memory type `keep_mem`) and /signals/logit_confidence [2, 3, 1] in float64.
+void write_minimal_file(const std::string& path, hid_t keep_type, hid_t keep_mem, const void* keep) {
   const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   hsize_t kd[2] = {2, 3}, sd[3] = {2, 3, 1};
   const hid_t ks = H5Screate_simple(2, kd, nullptr);
-  // numpy bool as h5py stores it: an int8 enum {FALSE = 0, TRUE = 1}.
-  const hid_t bool_type = H5Tenum_create(H5T_NATIVE_INT8);
-  int8_t v = 0;
-  H5Tenum_insert(bool_type, "FALSE", &v);
-  v = 1;
-  H5Tenum_insert(bool_type, "TRUE", &v);
-  const hid_t kds = H5Dcreate2(f, "keep", bool_type, ks, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  const int8_t keep[6] = {1, 0, 1, 0, 1, 0};
-  H5Dwrite(kds, bool_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, keep);
-  H5Tclose(bool_type);
+  const hid_t kds = H5Dcreate2(f, "keep", keep_type, ks, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(kds, keep_mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, keep);
   const hid_t g = H5Gcreate2(f, "signals", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   const hid_t ss = H5Screate_simple(3, sd, nullptr);
   const hid_t sds = H5Dcreate2(g, "logit_confidence", H5T_IEEE_F64LE, ss, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   const double sig[6] = {0.5, 1.5, 2.5, 3.5, 4.5, 5.5};
   H5Dwrite(sds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, sig);
   H5Dclose(sds), H5Sclose(ss), H5Gclose(g), H5Dclose(kds), H5Sclose(ks), H5Fclose(f);
+}
+
+}  // namespace
+
+TEST_CASE("a minimal file written by another tool is readable: bool keep, float64 signals") {
+  TempDir dir;
+  const auto path = (dir.path / "minimal.h5").string();
+  // numpy bool as h5py stores it: an int8 enum {FALSE = 0, TRUE = 1}.
+  const hid_t bool_type = H5Tenum_create(H5T_NATIVE_INT8);
+  int8_t v = 0;
+  H5Tenum_insert(bool_type, "FALSE", &v);
+  v = 1;
+  H5Tenum_insert(bool_type, "TRUE", &v);
+  const int8_t keep[6] = {1, 0, 1, 0, 1, 0};
+  write_minimal_file(path, bool_type, bool_type, keep);
+  H5Tclose(bool_type);
 
   ResultsReader r(path);
   CHECK(r.done() == std::vector<uint8_t>{1, 1});
@@ -167,18 +177,8 @@ TEST_CASE("a minimal file written by another tool is readable: bool keep, float6
 TEST_CASE("a keep value other than 0 and 1 is refused, naming the model and candidate") {
   TempDir dir;
   const auto path = (dir.path / "keep7.h5").string();
-  const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  hsize_t kd[2] = {2, 3}, sd[3] = {2, 3, 1};
-  const hid_t ks = H5Screate_simple(2, kd, nullptr);
-  const hid_t kds = H5Dcreate2(f, "keep", H5T_STD_U8LE, ks, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   const uint8_t keep[6] = {1, 0, 1, 0, 7, 0};  // model 1, candidate 1: damaged
-  H5Dwrite(kds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, keep);
-  const hid_t g = H5Gcreate2(f, "signals", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  const hid_t ss = H5Screate_simple(3, sd, nullptr);
-  const hid_t sds = H5Dcreate2(g, "logit_confidence", H5T_IEEE_F64LE, ss, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  const double sig[6] = {0.5, 1.5, 2.5, 3.5, 4.5, 5.5};
-  H5Dwrite(sds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, sig);
-  H5Dclose(sds), H5Sclose(ss), H5Gclose(g), H5Dclose(kds), H5Sclose(ks), H5Fclose(f);
+  write_minimal_file(path, H5T_STD_U8LE, H5T_NATIVE_UINT8, keep);
   ResultsReader r(path);
   CHECK_THROWS_WITH_AS(r.keep(), doctest::Contains("holds 7 at model 1, candidate 1"), StorageError);
   std::vector<uint8_t> row;
