@@ -29,6 +29,7 @@
 #include "storage/results_file.hpp"
 #include "data/dataset.hpp"
 #include "preflight.hpp"
+#include "report_command.hpp"
 #include "trainer_loader.hpp"
 
 namespace {
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
   const auto slurm = lira::add_slurm_command(app);
   const auto signals = lira::add_signals_command(app);
   const auto check = lira::add_check_command(app);
+  const auto report = lira::add_report_command(app);
 
   app.add_subcommand("keys", "Print every config key with its default, range and meaning (Markdown)");
 
@@ -155,6 +157,7 @@ int main(int argc, char** argv) {
     if (slurm.command->parsed()) return slurm.run();
     if (signals.command->parsed()) return signals.run();
     if (check.command->parsed()) return check.run();
+    if (report.command->parsed()) return report.run();
     if (app.got_subcommand("keys")) {
       std::cout << lira::keys_markdown();
       return 0;

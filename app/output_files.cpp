@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "attack/html_report.hpp"
 #include "attack/report.hpp"
 #include "common/errors.hpp"
 #include "lira/build_info.hpp"
@@ -138,6 +139,7 @@ std::string role_name(Role role) {
     case Role::kRocPlot: return "lira score's --plot SVG";
     case Role::kScoresPlot: return "lira score's --plot-scores SVG";
     case Role::kExternalTarget: return "lira signals' external target file";
+    case Role::kHtmlReport: return "lira report's HTML page";
   }
   return "a lira file";
 }
@@ -157,6 +159,7 @@ std::optional<Role> file_role(const std::string& path) {
     return h.find(kNpyMark) != std::string::npos ? std::optional(Role::kScores) : std::nullopt;
   if (h.find(kRocSvgMarker) != std::string::npos) return Role::kRocPlot;
   if (h.find(kScoresSvgMarker) != std::string::npos) return Role::kScoresPlot;
+  if (h.find(kHtmlReportMarker) != std::string::npos) return Role::kHtmlReport;
   if (h.rfind(kScoresCsvHeader, 0) == 0) return Role::kScores;
   if (h.rfind(kRocCsvHeader, 0) == 0) return Role::kRoc;
   if (h.find_first_not_of(" \t\r\n") != std::string::npos && h[h.find_first_not_of(" \t\r\n")] == '{') {
@@ -183,6 +186,7 @@ std::vector<std::string> extensions_of(Role role) {
     case Role::kRoc: return {".csv"};
     case Role::kRocPlot:
     case Role::kScoresPlot: return {".svg"};
+    case Role::kHtmlReport: return {".html", ".htm"};
     case Role::kResults:
     case Role::kExternalTarget: return {};
   }

@@ -24,6 +24,7 @@ enum class Role {
   kRocPlot,         // `lira score --plot` (SVG)
   kScoresPlot,      // `lira score --plot-scores` (SVG)
   kExternalTarget,  // `lira signals --out` (HDF5)
+  kHtmlReport,      // `lira report -o` (HTML)
 };
 
 // "lira score's --json report", for messages.

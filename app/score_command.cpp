@@ -20,28 +20,18 @@
 #include "storage/scores_file.hpp"
 
 namespace lira {
-namespace {
 
-// Options shared by score and audit: which file, which targets, which flavor.
-struct CommonOptions {
-  std::string file;
-  int64_t targets = 1;
-  int64_t leave_one_out = 0;
-  std::string flavor = "paper";
-  std::string external;  // lira signals' file: the one target, against every finished model
-  bool overwrite = false;
-  ScoreOptions to_score_options() const {
-    ScoreOptions o;
-    if (leave_one_out > 0) {
-      o.targets = leave_one_out;
-      o.leave_one_out = true;
-    } else {
-      o.targets = targets;
-    }
-    o.flavor = flavor == "official-code" ? Flavor::kOfficialCode : Flavor::kPaper;
-    return o;
+ScoreOptions CommonOptions::to_score_options() const {
+  ScoreOptions o;
+  if (leave_one_out > 0) {
+    o.targets = leave_one_out;
+    o.leave_one_out = true;
+  } else {
+    o.targets = targets;
   }
-};
+  o.flavor = flavor == "official-code" ? Flavor::kOfficialCode : Flavor::kPaper;
+  return o;
+}
 
 void add_common(CLI::App* cmd, CommonOptions& c) {
   cmd->add_option("file", c.file, "Results file (HDF5): lira's, or any file in the minimal layout")->required();
@@ -68,12 +58,10 @@ void add_common(CLI::App* cmd, CommonOptions& c) {
                 "input");
 }
 
-// The files a command reads: no output may be one of them.
 std::vector<InputPath> inputs_of(const CommonOptions& c) {
   return {{"the results file", c.file}, {"the external target file (--external)", c.external}};
 }
 
-// A report to its path, or to standard output for "-".
 void write_report(const std::string& path, const std::string& text) {
   if (path == "-") {
     std::cout << text << std::flush;
@@ -81,8 +69,6 @@ void write_report(const std::string& path, const std::string& text) {
     write_text_atomically(path, text);
   }
 }
-
-}  // namespace
 
 Subcommand add_score_command(CLI::App& app) {
   auto common = std::make_shared<CommonOptions>();
@@ -152,6 +138,14 @@ Subcommand add_score_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seed", extra->seed, "Seed of the samplings (bootstrap, shokri, RMIA population)")
       ->capture_default_str();
+  cmd->add_option("--references", extra->references,
+                  "Use only the first R finished non-target models as references (0: all): how an attack grows "
+                  "with the number of reference models; with --targets")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--queries", extra->queries,
+                  "Use only these queries, comma-separated by name (lira status and the table name them, e.g. "
+                  "identity,mirror); default: all")
+      ->delimiter(',');
   cmd->add_option("--block", extra->block_candidates, "Candidates per streamed block (0: from --block-bytes)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--block-bytes", extra->block_bytes,
@@ -177,6 +171,8 @@ Subcommand add_score_command(CLI::App& app) {
     o.shokri = extra->shokri;
     o.min_k = extra->min_k;
     o.seed = extra->seed;
+    o.references = extra->references;
+    o.queries = extra->queries;
     o.block_candidates = extra->block_candidates;
     o.block_bytes = extra->block_bytes;
     o.bootstrap = extra->bootstrap;
@@ -207,18 +203,6 @@ Subcommand add_score_command(CLI::App& app) {
   };
   return {cmd, run};
 }
-
-namespace {
-
-std::vector<int64_t> default_guesses(int64_t m) {
-  std::vector<int64_t> k;
-  for (int64_t g : {10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000})
-    if (g <= m / 2) k.push_back(g);
-  if (k.empty()) k.push_back(std::max<int64_t>(1, m / 4));
-  return k;
-}
-
-}  // namespace
 
 Subcommand add_audit_command(CLI::App& app) {
   auto common = std::make_shared<CommonOptions>();
@@ -302,77 +286,59 @@ Subcommand add_audit_command(CLI::App& app) {
     // Fits 100 columns (the Clopper-Pearson threshold selection is named in the footnote).
     std::fprintf(text, "%-9s %8s %10s %11s %11s %8s %6s %8s %12s%s\n", "target", "CP eps", "threshold", "FP", "FN",
                  "GDP eps", "mu", "1run eps", "guesses", dp ? "   DP eps" : "");
-    std::vector<double> pooled_scores;
-    std::vector<uint8_t> pooled_member;
-    auto report = [&](const std::string& name, const std::vector<double>& all, const std::vector<uint8_t>& all_m,
-                      bool one_run, double accounted) {
-      std::vector<double> s;
-      std::vector<uint8_t> m;
-      for (size_t i = 0; i < all.size(); ++i)
-        if (!std::isnan(all[i]) && (canary.empty() || canary[i % canary.size()]))
-          s.push_back(all[i]), m.push_back(all_m[i]);
-      nlohmann::json j = {{"target", name}};
+    AuditOptions ao;
+    ao.delta = *delta, ao.alpha = *alpha, ao.split = *threshold == "split", ao.seed = *seed;
+    ao.clopper_pearson = has("clopper-pearson"), ao.gdp = has("gdp"), ao.one_run = has("one-run");
+    ao.k_plus = *k_plus, ao.k_minus = *k_minus;
+    std::vector<std::span<const double>> rows;
+    std::vector<std::string> names;
+    std::vector<double> accounted;
+    for (size_t ti = 0; ti < result.report.targets.size(); ++ti) {
+      const int64_t t = result.report.targets[ti];
+      rows.push_back(result.scores[0].row(static_cast<int64_t>(ti)));
+      const bool external = reader.external_models() > 0 && t == reader.models() - 1;
+      names.push_back(external ? std::string("external") : "model " + std::to_string(t));
+      accounted.push_back(dp ? result.report.dp_epsilon[static_cast<size_t>(t)] : std::numeric_limits<double>::quiet_NaN());
+    }
+    for (const auto& row : audit_rows(rows, result.membership, canary, names, accounted, ao)) {
+      nlohmann::json j = {{"target", row.target}};
       std::string cp_eps = "-", cp_thr = "-", fp = "-", fn = "-", gdp_eps = "-", mu = "-", or_eps = "-", guesses = "-";
       char buf[64];
-      if (has("clopper-pearson")) {
-        EpsilonBound e;
-        if (*threshold == "split") {
-          e = lira::audit(s, m, *delta, *alpha, *seed).evaluated;
-        } else {
-          e = bonferroni_epsilon_bound(s, m, *delta, *alpha);
-        }
-        std::snprintf(buf, sizeof buf, "%.4f", e.epsilon), cp_eps = buf;
-        std::snprintf(buf, sizeof buf, "%.4g", e.threshold), cp_thr = buf;
-        fp = std::to_string(e.false_positives) + "/" + std::to_string(e.nonmembers);
-        fn = std::to_string(e.false_negatives) + "/" + std::to_string(e.members);
-        j["clopper_pearson"] = {{"epsilon", e.epsilon}, {"threshold", e.threshold},
-                                {"false_positives", e.false_positives}, {"false_negatives", e.false_negatives},
-                                {"members", e.members}, {"nonmembers", e.nonmembers},
-                                {"fpr_upper", e.fpr_upper}, {"fnr_upper", e.fnr_upper}, {"selection", *threshold}};
+      if (const auto& e = row.clopper_pearson) {
+        std::snprintf(buf, sizeof buf, "%.4f", e->epsilon), cp_eps = buf;
+        std::snprintf(buf, sizeof buf, "%.4g", e->threshold), cp_thr = buf;
+        fp = std::to_string(e->false_positives) + "/" + std::to_string(e->nonmembers);
+        fn = std::to_string(e->false_negatives) + "/" + std::to_string(e->members);
+        j["clopper_pearson"] = {{"epsilon", e->epsilon}, {"threshold", e->threshold},
+                                {"false_positives", e->false_positives}, {"false_negatives", e->false_negatives},
+                                {"members", e->members}, {"nonmembers", e->nonmembers},
+                                {"fpr_upper", e->fpr_upper}, {"fnr_upper", e->fnr_upper}, {"selection", *threshold}};
       }
-      if (has("gdp")) {
-        const auto g = gdp_bound(s, m, *delta, *alpha);
-        std::snprintf(buf, sizeof buf, "%.4f", g.epsilon), gdp_eps = buf;
-        std::snprintf(buf, sizeof buf, "%.3f", g.mu), mu = buf;
-        j["gdp"] = {{"epsilon", g.epsilon}, {"mu", g.mu}, {"threshold", g.threshold}, {"fpr_upper", g.fpr_upper},
-                    {"fnr_upper", g.fnr_upper}, {"thresholds", g.thresholds}};
+      if (const auto& g = row.gdp) {
+        std::snprintf(buf, sizeof buf, "%.4f", g->epsilon), gdp_eps = buf;
+        std::snprintf(buf, sizeof buf, "%.3f", g->mu), mu = buf;
+        j["gdp"] = {{"epsilon", g->epsilon}, {"mu", g->mu}, {"threshold", g->threshold}, {"fpr_upper", g->fpr_upper},
+                    {"fnr_upper", g->fnr_upper}, {"thresholds", g->thresholds}};
       }
-      if (has("one-run") && one_run) {
-        const auto kp = k_plus->empty() ? default_guesses(static_cast<int64_t>(s.size())) : *k_plus;
-        const auto b = one_run_bound(s, m, kp, *k_minus, *delta, *alpha);
-        std::snprintf(buf, sizeof buf, "%.4f", b.epsilon), or_eps = buf;
-        guesses = std::to_string(b.correct) + "/" + std::to_string(b.guesses) + " (" + std::to_string(b.k_plus) +
-                  "+" + std::to_string(b.k_minus) + ")";
-        j["one_run"] = {{"epsilon", b.epsilon}, {"k_plus", b.k_plus}, {"k_minus", b.k_minus},
-                        {"guesses", b.guesses}, {"correct", b.correct}, {"canaries", b.canaries},
-                        {"pairs_tried", b.tried}};
+      if (const auto& b = row.one_run) {
+        std::snprintf(buf, sizeof buf, "%.4f", b->epsilon), or_eps = buf;
+        guesses = std::to_string(b->correct) + "/" + std::to_string(b->guesses) + " (" + std::to_string(b->k_plus) +
+                  "+" + std::to_string(b->k_minus) + ")";
+        j["one_run"] = {{"epsilon", b->epsilon}, {"k_plus", b->k_plus}, {"k_minus", b->k_minus},
+                        {"guesses", b->guesses}, {"correct", b->correct}, {"canaries", b->canaries},
+                        {"pairs_tried", b->tried}};
       }
       std::string dp_eps;
       if (dp) {
-        std::snprintf(buf, sizeof buf, " %8.4f", accounted);
-        dp_eps = std::isnan(accounted) ? "        -" : buf;
-        j["dp_epsilon"] = std::isnan(accounted) ? nlohmann::json(nullptr) : nlohmann::json(accounted);
+        std::snprintf(buf, sizeof buf, " %8.4f", row.dp_epsilon);
+        dp_eps = std::isnan(row.dp_epsilon) ? "        -" : buf;
+        j["dp_epsilon"] = std::isnan(row.dp_epsilon) ? nlohmann::json(nullptr) : nlohmann::json(row.dp_epsilon);
       }
-      std::fprintf(text, "%-9s %8s %10s %11s %11s %8s %6s %8s %12s%s\n", name.c_str(), cp_eps.c_str(),
+      std::fprintf(text, "%-9s %8s %10s %11s %11s %8s %6s %8s %12s%s\n", row.target.c_str(), cp_eps.c_str(),
                    cp_thr.c_str(), fp.c_str(), fn.c_str(), gdp_eps.c_str(), mu.c_str(), or_eps.c_str(), guesses.c_str(),
                    dp_eps.c_str());
       out["targets"].push_back(j);
-    };
-    for (size_t ti = 0; ti < result.report.targets.size(); ++ti) {
-      const auto row = result.scores[0].row(static_cast<int64_t>(ti));
-      const int64_t t = result.report.targets[ti];
-      std::vector<double> s(row.begin(), row.end());
-      const std::vector<uint8_t>& m = result.membership[ti];
-      pooled_scores.insert(pooled_scores.end(), s.begin(), s.end());
-      pooled_member.insert(pooled_member.end(), m.begin(), m.end());
-      const bool external = reader.external_models() > 0 && t == reader.models() - 1;
-      report(external ? std::string("external") : "model " + std::to_string(t), s, m, true,
-             dp ? result.report.dp_epsilon[static_cast<size_t>(t)] : std::numeric_limits<double>::quiet_NaN());
     }
-    // Pooled: several targets' guesses on the same candidates are not independent, so the
-    // one-run bound (which needs independent canaries) is per target only.
-    if (result.report.targets.size() > 1)
-      report("pooled", pooled_scores, pooled_member, false, std::numeric_limits<double>::quiet_NaN());
     std::fprintf(text,
         "CP: Clopper-Pearson bound on FPR and FNR at one threshold (chosen by %s), FP and FN there;\n"
         "GDP: mu-GDP ruled out at every threshold (Bonferroni), as epsilon at delta;\n"

@@ -2,6 +2,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "attack/scorer.hpp"
+#include "output_files.hpp"
 
 namespace lira {
 
@@ -12,6 +17,23 @@ struct Subcommand {
   std::function<int()> run;
 };
 Subcommand add_score_command(CLI::App& app);
+
+// Options that score, audit and report share: which file, which targets, which flavor.
+struct CommonOptions {
+  std::string file;
+  int64_t targets = 1;
+  int64_t leave_one_out = 0;
+  std::string flavor = "paper";
+  std::string external;  // lira signals' file: the one target, against every finished model
+  bool overwrite = false;
+  ScoreOptions to_score_options() const;
+};
+void add_common(CLI::App* cmd, CommonOptions& c);
+// The files such a command reads: no output may be one of them.
+std::vector<InputPath> inputs_of(const CommonOptions& c);
+// A report to its path, or to standard output for "-".
+void write_report(const std::string& path, const std::string& text);
+
 Subcommand add_audit_command(CLI::App& app);
 
 }  // namespace lira

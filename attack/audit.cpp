@@ -321,4 +321,56 @@ OneRunBound one_run_bound(std::span<const double> scores, std::span<const uint8_
   return best;
 }
 
+namespace {
+
+std::vector<int64_t> default_guesses(int64_t m) {
+  std::vector<int64_t> k;
+  for (int64_t g : {10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000})
+    if (g <= m / 2) k.push_back(g);
+  if (k.empty()) k.push_back(std::max<int64_t>(1, m / 4));
+  return k;
+}
+
+AuditRow audit_row(const std::string& name, std::span<const double> all, std::span<const uint8_t> all_m,
+                   const std::vector<uint8_t>& canary, bool one_run, double accounted, const AuditOptions& o) {
+  std::vector<double> s;
+  std::vector<uint8_t> m;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (!std::isnan(all[i]) && (canary.empty() || canary[i % canary.size()])) s.push_back(all[i]), m.push_back(all_m[i]);
+  AuditRow row;
+  row.target = name;
+  row.dp_epsilon = accounted;
+  if (o.clopper_pearson)
+    row.clopper_pearson = o.split ? audit(s, m, o.delta, o.alpha, o.seed).evaluated
+                                  : bonferroni_epsilon_bound(s, m, o.delta, o.alpha);
+  if (o.gdp) row.gdp = gdp_bound(s, m, o.delta, o.alpha);
+  if (o.one_run && one_run) {
+    const auto kp = o.k_plus.empty() ? default_guesses(static_cast<int64_t>(s.size())) : o.k_plus;
+    row.one_run = one_run_bound(s, m, kp, o.k_minus, o.delta, o.alpha);
+  }
+  return row;
+}
+
+}  // namespace
+
+std::vector<AuditRow> audit_rows(const std::vector<std::span<const double>>& scores,
+                                 const std::vector<std::vector<uint8_t>>& membership,
+                                 const std::vector<uint8_t>& canary, const std::vector<std::string>& target_names,
+                                 const std::vector<double>& dp_epsilon, const AuditOptions& options) {
+  std::vector<AuditRow> rows;
+  std::vector<double> pooled;
+  std::vector<uint8_t> pooled_member;
+  for (size_t t = 0; t < scores.size(); ++t) {
+    rows.push_back(audit_row(target_names.at(t), scores[t], membership.at(t), canary, true, dp_epsilon.at(t), options));
+    pooled.insert(pooled.end(), scores[t].begin(), scores[t].end());
+    pooled_member.insert(pooled_member.end(), membership[t].begin(), membership[t].end());
+  }
+  // Pooled: several targets' guesses on the same candidates are not independent, so the
+  // one-run bound (which needs independent canaries) is per target only.
+  if (scores.size() > 1)
+    rows.push_back(audit_row("pooled", pooled, pooled_member, canary, false,
+                             std::numeric_limits<double>::quiet_NaN(), options));
+  return rows;
+}
+
 }  // namespace lira

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -93,5 +95,32 @@ struct OneRunBound {
 OneRunBound one_run_bound(std::span<const double> scores, std::span<const uint8_t> member,
                           const std::vector<int64_t>& k_plus, const std::vector<int64_t>& k_minus, double delta,
                           double alpha);
+
+// The bounds `lira audit` computes for each target of a score, and pooled over targets
+// (`lira report` shows the same rows).
+struct AuditOptions {
+  double delta = 1e-5, alpha = 0.05;
+  bool split = false;  // Clopper-Pearson: threshold chosen on a random half (else Bonferroni)
+  uint64_t seed = 0;   // of that split
+  bool clopper_pearson = true, gdp = true, one_run = true;
+  std::vector<int64_t> k_plus;        // one run; empty: 10, 20, 50, ... up to half the candidates
+  std::vector<int64_t> k_minus{0};
+};
+
+struct AuditRow {
+  std::string target;  // "model 7", "external" or "pooled"
+  std::optional<EpsilonBound> clopper_pearson;
+  std::optional<GdpBound> gdp;
+  std::optional<OneRunBound> one_run;  // per target only: pooled guesses are not independent
+  double dp_epsilon = std::numeric_limits<double>::quiet_NaN();  // accounted (DP-SGD runs)
+};
+
+// One row per target of `scores` ([T][N] rows, NaN: no score) and, for several targets,
+// a pooled row. canary: [N] mask of the candidates the bounds are on (empty: all);
+// target_names[t] and dp_epsilon[t] (NaN: none) label each row.
+std::vector<AuditRow> audit_rows(const std::vector<std::span<const double>>& scores,
+                                 const std::vector<std::vector<uint8_t>>& membership,
+                                 const std::vector<uint8_t>& canary, const std::vector<std::string>& target_names,
+                                 const std::vector<double>& dp_epsilon, const AuditOptions& options);
 
 }  // namespace lira

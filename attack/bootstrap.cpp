@@ -90,6 +90,24 @@ BootstrapIntervals bootstrap_metrics(std::span<const double> scores, std::span<c
   return out;
 }
 
+std::vector<double> decision_thresholds(const std::vector<std::span<const double>>& scores,
+                                        const std::vector<std::vector<uint8_t>>& membership, double fpr) {
+  std::vector<double> threshold(scores.size(), std::numeric_limits<double>::infinity());
+  for (size_t t = 0; t < scores.size(); ++t) {
+    std::vector<double> s;
+    std::vector<uint8_t> m;
+    for (size_t n = 0; n < scores[t].size(); ++n)
+      if (!std::isnan(scores[t][n])) s.push_back(scores[t][n]), m.push_back(membership[t][n]);
+    const auto members = std::count(m.begin(), m.end(), uint8_t{1});
+    if (members == 0 || members == static_cast<int64_t>(m.size())) continue;
+    const Roc roc = roc_curve(s, m);
+    double best = -1;
+    for (size_t i = 0; i < roc.fpr.size(); ++i)
+      if (roc.fpr[i] <= fpr && roc.tpr[i] > best) best = roc.tpr[i], threshold[t] = roc.threshold[i];
+  }
+  return threshold;
+}
+
 DecisionVariability decision_variability(const std::vector<std::span<const double>>& scores,
                                          const std::vector<std::vector<uint8_t>>& membership, double fpr) {
   DecisionVariability d;
@@ -100,20 +118,7 @@ DecisionVariability decision_variability(const std::vector<std::span<const doubl
   constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   d.member_flip.assign(N, kNaN), d.nonmember_flip.assign(N, kNaN);
   d.member_flagged.assign(N, kNaN), d.nonmember_flagged.assign(N, kNaN);
-  // Each target's threshold: the ROC point with the highest TPR at FPR <= fpr.
-  std::vector<double> threshold(T, std::numeric_limits<double>::infinity());
-  for (size_t t = 0; t < T; ++t) {
-    std::vector<double> s;
-    std::vector<uint8_t> m;
-    for (size_t n = 0; n < N; ++n)
-      if (!std::isnan(scores[t][n])) s.push_back(scores[t][n]), m.push_back(membership[t][n]);
-    const auto members = std::count(m.begin(), m.end(), uint8_t{1});
-    if (members == 0 || members == static_cast<int64_t>(m.size())) continue;
-    const Roc roc = roc_curve(s, m);
-    double best = -1;
-    for (size_t i = 0; i < roc.fpr.size(); ++i)
-      if (roc.fpr[i] <= fpr && roc.tpr[i] > best) best = roc.tpr[i], threshold[t] = roc.threshold[i];
-  }
+  const std::vector<double> threshold = decision_thresholds(scores, membership, fpr);
   double sum_in = 0, sum_out = 0;
   int64_t n_in = 0, n_out = 0, some = 0, all = 0;
   for (size_t n = 0; n < N; ++n) {

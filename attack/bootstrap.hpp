@@ -45,6 +45,12 @@ struct DecisionVariability {
   int64_t examples = 0;  // examples that are members for >= 2 targets
 };
 
+// Each target's decision threshold ("member if score >= threshold"): the ROC point with the
+// highest TPR at FPR <= fpr; +infinity for a target without both members and non-members.
+// scores: [T][N] rows (NaN: no score), membership: [T][N].
+std::vector<double> decision_thresholds(const std::vector<std::span<const double>>& scores,
+                                        const std::vector<std::vector<uint8_t>>& membership, double fpr);
+
 // scores: [T][N] rows (NaN: no score), membership: [T][N].
 DecisionVariability decision_variability(const std::vector<std::span<const double>>& scores,
                                          const std::vector<std::vector<uint8_t>>& membership, double fpr);

@@ -115,6 +115,21 @@ Needs needs_of(AttackId id) {
   }
 }
 
+// A block laid out [rows, A, inner] keeps the chosen queries only, in their order:
+// [rows, chosen, inner], in place. Each row is gathered first (the order may differ), then
+// written where it goes, which is never past where it was.
+void keep_queries(std::vector<float>& block, int64_t queries, int64_t inner, const std::vector<int64_t>& chosen) {
+  const int64_t row = queries * inner, out_row = static_cast<int64_t>(chosen.size()) * inner;
+  const int64_t rows = static_cast<int64_t>(block.size()) / row;
+  std::vector<float> gathered(static_cast<size_t>(out_row));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (size_t q = 0; q < chosen.size(); ++q)
+      std::copy_n(block.begin() + r * row + chosen[q] * inner, inner, gathered.begin() + static_cast<int64_t>(q) * inner);
+    std::copy(gathered.begin(), gathered.end(), block.begin() + r * out_row);
+  }
+  block.resize(static_cast<size_t>(rows * out_row));
+}
+
 std::string plural(int64_t n, const std::string& what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); }
 
 }  // namespace
@@ -189,6 +204,15 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   setup.targets.assign(done_models.end() - k, done_models.end());
   setup.leave_one_out = options.leave_one_out;
   setup.base = options.leave_one_out ? done_models : std::vector<int64_t>(done_models.begin(), done_models.end() - k);
+  if (options.references > 0) {
+    if (options.leave_one_out)
+      throw ScoreError("--references needs --targets: under leave-one-out every finished model is a reference");
+    if (options.references > static_cast<int64_t>(setup.base.size()))
+      throw ScoreError("--references " + std::to_string(options.references) + ": '" + file.path() + "' has " +
+                       plural(static_cast<int64_t>(setup.base.size()), "finished model") + " besides the " +
+                       plural(k, "target") + "; ask for at most that many");
+    setup.base.resize(static_cast<size_t>(options.references));
+  }
   setup.flavor = options.flavor;
   setup.rmia = options.rmia;
   setup.shokri = options.shokri;
@@ -350,6 +374,25 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
     report.queries.clear();
     for (int64_t a = 0; a < setup.queries; ++a) report.queries.push_back("q" + std::to_string(a));
   }
+  // A subset of the queries: each block is compacted to them right after it is read.
+  const int64_t file_queries = setup.queries;
+  std::vector<int64_t> chosen_queries;
+  for (const auto& q : options.queries) {
+    const auto at = std::find(report.queries.begin(), report.queries.end(), q);
+    if (at == report.queries.end()) {
+      std::string names;
+      for (const auto& n : report.queries) names += (names.empty() ? "" : ", ") + n;
+      throw ScoreError("--queries: '" + file.path() + "' has no query '" + q + "'; its queries are " + names);
+    }
+    const int64_t a = at - report.queries.begin();
+    if (std::find(chosen_queries.begin(), chosen_queries.end(), a) != chosen_queries.end())
+      throw ScoreError("--queries: '" + q + "' named twice");
+    chosen_queries.push_back(a);
+  }
+  if (!chosen_queries.empty()) {
+    setup.queries = static_cast<int64_t>(chosen_queries.size());
+    report.queries = options.queries;
+  }
 
   // Memberships of the targets; the keep matrix itself is streamed block by block.
   for (int64_t t : setup.targets) {
@@ -373,6 +416,7 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   // Signals may carry more dimensions after [M, N, A] (logits: classes); the values per
   // (model, candidate) count towards the block budget.
   int64_t values_per_candidate = 0;
+  std::vector<int64_t> inner;  // values per (model, candidate, query) of each signal: C for logits, else 1
   for (const auto& sig : signals) {
     const auto d = file.signal_dims(sig);
     const bool same_prefix = d.size() >= dims.size() && std::equal(dims.begin(), dims.end(), d.begin()) &&
@@ -382,6 +426,7 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
     int64_t per = 1;
     for (size_t k = 2; k < d.size(); ++k) per *= d[k];
     values_per_candidate += per;
+    inner.push_back(d.size() > 3 ? per / d[2] : 1);
     if (sig == "logits") setup.classes = d.size() == 4 ? d[3] : 0;
   }
   if (!token_signals.empty() && static_cast<int64_t>(setup.offsets.size()) != report.candidates + 1)
@@ -475,6 +520,8 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
           hashed[i][static_cast<size_t>(m)].update(into.signals[i].data() + static_cast<uint64_t>(m) * per_model,
                                                    per_model);
     }
+    if (!chosen_queries.empty())
+      for (size_t i = 0; i < signals.size(); ++i) keep_queries(into.signals[i], file_queries, inner[i], chosen_queries);
     file.read_keep(n0, n1, into.keep);
     for (size_t i = 0; i < token_signals.size(); ++i)
       for (int64_t ti = 0; ti < T; ++ti)

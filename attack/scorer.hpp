@@ -37,6 +37,9 @@ struct ScoreOptions {
   ShokriOptions shokri;
   uint64_t seed = 0;
   double min_k = 0.2;  // min-k, min-k-plus-plus: fraction of the lowest tokens
+  // Fewer than the file has, to see how an attack grows with them (bench/reproduce_lira.sh):
+  int64_t references = 0;            // the first R finished non-target models only (0: all); not with leave_one_out
+  std::vector<std::string> queries;  // these queries only, by name (empty: all), e.g. {"identity"}
 };
 
 struct AttackReport {

@@ -409,3 +409,16 @@ std::shared_ptr<const Dataset> load_dataset(const DataConfig& config) {
 }
 
 }  // namespace lira
+
+namespace lira {
+
+std::vector<std::string> class_names(const std::string& dataset) {
+  if (dataset == "fashion-mnist")
+    return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+  if (dataset == "mnist") return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+  if (dataset == "cifar10")
+    return {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
+  return {};
+}
+
+}  // namespace lira

@@ -63,4 +63,8 @@ std::shared_ptr<const Dataset> load_dataset(const DataConfig& config);
 // that trains runs it (app/run_command.hpp dataset_for), before any model.
 void check_config_with_data(const Config& config, const Dataset& data);
 
+// The names of a dataset's classes in label order (fashion-mnist, mnist, cifar10); empty
+// for the others, whose labels are shown as numbers.
+std::vector<std::string> class_names(const std::string& dataset);
+
 }  // namespace lira

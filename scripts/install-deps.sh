@@ -7,7 +7,8 @@
 # when all of them are installed. Needs root (or sudo) only when something is missing.
 #   scripts/install-deps.sh          what building and running need
 #   scripts/install-deps.sh --test   also what the tests need: the fuzzing toolchain (clang +
-#                                    libFuzzer) and a Slurm for tests/slurm
+#                                    libFuzzer), a Slurm for tests/slurm, and Chromium for
+#                                    tests/report
 set -euo pipefail
 
 release=$( . /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-unknown}" || echo unknown )
@@ -36,6 +37,7 @@ if [ "${1:-}" = --test ]; then
   packages+=("clang-$clang" "libclang-rt-$clang-dev")  # scripts/fuzz.sh: libFuzzer, ASan, UBSan
   packages+=(slurmctld slurmd slurm-client munge libpmix-dev)  # tests/slurm: a one-node Slurm on localhost
   packages+=(time procps)            # /usr/bin/time (tests/e2e/gangs.sh: idle cost), pgrep/pkill
+  packages+=(chromium fonts-dejavu-core)  # tests/report: the HTML report opened in headless Chromium
 fi
 
 missing=()

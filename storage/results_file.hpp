@@ -231,6 +231,9 @@ class ResultsReader {
   std::vector<int64_t> labels() const;                              // empty if absent
   // [N], 1 for an audit canary (/candidate_index -1, data.canaries); empty if none.
   std::vector<uint8_t> canaries() const;
+  // /candidate_index: each candidate's index in the dataset's training split, -1 for a
+  // canary; empty if absent (files of other tools).
+  std::vector<int64_t> candidate_index() const;
   std::vector<std::string> queries() const;  // attribute, or q0..q{A-1}
   std::string config_yaml() const;           // empty if absent
   std::string attribute(const char* name) const;  // a string root attribute, empty if absent

@@ -152,11 +152,16 @@ std::vector<int64_t> ResultsReader::labels() const {
   return v;
 }
 
-std::vector<uint8_t> ResultsReader::canaries() const {
+std::vector<int64_t> ResultsReader::candidate_index() const {
   if (!h5::link_exists(file_, "/candidate_index")) return {};
   std::vector<int64_t> v(static_cast<size_t>(candidates_));
   auto ds = h5::dataset_id(H5Dopen2(file_, "/candidate_index", H5P_DEFAULT), "open /candidate_index");
   h5::check(H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), "read /candidate_index");
+  return v;
+}
+
+std::vector<uint8_t> ResultsReader::canaries() const {
+  const auto v = candidate_index();
   std::vector<uint8_t> mask(v.size());
   bool any = false;
   for (size_t i = 0; i < v.size(); ++i) any |= (mask[i] = v[i] < 0) != 0;

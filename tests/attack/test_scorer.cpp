@@ -225,3 +225,63 @@ TEST_CASE("decision variability: pairwise disagreement among the targets an exam
   CHECK(d.nonmember_flip[3] == 0.0);    // never flagged
   CHECK(d.flagged_by_all == 0.0);
 }
+
+TEST_CASE("--references R: the first R non-target models only, and R = all is the default") {
+  File f("refs", {.models = 12, .candidates = 400, .queries = 2, .population = 40});
+  ScoreOptions o = quick();
+  o.attacks = {"lira-online", "lira-offline"};
+  o.targets = 2;
+  const auto all = score_results(ResultsReader(f.path), o);
+  o.references = 10;
+  const auto same = score_results(ResultsReader(f.path), o);
+  CHECK(same.report.references == all.report.references);
+  for (size_t a = 0; a < all.scores.size(); ++a)
+    for (int64_t t = 0; t < 2; ++t)
+      for (int64_t n = 0; n < 400; ++n) {
+        const double x = all.scores[a].at(t, n), y = same.scores[a].at(t, n);
+        CHECK((x == y || (std::isnan(x) && std::isnan(y))));
+      }
+  o.references = 4;
+  const auto few = score_results(ResultsReader(f.path), o);
+  CHECK(few.report.references == std::vector<int64_t>{0, 1, 2, 3});
+  CHECK(few.report.targets == std::vector<int64_t>{10, 11});
+  CHECK(few.report.attacks[0].pooled.auc != all.report.attacks[0].pooled.auc);
+  o.references = 11;
+  CHECK_THROWS_AS(score_results(ResultsReader(f.path), o), ScoreError);
+  o.references = 4;
+  o.leave_one_out = true;
+  CHECK_THROWS_AS(score_results(ResultsReader(f.path), o), ScoreError);
+}
+
+TEST_CASE("--queries: a subset by name, in any order, scores as the file with those queries only") {
+  File f("queries", {.models = 10, .candidates = 300, .queries = 3, .population = 30});
+  const std::vector<std::string> names = ResultsReader(f.path).queries();
+  REQUIRE(names.size() == 3);
+  ScoreOptions o = quick();
+  o.attacks = {"lira-online", "loss"};
+  o.targets = 2;
+  const auto all = score_results(ResultsReader(f.path), o);
+  o.queries = names;
+  const auto named = score_results(ResultsReader(f.path), o);
+  CHECK(named.report.attacks[0].pooled.auc == all.report.attacks[0].pooled.auc);
+  // LiRA averages its per-query scores: the order of the queries does not matter, but which
+  // ones does (the gather of each block is what this checks).
+  o.queries = {names[2], names[0]};
+  const auto two = score_results(ResultsReader(f.path), o);
+  o.queries = {names[0], names[2]};
+  const auto two_sorted = score_results(ResultsReader(f.path), o);
+  CHECK(two.report.queries == std::vector<std::string>{names[2], names[0]});
+  for (int64_t n = 0; n < 300; ++n) {
+    const double x = two.scores[0].at(0, n), y = two_sorted.scores[0].at(0, n);
+    CHECK((std::abs(x - y) <= 1e-9 * std::max(1.0, std::abs(x)) || (std::isnan(x) && std::isnan(y))));
+  }
+  CHECK(two.report.attacks[0].pooled.auc != all.report.attacks[0].pooled.auc);
+  o.queries = {names[1]};
+  const auto one = score_results(ResultsReader(f.path), o);
+  CHECK(one.report.queries.size() == 1);
+  CHECK(one.report.attacks[0].pooled.auc != two.report.attacks[0].pooled.auc);
+  o.queries = {"no-such-query"};
+  CHECK_THROWS_AS(score_results(ResultsReader(f.path), o), ScoreError);
+  o.queries = {names[0], names[0]};
+  CHECK_THROWS_AS(score_results(ResultsReader(f.path), o), ScoreError);
+}
