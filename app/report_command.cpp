@@ -29,14 +29,17 @@ struct ReportArgs {
   int64_t bootstrap = 1000;
 };
 
-// The candidates the page shows: the first and last `examples` of the ranking.
+// The targets option that gives a report's targets: "--leave-one-out 16", "--targets 1".
+std::string targets_flag(const ScoreReport& r) {
+  return std::string(r.leave_one_out ? "--leave-one-out " : "--targets ") + std::to_string(r.targets.size());
+}
+
+// The candidates the page shows.
 std::set<int64_t> shown(const Exposure& e, int64_t examples) {
   std::set<int64_t> s;
-  const size_t k = std::min(e.ranked.size(), static_cast<size_t>(examples));
-  for (size_t i = 0; i < k; ++i) {
-    s.insert(e.ranked[i].candidate);
-    s.insert(e.ranked[e.ranked.size() - 1 - i].candidate);
-  }
+  const auto [most, least] = extremes(e, examples);
+  for (const auto* c : most) s.insert(c->candidate);
+  for (const auto* c : least) s.insert(c->candidate);
   return s;
 }
 
@@ -63,10 +66,11 @@ void add_views(const ResultsReader& file, const std::optional<Config>& config, c
   if (config->data.is_text()) {
     const auto offsets = file.offsets();
     const bool bytes = config->data.tokenizer == "byte" || config->data.tokenizer.empty();
-    if (offsets.empty() || !bytes) {
+    if (!bytes)
       in.views_note = "Text records are shown for the byte tokenizer only; this run used '" + config->data.tokenizer +
                       "', so its candidates are shown by index.";
-    }
+    else if (offsets.empty())
+      in.views_note = "This file has no /offsets (the records' token layout), so its candidates are shown by index.";
     for (int64_t n : candidates) {
       ExampleView v = base_view(n);
       if (!offsets.empty() && bytes) v.text = byte_text(file.tokens(offsets[static_cast<size_t>(n)], offsets[static_cast<size_t>(n) + 1]));
@@ -114,6 +118,13 @@ Subcommand add_report_command(CLI::App& app) {
       "report", "Write the findings of a results file as one self-contained HTML page: the run, the attacks, ROC "
                 "curves, score distributions, audit bounds, and the most and least exposed candidates as they are");
   add_common(cmd, *common);
+  // Unlike lira score, the page defaults to several targets, so that every candidate is a
+  // member of some of them.
+  cmd->get_option("--targets")->default_str("")->description(
+      "The last K finished models are targets, the other finished models references (default: --leave-one-out 16)");
+  cmd->get_option("--leave-one-out")->description(
+      "Each of the last K finished models is a target scored against all other finished models (default: the last "
+      "16, or all when fewer)");
   cmd->add_option("-o,--out", args->out, "The page to write (.html)")->required();
   cmd->add_option("--attack", args->attack,
                   "The attack whose per-example scores rank the candidates (and whose distributions and audit "
@@ -168,39 +179,35 @@ Subcommand add_report_command(CLI::App& app) {
     }
     in.title = config ? config->experiment.name : std::filesystem::path(common->file).stem().string();
     if (config) {
-      in.facts.emplace_back("dataset", config->data.dataset + " (" + config->data.path + ")");
+      in.facts.emplace_back("dataset", config->data.dataset + " (" + (args->data.empty() ? config->data.path : args->data) + ")");
       in.facts.emplace_back("model", config->model.arch);
       in.class_names = class_names(config->data.dataset);
     }
     const auto labels = reader.labels();
-    in.exposure = compute_exposure(result, attack, labels);
+    const auto canary = reader.canaries();
+    in.exposure = compute_exposure(result, attack, labels, canary);
     add_views(reader, config, args->data, shown(in.exposure, args->examples), in);
 
-    // The audit, where the run was made for one: canaries or DP-SGD.
-    const auto canary = reader.canaries();
+    // The audit, where the run was made for one: canaries or DP-SGD; at the run's delta.
     if (!canary.empty() || !result.report.dp_epsilon.empty()) {
       AuditOptions ao;
-      if (config && !std::isnan(result.report.dp_delta)) ao.delta = result.report.dp_delta;
-      std::vector<std::span<const double>> rows;
-      std::vector<std::string> names;
-      std::vector<double> accounted;
-      for (size_t ti = 0; ti < result.report.targets.size(); ++ti) {
-        const int64_t t = result.report.targets[ti];
-        rows.push_back(result.scores[attack].row(static_cast<int64_t>(ti)));
-        names.push_back("model " + std::to_string(t));
-        accounted.push_back(result.report.dp_epsilon.empty() ? std::numeric_limits<double>::quiet_NaN()
-                                                             : result.report.dp_epsilon[static_cast<size_t>(t)]);
-      }
-      in.audit = audit_rows(rows, result.membership, canary, names, accounted, ao);
-      char buf[160];
-      std::snprintf(buf, sizeof buf, "delta %g, each bound at 95%% confidence, on %s", ao.delta,
-                    canary.empty() ? "every candidate" : "the canaries only");
-      in.audit_note = std::string(buf) + " (lira audit computes the same with more options).";
+      if (!std::isnan(result.report.dp_delta)) ao.delta = result.report.dp_delta;
+      const auto targets = audit_targets(result, reader, attack);
+      in.audit = audit_rows(targets.scores, result.membership, canary, targets.names, targets.accounted, ao);
+      char buf[320];
+      std::snprintf(buf, sizeof buf,
+                    "delta %g, each bound at 95%% confidence, on %s; the same as `lira audit %s --attack %s %s "
+                    "--delta %g`, which has more options.",
+                    ao.delta, canary.empty() ? "every candidate" : "the canaries only", common->file.c_str(),
+                    args->attack.c_str(), targets_flag(result.report).c_str(), ao.delta);
+      in.audit_note = buf;
     }
     write_text_atomically(args->out, html_report(in));
-    std::printf("%s: %s ranked by %s over %zu targets; %zu shown as they are%s\n", args->out.c_str(),
+    int64_t pictured = 0;
+    for (const auto& [n, v] : in.views) pictured += !v.png.empty() || !v.text.empty() || !v.features.empty();
+    std::printf("%s: %s ranked by %s over %zu targets; %lld shown as they are%s\n", args->out.c_str(),
                 std::to_string(in.exposure.ranked.size()).c_str(), args->attack.c_str(), result.report.targets.size(),
-                in.views.size(), in.views_note.empty() ? "" : " (see the page's note)");
+                static_cast<long long>(pictured), in.views_note.empty() ? "" : " (the page says why not all)");
     return 0;
   };
   return {cmd, run};

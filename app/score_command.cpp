@@ -62,6 +62,19 @@ std::vector<InputPath> inputs_of(const CommonOptions& c) {
   return {{"the results file", c.file}, {"the external target file (--external)", c.external}};
 }
 
+AuditTargets audit_targets(const ScoreResult& result, const ResultsReader& reader, size_t attack) {
+  AuditTargets a;
+  const bool dp = !result.report.dp_epsilon.empty();
+  for (size_t ti = 0; ti < result.report.targets.size(); ++ti) {
+    const int64_t t = result.report.targets[ti];
+    a.scores.push_back(result.scores.at(attack).row(static_cast<int64_t>(ti)));
+    const bool external = reader.external_models() > 0 && t == reader.models() - 1;
+    a.names.push_back(external ? std::string("external") : "model " + std::to_string(t));
+    a.accounted.push_back(dp ? result.report.dp_epsilon[static_cast<size_t>(t)] : std::numeric_limits<double>::quiet_NaN());
+  }
+  return a;
+}
+
 void write_report(const std::string& path, const std::string& text) {
   if (path == "-") {
     std::cout << text << std::flush;
@@ -143,9 +156,9 @@ Subcommand add_score_command(CLI::App& app) {
                   "with the number of reference models; with --targets")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--queries", extra->queries,
-                  "Use only these queries, comma-separated by name (lira status and the table name them, e.g. "
-                  "identity,mirror); default: all")
-      ->delimiter(',');
+                  "Use only these queries, comma-separated by name (e.g. identity,mirror or "
+                  "'identity(0,0),mirror(0,0)': commas inside parentheses belong to the name; --json lists a "
+                  "file's names under queries, and a wrong name's error lists them all); default: all");
   cmd->add_option("--block", extra->block_candidates, "Candidates per streamed block (0: from --block-bytes)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--block-bytes", extra->block_bytes,
@@ -172,7 +185,9 @@ Subcommand add_score_command(CLI::App& app) {
     o.min_k = extra->min_k;
     o.seed = extra->seed;
     o.references = extra->references;
-    o.queries = extra->queries;
+    o.queries.clear();
+    for (const auto& list : extra->queries)
+      for (auto& name : parse_query_names(list)) o.queries.push_back(std::move(name));
     o.block_candidates = extra->block_candidates;
     o.block_bytes = extra->block_bytes;
     o.bootstrap = extra->bootstrap;
@@ -290,17 +305,8 @@ Subcommand add_audit_command(CLI::App& app) {
     ao.delta = *delta, ao.alpha = *alpha, ao.split = *threshold == "split", ao.seed = *seed;
     ao.clopper_pearson = has("clopper-pearson"), ao.gdp = has("gdp"), ao.one_run = has("one-run");
     ao.k_plus = *k_plus, ao.k_minus = *k_minus;
-    std::vector<std::span<const double>> rows;
-    std::vector<std::string> names;
-    std::vector<double> accounted;
-    for (size_t ti = 0; ti < result.report.targets.size(); ++ti) {
-      const int64_t t = result.report.targets[ti];
-      rows.push_back(result.scores[0].row(static_cast<int64_t>(ti)));
-      const bool external = reader.external_models() > 0 && t == reader.models() - 1;
-      names.push_back(external ? std::string("external") : "model " + std::to_string(t));
-      accounted.push_back(dp ? result.report.dp_epsilon[static_cast<size_t>(t)] : std::numeric_limits<double>::quiet_NaN());
-    }
-    for (const auto& row : audit_rows(rows, result.membership, canary, names, accounted, ao)) {
+    const auto targets = audit_targets(result, reader, 0);
+    for (const auto& row : audit_rows(targets.scores, result.membership, canary, targets.names, targets.accounted, ao)) {
       nlohmann::json j = {{"target", row.target}};
       std::string cp_eps = "-", cp_thr = "-", fp = "-", fn = "-", gdp_eps = "-", mu = "-", or_eps = "-", guesses = "-";
       char buf[64];

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,16 @@ struct CommonOptions {
 void add_common(CLI::App* cmd, CommonOptions& c);
 // The files such a command reads: no output may be one of them.
 std::vector<InputPath> inputs_of(const CommonOptions& c);
+// What audit_rows needs of a score, for one scored attack: each target's row of scores,
+// its name ("model 7", or "external" for --external's target) and the epsilon it spent
+// under DP-SGD (NaN when the run has none). lira audit and lira report use it alike.
+struct AuditTargets {
+  std::vector<std::span<const double>> scores;
+  std::vector<std::string> names;
+  std::vector<double> accounted;
+};
+AuditTargets audit_targets(const ScoreResult& result, const ResultsReader& reader, size_t attack);
+
 // A report to its path, or to standard output for "-".
 void write_report(const std::string& path, const std::string& text);
 

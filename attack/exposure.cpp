@@ -7,7 +7,8 @@
 
 namespace lira {
 
-Exposure compute_exposure(const ScoreResult& result, size_t attack, const std::vector<int64_t>& labels) {
+Exposure compute_exposure(const ScoreResult& result, size_t attack, const std::vector<int64_t>& labels,
+                          const std::vector<uint8_t>& canary) {
   Exposure e;
   e.attack = attack;
   e.fpr = result.report.decision_fpr;
@@ -29,12 +30,15 @@ Exposure compute_exposure(const ScoreResult& result, size_t attack, const std::v
     c.candidate = n;
     c.label = labels.empty() ? -1 : labels[static_cast<size_t>(n)];
     double in_sum = 0, out_sum = 0;
-    Pairs* cls = labels.empty() ? nullptr : &by_class[c.label];
+    const bool is_canary = !canary.empty() && canary[static_cast<size_t>(n)] != 0;
+    Pairs* cls = labels.empty() || is_canary ? nullptr : &by_class[c.label];
     for (size_t t = 0; t < T; ++t) {
       const double s = rows[t][static_cast<size_t>(n)];
-      if (std::isnan(s)) continue;
+      // A target without both members and non-members has no threshold: it decides nothing
+      // (as in DecisionVariability).
+      if (std::isnan(s) || std::isinf(threshold[t])) continue;
       const bool member = result.membership[t][static_cast<size_t>(n)] != 0;
-      const bool flagged = !std::isinf(threshold[t]) && s >= threshold[t];
+      const bool flagged = s >= threshold[t];
       if (member) {
         ++c.member_targets, in_sum += s, c.flagged += flagged;
       } else {
@@ -67,6 +71,14 @@ Exposure compute_exposure(const ScoreResult& result, size_t attack, const std::v
     e.classes.push_back(c);
   }
   return e;
+}
+
+Extremes extremes(const Exposure& e, int64_t k) {
+  Extremes x;
+  const size_t n = e.ranked.size(), shown = std::min(n / 2 + n % 2, static_cast<size_t>(std::max<int64_t>(0, k)));
+  for (size_t i = 0; i < shown; ++i) x.most.push_back(&e.ranked[i]);
+  for (size_t i = 0; i < shown && n - 1 - i >= shown; ++i) x.least.push_back(&e.ranked[n - 1 - i]);
+  return x;
 }
 
 }  // namespace lira

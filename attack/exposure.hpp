@@ -44,7 +44,16 @@ struct Exposure {
 };
 
 // The exposure under the scored attack `attack` (an index into result.report.attacks),
-// at the report's decision FPR. labels: [N] or empty.
-Exposure compute_exposure(const ScoreResult& result, size_t attack, const std::vector<int64_t>& labels);
+// at the report's decision FPR. labels: [N] or empty. canary: [N] or empty; audit
+// canaries (deliberately mislabeled or noise) are ranked but left out of the classes.
+Exposure compute_exposure(const ScoreResult& result, size_t attack, const std::vector<int64_t>& labels,
+                          const std::vector<uint8_t>& canary = {});
+
+// The k most exposed candidates (most first) and the k least (least first): the ones a
+// report shows. Fewer when fewer are ranked; never one candidate in both lists.
+struct Extremes {
+  std::vector<const CandidateExposure*> most, least;
+};
+Extremes extremes(const Exposure& e, int64_t k);
 
 }  // namespace lira

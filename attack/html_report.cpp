@@ -11,28 +11,16 @@
 namespace lira {
 namespace {
 
-std::string esc(const std::string& s) {
-  std::string o;
-  o.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
+std::string esc(const std::string& s) { return html_escape(s); }
 
-// Valid UTF-8 kept, each invalid byte replaced by U+FFFD, control characters but newline
-// and tab by spaces; then escaped.
+// UTF-8 sequences of a valid shape kept (overlong forms are not singled out: the page's
+// charset decoder replaces them), each byte that starts no such sequence replaced by
+// U+FFFD, control characters but newline and tab by spaces; then escaped; "..." when cut.
 std::string text_excerpt(const std::string& s, size_t max_chars) {
   std::string o;
   size_t chars = 0;
-  for (size_t i = 0; i < s.size() && chars < max_chars; ++chars) {
+  size_t i = 0;
+  for (; i < s.size() && chars < max_chars; ++chars) {
     const auto c = static_cast<unsigned char>(s[i]);
     size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
     bool ok = len > 0 && i + len <= s.size();
@@ -49,7 +37,7 @@ std::string text_excerpt(const std::string& s, size_t max_chars) {
     }
     i += len;
   }
-  if (chars >= max_chars) o += "&hellip;";
+  if (i < s.size()) o += "&hellip;";
   return o;
 }
 
@@ -152,7 +140,7 @@ std::string html_report(const HtmlReportInput& in) {
   std::ostringstream o;
   o << "<!DOCTYPE html>\n" << kHtmlReportMarker << "\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
     << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src "
-       "'unsafe-inline'\">\n"
+       "'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n"
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
     << "<title>lira report: " << esc(in.title) << "</title>\n<style>" << kStyle << "</style></head><body>\n";
   o << "<h1>Membership inference: " << esc(in.title) << "</h1>\n<p class=\"sub\">" << esc(rep.file) << " &middot; "
@@ -178,9 +166,7 @@ std::string html_report(const HtmlReportInput& in) {
   fact("mean train accuracy", fmt("%.4f", rep.mean_train_accuracy));
   fact("mean test accuracy", fmt("%.4f", rep.mean_test_accuracy));
   std::string targets = std::to_string(rep.targets.size()) + (rep.leave_one_out ? " (leave-one-out)" : "");
-  if (!rep.targets.empty())
-    targets += ": model" + std::string(rep.targets.size() > 1 ? "s " : " ") + std::to_string(rep.targets.front()) +
-               (rep.targets.size() > 1 ? " to " + std::to_string(rep.targets.back()) : "");
+  if (!rep.targets.empty()) targets += ": model" + std::string(rep.targets.size() > 1 ? "s " : " ") + list_models(rep.targets);
   fact("targets", targets);
   fact("reference models per target", std::to_string(rep.references.size()));
   o << "</table>\n";
@@ -225,11 +211,11 @@ std::string html_report(const HtmlReportInput& in) {
     << (T < 4 ? " (few: --leave-one-out K gives each candidate more)" : "") << ". " << ex.ranked.size()
     << " candidates ranked.</p>\n";
   if (!in.views_note.empty()) o << "<p class=\"banner\">" << esc(in.views_note) << "</p>\n";
-  const size_t k = std::min(ex.ranked.size(), static_cast<size_t>(std::max<int64_t>(0, in.examples)));
+  const auto [most, least] = extremes(ex, in.examples);
   o << "<div class=\"grid\">\n";
-  for (size_t i = 0; i < k; ++i) example_card(o, in, ex.ranked[i]);
+  for (const auto* c : most) example_card(o, in, *c);
   o << "</div></section>\n<section id=\"least\"><h2>The least exposed, for contrast</h2>\n<div class=\"grid\">\n";
-  for (size_t i = 0; i < k; ++i) example_card(o, in, ex.ranked[ex.ranked.size() - 1 - i]);
+  for (const auto* c : least) example_card(o, in, *c);
   o << "</div></section>\n";
 
   if (!ex.classes.empty()) {

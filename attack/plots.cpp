@@ -52,17 +52,6 @@ std::string num(double v) {
   return buf;
 }
 
-std::string escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else o += c;
-  }
-  return o;
-}
-
 }  // namespace
 
 std::string roc_csv(const ScoreResult& r) {
@@ -163,7 +152,7 @@ std::string roc_svg(const ScoreResult& r) {
     const double y = ly + row_h * static_cast<double>(a);
     o << "<line x1=\"" << left << "\" y1=\"" << y - 4 << "\" x2=\"" << left + 30 << "\" y2=\"" << y - 4
       << "\" stroke-width=\"2\" " << curve_style(a) << "/>\n";
-    o << "<text x=\"" << left + 38 << "\" y=\"" << y << "\">" << escape(text) << "</text>\n";
+    o << "<text x=\"" << left + 38 << "\" y=\"" << y << "\">" << html_escape(text) << "</text>\n";
   }
   o << "</svg>\n";
   return o.str();
@@ -245,7 +234,7 @@ std::string scores_svg(const ScoreResult& r, const std::vector<std::string>& nam
       o << "<text x=\"" << sx(x) << "\" y=\"" << y0 + panel + 16 << "\" text-anchor=\"middle\">" << num(x)
         << "</text>\n";
     }
-    o << "<text x=\"" << left + 6 << "\" y=\"" << y0 + 16 << "\">" << escape(r.report.attacks[a].name) << " ("
+    o << "<text x=\"" << left + 6 << "\" y=\"" << y0 + 16 << "\">" << html_escape(r.report.attacks[a].name) << " ("
       << in.size() << " members, " << out.size() << " non-members)</text>\n";
     if (below + above > 0)
       o << "<text x=\"" << left + 6 << "\" y=\"" << y0 + 32 << "\" fill=\"#555555\">axis: the central "

@@ -23,18 +23,6 @@ std::string pad(std::string s, size_t width) {
   return s;
 }
 
-std::string list_models(const std::vector<int64_t>& m) {
-  std::string s;
-  for (size_t i = 0; i < m.size(); ++i) {
-    if (i == 8 && m.size() > 10) {
-      s += ", ... " + std::to_string(m.back());
-      break;
-    }
-    s += (i ? ", " : "") + std::to_string(m[i]);
-  }
-  return s;
-}
-
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
 nlohmann::json metrics_json(const Metrics& m) {
@@ -90,6 +78,34 @@ std::string with_interval(double v, const Interval& i) {
 }
 
 }  // namespace
+
+std::string list_models(const std::vector<int64_t>& m) {
+  std::string s;
+  for (size_t i = 0; i < m.size(); ++i) {
+    if (i == 8 && m.size() > 10) {
+      s += ", ... " + std::to_string(m.back());
+      break;
+    }
+    s += (i ? ", " : "") + std::to_string(m[i]);
+  }
+  return s;
+}
+
+std::string html_escape(const std::string& s) {
+  std::string o;
+  o.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '&': o += "&amp;"; break;
+      case '"': o += "&quot;"; break;
+      case '\'': o += "&#39;"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
 
 std::string format_percent(double fraction) { return fmt("%.6g", fraction * 100.0) + "%"; }
 

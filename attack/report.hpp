@@ -2,7 +2,9 @@
 // curves as CSV and as an SVG figure in the style of the LiRA paper (log-log axes).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "scorer.hpp"
 
@@ -34,5 +36,11 @@ inline constexpr const char* kScoresSvgMarker = "<!-- written by lira score: sco
 
 // "0.1%" for 0.001, "0.001%" for 1e-5.
 std::string format_percent(double fraction);
+
+// Text for HTML and SVG: & < > " ' as entities.
+std::string html_escape(const std::string& s);
+
+// "0, 1, 2" or, past 10 models, "0, 1, ... 7, ... 31": the models of a report's line.
+std::string list_models(const std::vector<int64_t>& models);
 
 }  // namespace lira

@@ -666,4 +666,28 @@ ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options
   return result;
 }
 
+std::vector<std::string> parse_query_names(const std::string& list) {
+  std::vector<std::string> names;
+  std::string name;
+  int depth = 0;
+  auto flush = [&] {
+    const auto first = name.find_first_not_of(" \t"), last = name.find_last_not_of(" \t");
+    if (first != std::string::npos) names.push_back(name.substr(first, last - first + 1));
+    name.clear();
+  };
+  for (char c : list) {
+    if (c == '(') ++depth;
+    if (c == ')' && --depth < 0) break;
+    if (c == ',' && depth == 0) {
+      flush();
+    } else {
+      name += c;
+    }
+  }
+  if (depth != 0)
+    throw ScoreError("--queries '" + list + "': unbalanced parentheses (names look like identity, mirror or mirror(0,1))");
+  flush();
+  return names;
+}
+
 }  // namespace lira

@@ -92,4 +92,9 @@ struct ScoreResult {
 
 ScoreResult score_results(const ResultsReader& file, const ScoreOptions& options);
 
+// A comma-separated list of query names as a user types it: names such as "mirror(0,1)"
+// hold commas, so the list splits only at commas outside parentheses; spaces around a
+// name are dropped, empty names skipped. Throws ScoreError for unbalanced parentheses.
+std::vector<std::string> parse_query_names(const std::string& list);
+
 }  // namespace lira

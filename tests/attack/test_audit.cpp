@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <span>
 #include <vector>
 
 #include "attack/audit.hpp"
@@ -88,4 +89,54 @@ TEST_CASE("one-run bound on scores: Bonferroni over the guess counts, top guesse
   CHECK(several.tried == 4);
   CHECK(several.guesses == 200);  // 100 IN + 100 OUT, all correct: the best of the four
   CHECK(several.epsilon == doctest::Approx(one_run_epsilon(200, 200, 1000, 0.0, 0.05 / 4)));
+}
+
+TEST_CASE("audit_rows: each target's bounds on the canaries, a pooled row without one-run, NaN scores left out") {
+  // Two targets over 400 candidates; every 4th candidate a canary; members score higher.
+  const size_t N = 400;
+  std::vector<std::vector<double>> s(2, std::vector<double>(N));
+  std::vector<std::vector<uint8_t>> member(2, std::vector<uint8_t>(N));
+  std::vector<uint8_t> canary(N);
+  for (size_t t = 0; t < 2; ++t)
+    for (size_t n = 0; n < N; ++n) {
+      member[t][n] = static_cast<uint8_t>((n * 7 + t * 3) % 2);
+      s[t][n] = (member[t][n] ? 2.0 : 0.0) + static_cast<double>((n * 37 + t * 11) % 100) / 40.0;
+      canary[n] = n % 4 == 0;
+    }
+  s[1][8] = std::nan("");  // a canary without a score
+  lira::AuditOptions o;
+  o.k_plus = {10, 20};
+  const std::vector<std::span<const double>> rows = {s[0], s[1]};
+  const auto out = lira::audit_rows(rows, member, canary, {"model 6", "model 7"}, {1.5, std::nan("")}, o);
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].target == "model 6");
+  CHECK(out[2].target == "pooled");
+  CHECK(out[0].dp_epsilon == 1.5);
+  CHECK(std::isnan(out[2].dp_epsilon));
+  CHECK(out[0].one_run.has_value());
+  CHECK_FALSE(out[2].one_run.has_value());
+  // The same bounds by hand on target 7's canaries with a score.
+  std::vector<double> cs;
+  std::vector<uint8_t> cm;
+  for (size_t n = 0; n < N; ++n)
+    if (canary[n] && !std::isnan(s[1][n])) cs.push_back(s[1][n]), cm.push_back(member[1][n]);
+  CHECK(cs.size() == 99);
+  const auto cp = lira::bonferroni_epsilon_bound(cs, cm, o.delta, o.alpha);
+  const auto g = lira::gdp_bound(cs, cm, o.delta, o.alpha);
+  const auto b = lira::one_run_bound(cs, cm, o.k_plus, o.k_minus, o.delta, o.alpha);
+  REQUIRE(out[1].clopper_pearson.has_value());
+  CHECK(out[1].clopper_pearson->epsilon == cp.epsilon);
+  CHECK(out[1].clopper_pearson->members + out[1].clopper_pearson->nonmembers == 99);
+  CHECK(out[1].gdp->mu == g.mu);
+  CHECK(out[1].one_run->epsilon == b.epsilon);
+  CHECK(out[1].one_run->correct == b.correct);
+  // Pooled: both targets' canaries, 100 + 99 pairs.
+  CHECK(out[2].clopper_pearson->members + out[2].clopper_pearson->nonmembers == 199);
+  // Methods switched off are absent.
+  o.gdp = false;
+  o.one_run = false;
+  const auto cp_only = lira::audit_rows(rows, member, {}, {"a", "b"}, {std::nan(""), std::nan("")}, o);
+  CHECK_FALSE(cp_only[0].gdp.has_value());
+  CHECK_FALSE(cp_only[0].one_run.has_value());
+  CHECK(cp_only[0].clopper_pearson->members + cp_only[0].clopper_pearson->nonmembers == 400);
 }

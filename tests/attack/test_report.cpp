@@ -106,6 +106,10 @@ TEST_CASE("html_report: every string from the file or the data is escaped, and t
     v.text = "<img src=x onerror=alert(1)> \x01\xff end";
     in.views[c.candidate] = v;
   }
+  // A table row: its first 8 features, and how many there are.
+  ExampleView row;
+  row.features = {1.5, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  in.views[in.exposure.ranked.front().candidate] = row;
   const std::string page = html_report(in);
   CHECK(page.find("<script") == std::string::npos);
   CHECK(page.find("&lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
@@ -113,6 +117,7 @@ TEST_CASE("html_report: every string from the file or the data is escaped, and t
   CHECK(page.find("&lt;img src=x onerror=alert(1)&gt;") != std::string::npos);
   CHECK(page.find("\xef\xbf\xbd end") != std::string::npos);  // the invalid byte replaced
   CHECK(page.find("a&amp;b") != std::string::npos);
+  CHECK(page.find("<code>1.5, 2, 3, 4, 5, 6, 7, 8, &hellip; (10 features)</code>") != std::string::npos);
   CHECK(page.find("default-src 'none'") != std::string::npos);
   CHECK(page.find(kHtmlReportMarker) != std::string::npos);
   // 3 most and 3 least exposed, each a figure.

@@ -260,6 +260,7 @@ TEST_CASE("--queries: a subset by name, in any order, scores as the file with th
   ScoreOptions o = quick();
   o.attacks = {"lira-online", "loss"};
   o.targets = 2;
+  o.block_candidates = 64;  // several blocks, each compacted on its own
   const auto all = score_results(ResultsReader(f.path), o);
   o.queries = names;
   const auto named = score_results(ResultsReader(f.path), o);
@@ -276,12 +277,31 @@ TEST_CASE("--queries: a subset by name, in any order, scores as the file with th
     CHECK((std::abs(x - y) <= 1e-9 * std::max(1.0, std::abs(x)) || (std::isnan(x) && std::isnan(y))));
   }
   CHECK(two.report.attacks[0].pooled.auc != all.report.attacks[0].pooled.auc);
-  o.queries = {names[1]};
-  const auto one = score_results(ResultsReader(f.path), o);
-  CHECK(one.report.queries.size() == 1);
-  CHECK(one.report.attacks[0].pooled.auc != two.report.attacks[0].pooled.auc);
+  // Each single query scores differently: a gather that kept the first k queries whatever
+  // was asked would make {q2} score as {q0}.
+  std::vector<double> single;
+  for (const auto& name : names) {
+    o.queries = {name};
+    const auto one = score_results(ResultsReader(f.path), o);
+    CHECK(one.report.queries == std::vector<std::string>{name});
+    single.push_back(one.report.attacks[0].pooled.auc);
+  }
+  CHECK(single[0] != single[1]);
+  CHECK(single[2] != single[0]);
+  CHECK(single[2] != single[1]);
+  o.queries = {names[0], names[1]};
+  CHECK(score_results(ResultsReader(f.path), o).report.attacks[0].pooled.auc != two.report.attacks[0].pooled.auc);
   o.queries = {"no-such-query"};
   CHECK_THROWS_AS(score_results(ResultsReader(f.path), o), ScoreError);
   o.queries = {names[0], names[0]};
   CHECK_THROWS_AS(score_results(ResultsReader(f.path), o), ScoreError);
+}
+
+TEST_CASE("parse_query_names: commas inside parentheses belong to the name") {
+  CHECK(parse_query_names("identity,mirror") == std::vector<std::string>{"identity", "mirror"});
+  CHECK(parse_query_names("identity(0,0), mirror(1,-1)") == std::vector<std::string>{"identity(0,0)", "mirror(1,-1)"});
+  CHECK(parse_query_names(" identity ,, ") == std::vector<std::string>{"identity"});
+  CHECK(parse_query_names("").empty());
+  CHECK_THROWS_AS(parse_query_names("mirror(0,1"), ScoreError);
+  CHECK_THROWS_AS(parse_query_names("mirror)0,1("), ScoreError);
 }

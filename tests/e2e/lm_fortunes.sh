@@ -51,6 +51,11 @@ grep -q "^token_logprob: .* done rows verified, 0 changed on disk" "$work/check.
 "$lira" score "$work/lm.h5" --attack loss,zlib,min-k,min-k-plus-plus,reference,lira-offline --json "$work/s.json" \
   >"$work/score.txt" || { cat "$work/score.txt"; fail "lira score"; }
 cat "$work/score.txt"
+# lira report shows the exposed records as text, from the file's own tokens.
+"$lira" report "$work/lm.h5" -o "$work/report.html" --attack loss --examples 4 --bootstrap 0 >/dev/null ||
+  fail "lira report on a text file"
+[ "$(grep -o '<blockquote>' "$work/report.html" | wc -l)" -eq 8 ] || fail "lira report: expected 8 text excerpts"
+grep -q '<blockquote>[^<]*[A-Za-z]' "$work/report.html" || fail "lira report: the excerpts hold no text"
 "$python" - "$work/s.json" <<'PY' || fail "the tiny GPTs do not leak"
 import json, sys
 r = json.load(open(sys.argv[1]))
