@@ -14,24 +14,29 @@
 #   --tiny         8 models on 300 candidates, 2 epochs: checks the script end to end (CTest)
 #   --cifar10 DIR  the paper's own setting instead (configs/cifar10-paper.yaml: WRN-28-2 on
 #                  the binary CIFAR-10 files in DIR; GPU hours, see that config)
-# Outputs in DIR (default results/reproduce-lira): results.h5, the lira score JSON reports,
+# Relative paths are taken from the directory it is called from. Outputs in DIR (default
+# results/reproduce-lira in the repo, which git ignores): results.h5, the lira score JSON reports,
 # references.svg, queries.svg, roc.svg and summary.md (the tables docs/reproduction.md shows).
 # Rerunning resumes the training (lira run's resume) and redoes the scoring.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-out=results/reproduce-lira models=256 tiny=0 cifar= lira=build/bin/lira
+# Paths given relative to where the script is called from (it then works in the repo root).
+absolute() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+out= models=256 tiny=0 cifar= lira=
 while [ $# -gt 0 ]; do
   case $1 in
-    --out) out=$2; shift 2 ;;
+    --out) out=$(absolute "$2"); shift 2 ;;
     --models) models=$2; shift 2 ;;
     --tiny) tiny=1; shift ;;
-    --cifar10) cifar=$2; shift 2 ;;
-    --lira) lira=$2; shift 2 ;;
+    --cifar10) cifar=$(absolute "$2"); shift 2 ;;
+    --lira) lira=$(absolute "$2"); shift 2 ;;
     *) echo "reproduce_lira: unknown option '$1' (see the comment at the top of $0)" >&2; exit 2 ;;
   esac
 done
+cd "$(dirname "$0")/.."
+out=${out:-$PWD/results/reproduce-lira}
 python=${LIRA_PYTHON:-/usr/bin/python3}
-if [ "$lira" = build/bin/lira ]; then
+if [ -z "$lira" ]; then
+  lira=$PWD/build/bin/lira
   [ -x "$lira" ] || bash scripts/build.sh
 elif [ ! -x "$lira" ]; then
   echo "reproduce_lira: --lira '$lira' is not an executable" >&2; exit 2

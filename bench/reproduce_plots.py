@@ -129,7 +129,8 @@ def main():
             if share is None:
                 cells.append("skipped")
             else:
-                cells.append(f"{fmt(tpr[a][i], True)} / {fmt(auc[a][i])}" + ("" if share > 0.9995 else f" ({100 * share:.0f}%)"))
+                cells.append(f"{fmt(tpr[a][i], True)} / {fmt(auc[a][i])}" +
+                             ("" if share == 1 else f" ({100 * share:.1f}%)"))
         md.append(f"| {r} | " + " | ".join(cells) + " |")
 
     # 2. Queries.
