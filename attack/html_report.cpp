@@ -11,8 +11,6 @@
 namespace lira {
 namespace {
 
-std::string esc(const std::string& s) { return html_escape(s); }
-
 // UTF-8 sequences of a valid shape kept (overlong forms are not singled out: the page's
 // charset decoder replaces them), each byte that starts no such sequence replaced by
 // U+FFFD, control characters but newline and tab by spaces; then escaped; "..." when cut.
@@ -33,7 +31,7 @@ std::string text_excerpt(const std::string& s, size_t max_chars) {
     if (len == 1 && (c < 0x20 || c == 0x7f) && c != '\n' && c != '\t') {
       o += ' ';
     } else {
-      o += esc(s.substr(i, len));
+      o += html_escape(s.substr(i, len));
     }
     i += len;
   }
@@ -88,7 +86,7 @@ void example_card(std::ostringstream& o, const HtmlReportInput& in, const Candid
   if (it != in.views.end()) {
     const ExampleView& v = it->second;
     if (!v.png.empty()) {
-      o << "<img alt=\"candidate " << c.candidate << (name.empty() ? "" : " (" + esc(name) + ")")
+      o << "<img alt=\"candidate " << c.candidate << (name.empty() ? "" : " (" + html_escape(name) + ")")
         << "\" src=\"data:image/png;base64," << base64(v.png) << "\">";
     } else if (!v.text.empty()) {
       o << "<blockquote>" << text_excerpt(v.text, 320) << "</blockquote>";
@@ -103,7 +101,7 @@ void example_card(std::ostringstream& o, const HtmlReportInput& in, const Candid
   o << "<figcaption><b>candidate " << c.candidate << "</b>";
   if (it != in.views.end() && it->second.dataset_index >= 0) o << " (train #" << it->second.dataset_index << ")";
   if (it != in.views.end() && it->second.canary) o << " (audit canary)";
-  if (!name.empty()) o << "<br>" << esc(name);
+  if (!name.empty()) o << "<br>" << html_escape(name);
   o << "<br>flagged by " << c.flagged << " of " << c.member_targets << " target" << (c.member_targets == 1 ? "" : "s")
     << " that trained on it<br>mean score " << fmt("%.3g", c.member_score) << " as member, "
     << fmt("%.3g", c.nonmember_score) << " as non-member</figcaption></figure>\n";
@@ -142,16 +140,16 @@ std::string html_report(const HtmlReportInput& in) {
     << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src "
        "'unsafe-inline'; base-uri 'none'; form-action 'none'\">\n"
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-    << "<title>lira report: " << esc(in.title) << "</title>\n<style>" << kStyle << "</style></head><body>\n";
-  o << "<h1>Membership inference: " << esc(in.title) << "</h1>\n<p class=\"sub\">" << esc(rep.file) << " &middot; "
-    << esc(in.generated_by) << "</p>\n";
+    << "<title>lira report: " << html_escape(in.title) << "</title>\n<style>" << kStyle << "</style></head><body>\n";
+  o << "<h1>Membership inference: " << html_escape(in.title) << "</h1>\n<p class=\"sub\">" << html_escape(rep.file) << " &middot; "
+    << html_escape(in.generated_by) << "</p>\n";
   if (rep.state != "complete")
-    o << "<p class=\"banner\"><b>This file is " << esc(rep.state) << ":</b> " << esc(rep.state_detail) << "</p>\n";
+    o << "<p class=\"banner\"><b>This file is " << html_escape(rep.state) << ":</b> " << html_escape(rep.state_detail) << "</p>\n";
 
   // The run.
   o << "<section id=\"run\"><h2>The run</h2><table>\n";
   auto fact = [&](const std::string& k, const std::string& v) {
-    o << "<tr><th>" << esc(k) << "</th><td>" << esc(v) << "</td></tr>\n";
+    o << "<tr><th>" << html_escape(k) << "</th><td>" << html_escape(v) << "</td></tr>\n";
   };
   fact("models", std::to_string(rep.models_done) + " of " + std::to_string(rep.models) + " done" +
                      (rep.models_failed > 0 ? ", " + std::to_string(rep.models_failed) + " failed" : ""));
@@ -171,7 +169,7 @@ std::string html_report(const HtmlReportInput& in) {
   fact("reference models per target", std::to_string(rep.references.size()));
   o << "</table>\n";
   if (!in.config_yaml.empty())
-    o << "<details><summary>The resolved configuration stored in the file</summary><pre>" << esc(in.config_yaml)
+    o << "<details><summary>The resolved configuration stored in the file</summary><pre>" << html_escape(in.config_yaml)
       << "</pre></details>\n";
   o << "</section>\n";
 
@@ -179,18 +177,18 @@ std::string html_report(const HtmlReportInput& in) {
   o << "<section id=\"attacks\"><h2>The attacks</h2>\n<p class=\"note\">As <code>lira score</code> prints it (members and "
        "non-members of every target pooled; mean and spread over targets; n/a where the non-members are too few for "
        "the FPR).</p>\n<pre>"
-    << esc(format_table(rep)) << "</pre></section>\n";
+    << html_escape(format_table(rep)) << "</pre></section>\n";
   o << "<section id=\"roc\"><h2>ROC curves</h2>\n" << strip_xml_comment_lines(roc_svg(r)) << "</section>\n";
-  o << "<section id=\"scores\"><h2>Scores of members and non-members: " << esc(attack.name) << "</h2>\n"
+  o << "<section id=\"scores\"><h2>Scores of members and non-members: " << html_escape(attack.name) << "</h2>\n"
     << strip_xml_comment_lines(scores_svg(r, {attack.name})) << "</section>\n";
 
   if (!in.audit.empty()) {
-    o << "<section id=\"audit\"><h2>Audit: empirical lower bounds on epsilon (" << esc(attack.name) << ")</h2>\n"
-      << "<p class=\"note\">" << esc(in.audit_note) << "</p>\n<table><tr><th>target</th><th class=\"num\">"
+    o << "<section id=\"audit\"><h2>Audit: empirical lower bounds on epsilon (" << html_escape(attack.name) << ")</h2>\n"
+      << "<p class=\"note\">" << html_escape(in.audit_note) << "</p>\n<table><tr><th>target</th><th class=\"num\">"
       << "Clopper-Pearson &epsilon;</th><th class=\"num\">GDP &epsilon; (&mu;)</th><th class=\"num\">one-run &epsilon; "
          "(correct/guesses)</th><th class=\"num\">accounted &epsilon; (DP-SGD)</th></tr>\n";
     for (const auto& row : in.audit) {
-      o << "<tr><td>" << esc(row.target) << "</td><td class=\"num\">"
+      o << "<tr><td>" << html_escape(row.target) << "</td><td class=\"num\">"
         << (row.clopper_pearson ? fmt("%.3f", row.clopper_pearson->epsilon) : "-") << "</td><td class=\"num\">"
         << (row.gdp ? fmt("%.3f", row.gdp->epsilon) + " (" + fmt("%.3f", row.gdp->mu) + ")" : "-")
         << "</td><td class=\"num\">"
@@ -204,13 +202,13 @@ std::string html_report(const HtmlReportInput& in) {
 
   // The candidates.
   const int64_t T = static_cast<int64_t>(rep.targets.size());
-  o << "<section id=\"exposed\"><h2>The most exposed candidates (" << esc(attack.name) << ")</h2>\n<p class=\"note\">"
+  o << "<section id=\"exposed\"><h2>The most exposed candidates (" << html_escape(attack.name) << ")</h2>\n<p class=\"note\">"
     << "Ranked by the share of the targets that trained on a candidate and flag it as a member at "
-    << esc(format_percent(ex.fpr)) << " FPR (each target's own threshold), then by its mean score as a member. "
+    << html_escape(format_percent(ex.fpr)) << " FPR (each target's own threshold), then by its mean score as a member. "
     << T << " target" << (T == 1 ? "" : "s") << "; each candidate is a member of about half of them"
     << (T < 4 ? " (few: --leave-one-out K gives each candidate more)" : "") << ". " << ex.ranked.size()
     << " candidates ranked.</p>\n";
-  if (!in.views_note.empty()) o << "<p class=\"banner\">" << esc(in.views_note) << "</p>\n";
+  if (!in.views_note.empty()) o << "<p class=\"banner\">" << html_escape(in.views_note) << "</p>\n";
   const auto [most, least] = extremes(ex, in.examples);
   o << "<div class=\"grid\">\n";
   for (const auto* c : most) example_card(o, in, *c);
@@ -221,7 +219,7 @@ std::string html_report(const HtmlReportInput& in) {
   if (!ex.classes.empty()) {
     o << "<section id=\"classes\"><h2>Exposure by class</h2>\n<p class=\"note\">Within each class: the share of "
          "(target, member) pairs flagged at "
-      << esc(format_percent(ex.fpr)) << " FPR, and the AUC of members against non-members of that class.</p>\n"
+      << html_escape(format_percent(ex.fpr)) << " FPR, and the AUC of members against non-members of that class.</p>\n"
       << "<table><tr><th>class</th><th class=\"num\">candidates</th><th class=\"num\">member pairs</th>"
          "<th>flagged</th><th class=\"num\">AUC</th></tr>\n";
     double most = 0;
@@ -229,14 +227,14 @@ std::string html_report(const HtmlReportInput& in) {
       if (!std::isnan(c.flagged)) most = std::max(most, c.flagged);
     for (const auto& c : ex.classes) {
       const double width = most > 0 && !std::isnan(c.flagged) ? 160 * c.flagged / most : 0;
-      o << "<tr><td>" << esc(label_name(in, c.label)) << "</td><td class=\"num\">" << c.candidates
+      o << "<tr><td>" << html_escape(label_name(in, c.label)) << "</td><td class=\"num\">" << c.candidates
         << "</td><td class=\"num\">" << c.member_pairs << "</td><td><span class=\"bar\" style=\"width:"
         << fmt("%.1f", width) << "px\"></span> " << fmt("%.1f%%", c.flagged * 100) << "</td><td class=\"num\">"
         << fmt("%.3f", c.auc) << "</td></tr>\n";
     }
     o << "</table></section>\n";
   }
-  o << "<p class=\"note\">Written by " << esc(in.generated_by) << " with <code>lira report</code>; the page loads "
+  o << "<p class=\"note\">Written by " << html_escape(in.generated_by) << " with <code>lira report</code>; the page loads "
        "nothing from anywhere (no script, no network).</p>\n</body></html>\n";
   return o.str();
 }
