@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "orchestrator/messages.hpp"
-#include "worker/gang.hpp"
+#include "common/gang_comm.hpp"
 
 namespace lira::mpi {
 

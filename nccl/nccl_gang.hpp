@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "worker/gang.hpp"
+#include "common/gang_comm.hpp"
 
 namespace lira {
 

@@ -1,5 +1,5 @@
 // Gradient and weight synchronization of a data-parallel gang, over the GangComm
-// interface (worker/gang.hpp): the one object the job loop calls, whatever carries the
+// interface (common/gang_comm.hpp): the one object the job loop calls, whatever carries the
 // bytes (MPI on the host, NCCL on the GPU).
 #pragma once
 
@@ -7,7 +7,7 @@
 
 #include <vector>
 
-#include "worker/gang.hpp"
+#include "common/gang_comm.hpp"
 
 namespace lira {
 

@@ -8,7 +8,7 @@
 
 #include "common/config.hpp"
 #include "data/dataset.hpp"
-#include "worker/gang.hpp"
+#include "common/gang_comm.hpp"
 #include "worker/job_runner.hpp"
 
 namespace lira {

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "child_protocol.hpp"
-#include "gang.hpp"
+#include "common/gang_comm.hpp"
 #include "job_runner.hpp"
 
 namespace lira {

@@ -7,14 +7,16 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include "common/errors.hpp"
 #include "orchestrator/messages.hpp"
+#include "row_writer.hpp"
 
 namespace lira {
 namespace {
@@ -111,10 +113,24 @@ std::vector<Injection> injections() {
   std::abort();
 }
 
+// The program's file name (the kernel keeps 15 characters of it), from /proc/self/exe:
+// "lira", also when the binary was replaced meanwhile (" (deleted)").
+std::string process_name() {
+  std::error_code ec;
+  std::string name = std::filesystem::read_symlink("/proc/self/exe", ec).filename().string();
+  if (const auto cut = name.find(" (deleted)"); cut != std::string::npos) name.resize(cut);
+  if (ec || name.empty()) name = "lira";
+  return name.substr(0, 15);
+}
+
 }  // namespace
 
 int run_job_process(int fd, const RunnerFactory& make_runner) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Named as its program (`lira`), not as the /proc/self/exe it was started through, so
+  // that ps, top and pkill show and find it as lira's.
+  const auto name = process_name();
+  ::prctl(PR_SET_NAME, name.c_str());
   if (::getppid() == 1) return 1;  // the rank died before we could ask to die with it
   for (int sig : {SIGTERM, SIGINT, SIGUSR1}) std::signal(sig, SIG_IGN);
 
@@ -155,6 +171,7 @@ int run_job_process(int fd, const RunnerFactory& make_runner) {
     return static_cast<int>(code);
   }
   child::send_frame(fd, child::Kind::kReady, kPeer);
+  RowWriter rows;  // parallel.result_writes: worker
 
   for (;;) {
     auto frame = child::receive_frame(fd, kPeer);
@@ -189,6 +206,9 @@ int run_job_process(int fd, const RunnerFactory& make_runner) {
                                         jobs.size() == 1 && is_config_error(e)});
     }
     current = nullptr;
+    // The rows into the results file from here, where they were made (the rank writes
+    // what this process could not, and warns about it), so only scalars cross the pipe.
+    write_rows(rows, jobs.front().direct, replies, /*warn=*/false);
     for (const auto& reply : replies)
       child::send_frame(fd, std::holds_alternative<ModelResult>(reply) ? child::Kind::kResult : child::Kind::kFailure,
                         encode(reply), kPeer);

@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "child_protocol.hpp"
-#include "gang.hpp"
+#include "common/gang_comm.hpp"
 #include "job_runner.hpp"
 
 namespace lira {

@@ -17,7 +17,8 @@ class JobRunner {
   virtual ModelResult run(const JobAssignment& job) = 0;
   // Trains the models of one pack (parallel.models_per_job) and returns one message per
   // job, in order: its ModelResult, or its JobFailure. The default runs them one by one;
-  // the libtorch runner trains mlp and cnn packs as one fused network (trainer/packed.hpp).
+  // the libtorch runner trains a pack's K models at once through its one job loop
+  // (trainer/job_loop.hpp).
   // Throws when the pack as a whole failed (every model of it failed).
   virtual std::vector<WorkerMessage> run_pack(const std::vector<JobAssignment>& jobs) {
     std::vector<WorkerMessage> out;

@@ -12,6 +12,8 @@
 #include "common/errors.hpp"
 #include "common/row_checksum.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace lira {
 namespace {
 
@@ -81,6 +83,30 @@ void RowWriter::write(const DirectRows& target, ModelResult& result) {
     throw StorageError("fdatasync of " + where + " failed: " + std::strerror(errno));
   for (auto& s : result.signals) std::vector<float>().swap(s.values);
   result.written = true;
+}
+
+void write_rows(RowWriter& rows, const DirectRows& direct, std::vector<WorkerMessage>& replies, bool warn) {
+  const bool pending = std::any_of(replies.begin(), replies.end(), [](const WorkerMessage& m) {
+    const auto* r = std::get_if<ModelResult>(&m);
+    return r && !r->written;
+  });
+  if (!direct.enabled() || !pending) return;
+  if (!rows.usable(direct)) {
+    if (warn && !rows.warned_)
+      spdlog::warn("this worker cannot write its results into '{}' ({}); it sends them to the coordinator instead",
+                   direct.path, rows.why_not());
+    rows.warned_ = rows.warned_ || warn;
+    return;
+  }
+  for (auto& reply : replies) {
+    auto* result = std::get_if<ModelResult>(&reply);
+    if (!result || result->written) continue;
+    try {
+      rows.write(direct, *result);
+    } catch (const std::exception& e) {
+      reply = JobFailure{result->model, result->attempt, e.what(), false};
+    }
+  }
 }
 
 }  // namespace lira

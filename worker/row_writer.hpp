@@ -8,6 +8,10 @@
 // coordinator's done flag (set and fsync'd after the report) never vouches for rows that
 // are not on disk -- the same order as when the coordinator writes them.
 //
+// The job process writes its models' rows itself (write_rows below), where they are made,
+// so that only scalars cross its pipe to the rank; the rank writes only what a job
+// process could not (and everything under parallel.isolation: thread).
+//
 // Whether this worker sees the coordinator's file at all (a node-local path on another
 // node, a stale copy) is checked once per run by reading the run's nonce back; a worker
 // that cannot use the file sends its rows as before and says so once in the log.
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include "common/results_layout.hpp"
+#include "orchestrator/messages.hpp"
 
 namespace lira {
 
@@ -43,6 +48,14 @@ class RowWriter {
   std::vector<uint8_t> nonce_;
   bool usable_ = false;
   std::string why_not_;
+  bool warned_ = false;
+  friend void write_rows(RowWriter&, const DirectRows&, std::vector<WorkerMessage>&, bool);
 };
+
+// Writes the rows of every ModelResult in `replies` that is not written yet, when
+// `direct` allows and the file is usable; a result whose rows cannot be written becomes
+// the model's JobFailure (it is retried). `warn`: say once per writer in the log when the
+// file is not usable (the rows then travel to the coordinator).
+void write_rows(RowWriter& rows, const DirectRows& direct, std::vector<WorkerMessage>& replies, bool warn);
 
 }  // namespace lira

@@ -16,7 +16,6 @@ int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerId
   transport.send(WorkerReady{me.host, me.pid});
   int64_t jobs = 0;
   RowWriter rows;  // parallel.result_writes: worker
-  bool warned_rows = false;
   for (;;) {
     CoordinatorMessage message = transport.receive();
     if (std::holds_alternative<StopWorker>(message)) break;
@@ -42,24 +41,9 @@ int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerId
         result.attempt = first.attempt;
         replies.emplace_back(std::move(result));
       }
-      // The rows into the results file from here, on the job's thread (heartbeats go on).
-      const bool writable = rows.usable(first.direct);
-      if (first.direct.enabled() && !writable && !warned_rows) {
-        spdlog::warn("this worker cannot write its results into '{}' ({}); it sends them to the coordinator instead",
-                     first.direct.path, rows.why_not());
-        warned_rows = true;
-      }
-      if (!writable) return replies;
-      for (auto& reply : replies) {
-        auto* result = std::get_if<ModelResult>(&reply);
-        if (!result) continue;
-        try {
-          rows.write(first.direct, *result);
-        } catch (const std::exception& e) {
-          if (pack.size() == 1) spdlog::error("model {} (attempt {}) failed: {}", result->model, result->attempt, e.what());
-          reply = JobFailure{result->model, result->attempt, e.what(), false};
-        }
-      }
+      // The rows a job process did not write (it writes its own: job_process.cpp), into
+      // the results file from here, on the job's thread (heartbeats go on).
+      write_rows(rows, first.direct, replies, /*warn=*/true);
       return replies;
     });
     while (running.wait_for(heartbeat) == std::future_status::timeout)
@@ -69,7 +53,6 @@ int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerId
       replies = running.get();
     } catch (const std::exception& e) {
       for (const auto& job : pack) {
-        spdlog::error("model {} (attempt {}) failed: {}", job.model, job.attempt, e.what());
         // A pack's failure is retried model by model (the scheduler's rule), which then decides.
         replies.emplace_back(
             JobFailure{job.model, job.attempt, e.what(), runner.broken(), pack.size() == 1 && is_config_error(e)});
@@ -78,7 +61,7 @@ int64_t run_worker(WorkerTransport& transport, JobRunner& runner, const WorkerId
     bool retire = false;
     for (auto& reply : replies) {
       if (const auto* f = std::get_if<JobFailure>(&reply)) {
-        if (pack.size() > 1) spdlog::error("model {} (attempt {}) failed: {}", f->model, f->attempt, f->message);
+        spdlog::error("model {} (attempt {}) failed: {}", f->model, f->attempt, f->message);
         retire = retire || f->retire;
       }
       transport.send(reply);

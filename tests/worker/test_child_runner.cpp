@@ -2,8 +2,12 @@
 // loop around a fake runner (tests/tools/fake_job_process.cpp).
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <string>
 
@@ -83,6 +87,54 @@ TEST_CASE("a job process runs job after job, each from a new thread, and returns
   }
   CHECK(runner.starts() == 1);
   CHECK(runner.pid() > 0);
+}
+
+TEST_CASE("the job process writes a finished model's rows into the results file itself: only scalars cross its pipe") {
+  // A stand-in results file: the run's nonce at byte 0, signal x's rows (2 floats each)
+  // from byte 64.
+  const auto path = std::filesystem::temp_directory_path() / ("lira-rows-" + std::to_string(::getpid()) + ".bin");
+  const std::vector<uint8_t> nonce{1, 2, 3, 4, 5, 6, 7, 8};
+  {
+    std::ofstream f(path, std::ios::binary);
+    f.write(reinterpret_cast<const char*>(nonce.data()), static_cast<std::streamsize>(nonce.size()));
+    f.write(std::string(120, '\0').data(), 120);
+  }
+  ChildRunner runner(options());
+  auto j = job(3, 42);
+  j.direct = DirectRows{path.string(), 0, nonce, {RowTarget{"x", 64, 2 * sizeof(float)}}};
+  const auto r = run_on_new_thread(runner, j);
+  CHECK(r.written);
+  REQUIRE(r.signals.size() == 1);
+  CHECK(r.signals[0].values.empty());  // the values stayed in the job process
+  std::ifstream f(path, std::ios::binary);
+  f.seekg(64 + 3 * 2 * sizeof(float));
+  float row[2] = {0, 0};
+  f.read(reinterpret_cast<char*>(row), sizeof row);
+  CHECK(row[0] == 42.0f);  // the seed
+  CHECK(row[1] == 3.0f);   // the IN candidates of {1, 0, 1, 1}
+  // Another file at that path (its nonce differs): the rows travel to the rank instead.
+  j.direct.nonce = {9, 9, 9, 9, 9, 9, 9, 9};
+  const auto sent = run_on_new_thread(runner, j);
+  CHECK(!sent.written);
+  CHECK(sent.signals[0].values == std::vector<float>{42.0f, 3.0f});
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a job process started through a link of another name is named as its program (ps, top, pkill)") {
+  // lira starts its job processes through /proc/self/exe, whose name is "exe".
+  const auto dir = std::filesystem::temp_directory_path() / ("lira-comm-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto link = dir / "exe";
+  std::filesystem::create_symlink(LIRA_FAKE_JOB_PROCESS, link);
+  auto o = options();
+  o.executable = link.string();
+  ChildRunner runner(o);
+  run_on_new_thread(runner, job(0, 1));
+  std::ifstream comm("/proc/" + std::to_string(runner.pid()) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  CHECK(name == std::filesystem::path(LIRA_FAKE_JOB_PROCESS).filename().string().substr(0, 15));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a crashed job process costs its job only: the cause and its last line, and the next job starts a new one") {

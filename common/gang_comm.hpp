@@ -1,4 +1,5 @@
-// A data-parallel gang as the trainer sees it: the ranks that train one model together
+// A data-parallel gang as the trainer sees it (the interface below worker/, mpi/ and nccl/,
+// so that none of them includes another): the ranks that train one model together
 // (parallel.ranks_per_model). Implemented over MPI (mpi/gang.hpp: host memory) and, on
 // CUDA builds with NCCL, over NCCL (nccl/nccl_gang.hpp: device memory); the trainer never
 // includes either. Every call is collective over the gang, in the same order on every
