@@ -213,6 +213,12 @@ class GangLeader final : public JobRunner {
     gang_.share(job);
     return inner_.run(job);
   }
+  // A pack (parallel.models_per_job) is shared whole: the gang trains its K models at once.
+  std::vector<WorkerMessage> run_pack(const std::vector<JobAssignment>& jobs) override {
+    if (jobs.size() < 2) return JobRunner::run_pack(jobs);
+    gang_.share(JobPack{jobs});
+    return inner_.run_pack(jobs);
+  }
   bool broken() const override { return gang_.broken() || inner_.broken(); }
 
  private:
@@ -229,17 +235,22 @@ class GangLeader final : public JobRunner {
   for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
-// A gang member: trains whatever the leader shares until told to stop; reports nothing
+// A gang member: trains whatever the leader shares (a job or a pack) until told to stop; reports nothing
 // (the leader does). Leaves when the gang breaks: the run then ends with MPI_Abort.
 void run_gang_member(mpi::MpiGang& gang, JobRunner& runner) {
   for (;;) {
     const auto message = gang.await();
     if (std::holds_alternative<StopWorker>(message)) return;
-    const auto& job = std::get<JobAssignment>(message);
+    const auto* pack = std::get_if<JobPack>(&message);
+    const auto& first = pack ? pack->jobs.at(0) : std::get<JobAssignment>(message);
     try {
-      runner.run(job);
+      if (pack) {
+        runner.run_pack(pack->jobs);
+      } else {
+        runner.run(first);
+      }
     } catch (const std::exception& e) {
-      spdlog::error("{}: model {} failed on this rank: {}", gang.name(), job.model, e.what());
+      spdlog::error("{}: model {} failed on this rank: {}", gang.name(), first.model, e.what());
       if (gang.broken() || runner.broken()) return;
     }
   }

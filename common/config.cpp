@@ -19,6 +19,7 @@
 #include "config_rules.hpp"
 #include "config_schema.hpp"
 #include "errors.hpp"
+#include "recipes.hpp"
 #include "suggest.hpp"
 
 namespace lira {
@@ -233,6 +234,7 @@ void set_defaults(Config& c) {
 
 void resolve(Config& c) {
   if (c.experiment.output.empty()) c.experiment.output = "results/" + c.experiment.name + ".h5";
+  resolve_recipe(c);
 }
 
 [[noreturn]] void fail(const std::string& origin, const std::vector<std::string>& errors) {
@@ -390,6 +392,7 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
     errors = check_conflicts(config);
   }
   if (!errors.empty()) fail(origin, errors);
+  apply_recipe(config);  // after the checks, which refuse other values of its keys
   return config;
 }
 

@@ -68,6 +68,7 @@ struct ModelConfig {
 };
 
 struct TrainingConfig {
+  std::string recipe;  // auto | generic | airbench94 | official (common/recipes.hpp)
   double epochs = 0;  // fractional: the last epoch stops after its share of the steps
   int64_t batch_size = 0;
   std::string optimizer;  // sgd | adam | adamw
@@ -138,7 +139,7 @@ struct ParallelConfig {
   int64_t ranks_per_gpu = 1;       // worker ranks sharing one GPU
   int64_t collective_timeout = 300;  // seconds a gang collective may take before the gang is retired
   std::string isolation = "process";  // process: train in a job process per rank; thread: in the rank
-  int64_t models_per_job = 1;  // K: models trained at once as one fused network (trainer/packed.hpp)
+  int64_t models_per_job = 1;  // K: models trained at once, K wide (trainer/job_loop.hpp)
   std::string result_writes = "worker";  // worker: rows written where produced; coordinator: sent to rank 0
 };
 

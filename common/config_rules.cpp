@@ -7,6 +7,7 @@
 
 #include "config_schema.hpp"
 #include "errors.hpp"
+#include "recipes.hpp"
 
 namespace lira {
 namespace {
@@ -43,8 +44,6 @@ bool arch_in(const Config& c, std::initializer_list<const char*> archs) {
   return false;
 }
 
-bool not_airbench94(const Config& c) { return c.model.arch != "airbench94"; }
-constexpr const char* kNotAirbench94 = "every architecture but airbench94, whose published recipe fixes it (docs/training.md)";
 
 constexpr const char* kDpOn = "DP-SGD (dp.noise_multiplier or dp.target_epsilon > 0)";
 
@@ -68,24 +67,8 @@ const std::vector<KeyUse>& key_uses() {
       {"model.synthetic_failure_rate", [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
       {"model.synthetic_slow_fraction", [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
       {"model.synthetic_slowdown", [](const Config& c) { return arch_in(c, {"synthetic"}); }, "model.arch synthetic"},
-      // airbench94 trains with its published recipe (trainer/recipe.cpp, docs/training.md):
-      // these keys would silently change it, so they are refused instead.
-      {"training.optimizer", not_airbench94, kNotAirbench94},
-      {"training.lr", not_airbench94, kNotAirbench94},
-      {"training.momentum", [](const Config& c) { return c.training.optimizer == "sgd" && not_airbench94(c); },
-       "training.optimizer sgd (not model.arch airbench94, whose recipe fixes it)"},
-      {"training.nesterov", [](const Config& c) { return c.training.optimizer == "sgd" && not_airbench94(c); },
-       "training.optimizer sgd (not model.arch airbench94, whose recipe fixes it)"},
-      {"training.weight_decay", not_airbench94, kNotAirbench94},
-      {"training.decay_all", not_airbench94, kNotAirbench94},
-      {"training.schedule", not_airbench94, kNotAirbench94},
-      {"training.warmup", not_airbench94, kNotAirbench94},
-      {"training.label_smoothing", not_airbench94, kNotAirbench94},
-      {"training.ema", not_airbench94, kNotAirbench94},
-      {"training.augment_flip", not_airbench94, kNotAirbench94},
-      {"training.augment_crop", not_airbench94, kNotAirbench94},
-      {"training.grad_clip", not_airbench94, kNotAirbench94},
-      {"training.accumulate", not_airbench94, kNotAirbench94},
+      {"training.momentum", [](const Config& c) { return c.training.optimizer == "sgd"; }, "training.optimizer sgd"},
+      {"training.nesterov", [](const Config& c) { return c.training.optimizer == "sgd"; }, "training.optimizer sgd"},
       {"dp.max_grad_norm", [](const Config& c) { return c.dp.enabled(); }, kDpOn},
       {"dp.delta", [](const Config& c) { return c.dp.enabled(); }, kDpOn},
       {"dp.clipping", [](const Config& c) { return c.dp.enabled(); }, kDpOn},
@@ -116,6 +99,37 @@ std::vector<std::string> unused_key_errors(const Config& c) {
       errors.push_back(std::string(u.key) + ": set, but " + task_of(c) + " does not use it; it applies to " +
                        u.applies_to + ". Remove it, or leave it at its default");
   }
+  return errors;
+}
+
+// A key the recipe fixes, set to another value than the recipe's: the recipe would
+// silently override it, so it is refused. Allowed are the key's default (not set) and the
+// recipe's own value (its preset's: a resolved config read back, as on resume).
+std::vector<std::string> recipe_key_errors(const Config& c) {
+  std::vector<std::string> errors;
+  const auto& recipe = recipe_of(c);
+  Config expected = c, copy = c, defaults = c;
+  for (const auto& dotted : recipe.fixes) {
+    const auto dot = dotted.find('.');
+    const Key* key = schema::find_key(dotted.substr(0, dot), dotted.substr(dot + 1));
+    if (!key) throw Error("internal: recipe " + std::string(recipe.name) + " fixes '" + dotted + "', which the key table does not declare");
+    std::visit([&](const auto& k) { k.field(expected) = k.def, k.field(defaults) = k.def; }, key->kind);
+  }
+  if (recipe.preset) recipe.preset(expected.training);
+  for (const auto& dotted : recipe.fixes) {
+    const auto dot = dotted.find('.');
+    const Key* key = schema::find_key(dotted.substr(0, dot), dotted.substr(dot + 1));
+    const bool same = std::visit(
+        [&](const auto& k) { return k.field(copy) == k.field(expected) || k.field(copy) == k.field(defaults); },
+        key->kind);
+    if (!same)
+      errors.push_back(dotted + ": training.recipe " + recipe.name + " fixes it (" + recipe.about +
+                       "); remove it, or set training.recipe: generic to choose it yourself");
+  }
+  if (recipe.network && c.model.arch != recipe.network)
+    errors.push_back(std::string("training.recipe: ") + recipe.name + " is written for model.arch " + recipe.network +
+                     " (its parameter groups and schedule name that network's layers); set model.arch: " +
+                     recipe.network + ", or training.recipe: generic");
   return errors;
 }
 
@@ -211,9 +225,9 @@ std::vector<std::string> check_conflicts(const Config& c) {
     errors.push_back("signals.logits: would store the raw logits that the defense (defense.top_k, round_decimals "
                      "or label_only) keeps from the attacker; set signals.logits: false");
   if (d.early_stopping > 0) {
-    if (c.model.arch == "airbench94")
+    if (recipe_of(c).name == std::string("airbench94"))
       errors.push_back("defense.early_stopping: airbench94's published recipe trains a fixed schedule with "
-                       "lookahead; use model.arch airbench (its network under training.*) to stop early");
+                       "lookahead; use training.recipe generic (the network under training.*) to stop early");
     if (c.training.ema > 0)
       errors.push_back("defense.early_stopping: keeps the best epoch's weights, which EMA would replace at the end; "
                        "set training.ema to 0");
@@ -237,39 +251,37 @@ std::vector<std::string> check_conflicts(const Config& c) {
     if (c.data.canary_kind == "noise" && c.data.dataset == "csv")
       errors.push_back("data.canary_kind: noise canaries are random images; csv tables take mislabeled canaries");
   }
-  if (c.parallel.models_per_job > 1) {
-    // Packs (trainer/packed.hpp, trainer/fused_network.hpp): the native classifiers
-    // fuse; what needs the whole training loop of one model stays one model per job.
-    const std::string k = "parallel.models_per_job: ";
-    const bool resnet = arch_in(c, {"wrn28-2", "wrn16-4", "wrn", "resnet18"});
-    if (!arch_in(c, {"mlp", "cnn", "airbench", "airbench94", "synthetic"}) && !resnet)
-      errors.push_back(k + "packs train mlp, cnn, airbench, airbench94, the wide ResNets and resnet18 (fused "
-                       "layers); model.arch " + c.model.arch + " trains one model per job: set it to 1");
-    if (resnet && c.model.norm == "group")
-      errors.push_back(k + "packs fuse the BatchNorm ResNets; model.norm group trains one model per job: set it "
-                       "to 1 (or model.norm to batch)");
-    if (arch_in(c, {"wrn28-2", "wrn16-4", "wrn"}) && c.model.dropout > 0)
-      errors.push_back(k + "packs fuse the wide ResNets without dropout (a dropout mask per model is not drawn as "
-                       "alone): set model.dropout to 0 or models_per_job to 1");
-    if (c.queries.batchnorm == "train" && !arch_in(c, {"mlp", "cnn", "synthetic"}))
-      errors.push_back(k + "queries.batchnorm train evaluates each model in its own chunks of 5,000; packs "
-                       "evaluate with the running statistics: set queries.batchnorm to eval or models_per_job to 1");
-    if (c.dp.enabled())
-      errors.push_back(k + "DP-SGD trains one model per job (per-example clipping, Poisson batches): set it to 1");
-    if (c.defense.early_stopping > 0)
-      errors.push_back(k + "early stopping ends each model at its own epoch: set it to 1");
-    if (c.training.accumulate > 1)
-      errors.push_back(k + "packs step after every batch: set training.accumulate to 1");
-    if (c.parallel.ranks_per_model > 1)
-      errors.push_back(k + "a pack trains on one rank: set parallel.ranks_per_model to 1 (or models_per_job to 1)");
-  }
+  if (c.parallel.models_per_job > 1)
+    for (auto& why : pack_limits(c)) errors.push_back("parallel.models_per_job: " + why);
   for (auto& e : unused_key_errors(c)) errors.push_back(std::move(e));
+  for (auto& e : recipe_key_errors(c)) errors.push_back(std::move(e));
   return errors;
+}
+
+std::vector<std::string> pack_limits(const Config& c) {
+  std::vector<std::string> out;
+  const bool resnet = arch_in(c, {"wrn28-2", "wrn16-4", "wrn", "resnet18"});
+  if (!arch_in(c, {"mlp", "cnn", "airbench", "airbench94", "synthetic"}) && !resnet)
+    out.push_back("packs train mlp, cnn, airbench, airbench94, the wide ResNets and resnet18 (their K-wide forward "
+                  "passes, trainer/fused_network.cpp); model.arch " + c.model.arch +
+                  " trains one model per job (a TorchScript module or a language model has no model axis): set it to 1");
+  if (resnet && c.model.norm == "group")
+    out.push_back("packs fuse the BatchNorm ResNets; model.norm group trains one model per job: set it to 1 (or "
+                  "model.norm to batch)");
+  if (arch_in(c, {"wrn28-2", "wrn16-4", "wrn"}) && c.model.dropout > 0)
+    out.push_back("packs fuse the wide ResNets without dropout (a dropout mask per model is not drawn as alone): set "
+                  "model.dropout to 0 or models_per_job to 1");
+  if (c.queries.batchnorm == "train" && !arch_in(c, {"mlp", "cnn", "synthetic"}))
+    out.push_back("queries.batchnorm train evaluates each model in its own chunks of 5,000; packs evaluate with the "
+                  "running statistics: set queries.batchnorm to eval or models_per_job to 1");
+  if (c.dp.enabled())
+    out.push_back("DP-SGD trains one model per job (its per-example clipping has no model axis yet): set it to 1");
+  return out;
 }
 
 int64_t batches_per_epoch(const Config& c, int64_t examples) {
   const int64_t b = c.training.batch_size;
-  return c.model.arch == "airbench94" ? examples / b : (examples + b - 1) / b;
+  return recipe_of(c).drop_last_batch ? examples / b : (examples + b - 1) / b;
 }
 
 }  // namespace lira

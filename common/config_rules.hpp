@@ -12,10 +12,15 @@ namespace lira {
 // where the task does not read them, and combinations that cannot work.
 std::vector<std::string> check_conflicts(const Config& c);
 
-// The batches of one epoch of a model that trains on `examples` examples: airbench94
-// drops the last partial batch (as published), every other recipe keeps it. The trainer
+// The batches of one epoch of a model that trains on `examples` examples: a recipe that
+// drops the last partial batch (airbench94's, as published) does, the others keep it. The trainer
 // counts its epochs with it, and `lira validate`/`lira run` refuse before training a
 // config under which some model would get none.
 int64_t batches_per_epoch(const Config& c, int64_t examples);
+
+// The one rule of what a pack (parallel.models_per_job > 1) cannot train, each entry a
+// reason with the key to set; empty when K models of this config train in one pass. The
+// config checks print them; the trainer refuses a pack with them.
+std::vector<std::string> pack_limits(const Config& c);
 
 }  // namespace lira

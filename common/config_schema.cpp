@@ -137,9 +137,9 @@ const std::vector<Key>& keys() {
                   "gpt", "synthetic"},
                  [](Config& c) -> std::string& { return c.model.arch; }},
        "mlp, cnn, wide ResNets as objax builds them (wrn28-2 of the LiRA paper, wrn16-4, or wrn with "
-       "model.depth/width), resnet18 (CIFAR variant), airbench94 (the published airbench94 recipe, "
-       "network and training, docs/training.md), airbench (its network under lira's own training.* "
-       "keys, model.airbench_widths), torchscript (model.torchscript_path), gpt (a decoder-only "
+       "model.depth/width), resnet18 (CIFAR variant), airbench94 (the published airbench94 network; "
+       "trained with its published recipe by default, training.recipe), airbench (its layout with "
+       "model.airbench_widths, centered whitening and PyTorch BatchNorm), torchscript (model.torchscript_path), gpt (a decoder-only "
        "transformer for text data); synthetic: a benchmark "
        "workload that trains nothing (model.job_seconds)."},
       {"model", "hidden",
@@ -191,6 +191,14 @@ const std::vector<Key>& keys() {
        RealKey{4.0, 1.0, 1000.0, [](Config& c) -> double& { return c.model.synthetic_slowdown; }},
        "synthetic only: how many times longer a slow worker's jobs take."},
       // ---------------------------------------------------------------- training
+      {"training", "recipe",
+       ChoiceKey{"auto", {"auto", "generic", "airbench94", "official"},
+                 [](Config& c) -> std::string& { return c.training.recipe; }},
+       "The training recipe (common/recipes.hpp, docs/training.md): generic (the training.* keys, any network), "
+       "airbench94 (the published airbench94 recipe, for model.arch airbench94), or official (the official LiRA "
+       "code's WRN training: SGD 0.1, momentum 0.9, weight decay 5e-4, its cosine schedule with 1% warmup, flip and "
+       "4-pixel crop). A recipe's fixed keys are refused at other values. auto: airbench94 for model.arch "
+       "airbench94, generic otherwise (what configs written before this key mean)."},
       {"training", "epochs", RealKey{30.0, 0.01, 100000.0, [](Config& c) -> double& { return c.training.epochs; }},
        "Passes over the model's IN half of the candidates; a fraction trains ceil(epochs x batches per "
        "epoch) steps in all (airbench94: 9.9)."},
@@ -335,9 +343,10 @@ const std::vector<Key>& keys() {
        IntKey{1, 1, 256, [](Config& c) -> int64_t& { return c.parallel.models_per_job; }},
        "K: a worker trains K models at once as one network K times as wide (groups=K convolutions, batched "
        "matmuls), each with its own seed, keep row, batch order, augmentation draws, learning-rate schedule "
-       "and BatchNorm statistics, as if alone; mlp, cnn, airbench, airbench94 (its published recipe), the wide "
-       "ResNets and resnet18 with BatchNorm. The same models as K = 1 up to float rounding (docs/training.md). A "
-       "retry trains alone.",
+       "and BatchNorm statistics, as if alone, through the same loop as one model (early stopping and "
+       "accumulation included); mlp, cnn, airbench, airbench94, the wide ResNets and resnet18 with BatchNorm, "
+       "also in data-parallel gangs; not DP-SGD. The same models as K = 1 up to float rounding "
+       "(docs/training.md). A retry trains alone.",
        false},
   };
   return k;

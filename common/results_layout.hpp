@@ -54,6 +54,9 @@ struct ModelResult {
   // multiplier it trained with; NaN without DP.
   double dp_epsilon = std::numeric_limits<double>::quiet_NaN();
   double dp_noise_multiplier = std::numeric_limits<double>::quiet_NaN();
+  // The models trained together in its pass (parallel.models_per_job): 1 alone, K in a
+  // pack of K. The pack tests assert it, so a pack cannot quietly train its models alone.
+  int32_t pack = 1;
   std::vector<SignalArray> signals;
   // The worker wrote the signals' rows into the results file itself (DirectRows below) and
   // made them durable; `signals` then carry names and shapes but no values.

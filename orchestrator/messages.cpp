@@ -10,7 +10,7 @@ namespace lira {
 namespace {
 
 constexpr uint32_t kMagic = 0x4152494C;  // "LIRA"
-constexpr uint16_t kWireVersion = 5;  // 2: JobFailure.retire; 3: JobPack; 4: DirectRows, ModelResult.written; 5: JobFailure.deterministic, SignalArray.checksum
+constexpr uint16_t kWireVersion = 6;  // 2: JobFailure.retire; 3: JobPack; 4: DirectRows, ModelResult.written; 5: JobFailure.deterministic, SignalArray.checksum; 6: ModelResult.pack
 enum class Tag : uint8_t { kJob = 1, kStop = 2, kReady = 3, kResult = 4, kFailure = 5, kHeartbeat = 6, kPack = 7 };
 
 class Writer {
@@ -163,6 +163,7 @@ std::vector<std::byte> encode(const WorkerMessage& m) {
     w.put(r->train_seconds);
     w.put(r->dp_epsilon);
     w.put(r->dp_noise_multiplier);
+    w.put(r->pack);
     w.put(static_cast<uint64_t>(r->signals.size()));
     for (const auto& s : r->signals) {
       w.put_string(s.name);
@@ -233,6 +234,7 @@ WorkerMessage decode_worker_message(const std::byte* data, size_t size) {
       m.train_seconds = r.get<double>();
       m.dp_epsilon = r.get<double>();
       m.dp_noise_multiplier = r.get<double>();
+      m.pack = r.get<int32_t>();
       const auto count = r.get<uint64_t>();
       if (count > size) throw CommError("malformed message: signal count");
       for (uint64_t i = 0; i < count; ++i) {

@@ -1,5 +1,5 @@
-// What the classifier task (classifier_task.cpp) and the packed classifier (packed.cpp)
-// share: the splits as tensors on the device, and a model's signals from its logits.
+// What the classifier task (classifier_task.cpp) uses beside its models: the splits as
+// tensors on the device, and a model's signals from its logits.
 #pragma once
 
 #include <torch/torch.h>

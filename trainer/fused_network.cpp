@@ -15,21 +15,9 @@ bool is_wrn(const std::string& arch) { return arch == "wrn28-2" || arch == "wrn1
 
 }  // namespace
 
-std::string FusedNetwork::unsupported(const ModelConfig& m) {
-  const auto& a = m.arch;
-  if (a != "mlp" && a != "cnn" && a != "airbench" && a != "airbench94" && a != "resnet18" && !is_wrn(a))
-    return "model.arch " + a + " has no fused network (packs train mlp, cnn, airbench, airbench94, the wide ResNets "
-           "and resnet18)";
-  if ((is_wrn(a) || a == "resnet18") && m.norm == "group")
-    return "model.norm group: packs fuse the BatchNorm ResNets only";
-  if (is_wrn(a) && m.dropout > 0) return "model.dropout: packs fuse the wide ResNets without dropout; set it to 0";
-  return "";
-}
-
 FusedNetwork::FusedNetwork(const ModelConfig& model, std::vector<std::unique_ptr<Network>>& nets,
                            torch::Device device, bool grouped)
     : model_(model), device_(device), k_(static_cast<int64_t>(nets.size())), grouped_(grouped) {
-  if (const auto why = unsupported(model); !why.empty()) throw ConfigError("parallel.models_per_job: " + why);
   if (nets.empty()) throw Error("FusedNetwork: no networks to fuse");
   std::vector<std::vector<std::pair<std::string, torch::Tensor>>> states;
   for (auto& n : nets) states.push_back(n->state());
@@ -254,7 +242,9 @@ torch::Tensor FusedNetwork::forward(const Act& x, int64_t batch) {
   if (a == "mlp" || a == "cnn") return forward_mlp_cnn(x, batch);
   if (a == "airbench" || a == "airbench94") return forward_airbench(x, batch, a == "airbench94");
   if (a == "resnet18") return forward_resnet18(x, batch);
-  return forward_wrn(x, batch);
+  if (is_wrn(a)) return forward_wrn(x, batch);
+  throw Error("FusedNetwork: no K-wide forward pass for model.arch " + a + " (pack_limits in common/config_rules.cpp "
+              "should have refused it)");
 }
 
 torch::Tensor FusedNetwork::forward_own(const std::vector<torch::Tensor>& xs, const std::vector<int64_t>& rows) {

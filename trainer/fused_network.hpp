@@ -1,4 +1,4 @@
-// A pack's network (parallel.models_per_job, packed.hpp): the K single networks of one
+// A pack's network (parallel.models_per_job; the classifier task, classifier_task.cpp): the K single networks of one
 // architecture, as built alone with their seeds, fused into one network K times as wide.
 // Every tensor of the state -- trainable parameters, frozen ones (airbench94's whitening
 // and BatchNorm weights) and BatchNorm's running statistics -- is stacked along a leading
@@ -16,7 +16,7 @@
 // padding) neither see the padding in their statistics nor move their running ones.
 //
 // Architectures: mlp, cnn, airbench, airbench94, wrn28-2, wrn16-4, wrn, resnet18 with
-// BatchNorm and no dropout. supports() says which configs fuse.
+// BatchNorm and no dropout; pack_limits (common/config_rules.hpp) says which configs fuse.
 #pragma once
 
 #include <torch/torch.h>
@@ -43,12 +43,9 @@ class FusedNetwork {
   // Stacks the state of `nets` (same architecture, built alone) on `device`, with their
   // state_before_data_init() (airbench94's lookahead). grouped: the CUDA layout (one
   // grouped convolution, one BatchNorm over K C channels), the default on CUDA; the tests
-  // also run it on the CPU (LIRA_TEST_GROUPED_PACKS in packed.cpp).
+  // also run it on the CPU (LIRA_TEST_GROUPED_PACKS in classifier_task.cpp).
   FusedNetwork(const ModelConfig& model, std::vector<std::unique_ptr<Network>>& nets, torch::Device device,
                bool grouped);
-
-  // Empty when `model` fuses, else why not (the config rules print it).
-  static std::string unsupported(const ModelConfig& model);
 
   int64_t models() const { return k_; }
   std::vector<Entry>& state() { return state_; }

@@ -8,8 +8,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <limits>
 
 #include "common/dp_accountant.hpp"
 #include "common/errors.hpp"
@@ -17,106 +20,280 @@
 #include "device.hpp"
 #include "dp_sgd.hpp"
 #include "network.hpp"
-#include "packed.hpp"
 #include "recipe.hpp"
 #include "trainer.hpp"
 
 namespace lira {
 namespace {
 
-void train(const LoopOptions& o, Task& task, int64_t model_index) {
-  const auto& t = *o.training;
-  std::vector<torch::Tensor> params;
-  for (const auto& [name, p] : task.parameters()) params.push_back(p);
-  const auto recipe = make_recipe(t, *o.model, task);
-  const int rank = o.gang ? o.gang->rank() : 0, ranks = o.gang ? o.gang->size() : 1;
-  task.set_training(true);
-  if (o.observer) o.observer->built(task);
-  int64_t batches = task.begin_epoch(0);
-  const int64_t steps_per_epoch = (batches + t.accumulate - 1) / t.accumulate;
-  if (steps_per_epoch < 1)
-    throw ConfigError("training.batch_size: " + std::to_string(t.batch_size) + " leaves no full batch of the model's " +
-                      std::to_string(task.examples()) + " training examples (airbench94 drops the last partial "
-                      "batch); lower it");
-  // A fractional epoch count trains ceil(epochs x steps per epoch) steps in all.
-  const auto total_steps = static_cast<int64_t>(std::ceil(t.epochs * static_cast<double>(steps_per_epoch) - 1e-9));
-  const auto epochs = static_cast<int64_t>(std::ceil(t.epochs - 1e-9));
-  const double examples = static_cast<double>(task.examples());
-  int64_t step = 0;
+// Where one model of the K stands in its own run: its epoch and batch, its steps, its
+// epoch's loss terms, early stopping's best epoch, and whether it is over.
+struct LaneState {
+  int64_t batches = 0, batch = 0, epoch = 0, epochs = 0, steps = 0, total_steps = 0;
+  double epoch_items = 0;
+  bool done = false;   // trained to the end, or stopped early
+  std::string failed;  // why it left: its training loss was not finite
   // Early stopping: the best validation loss so far, its epoch and a copy of its state.
   double best = std::numeric_limits<double>::infinity();
   int64_t best_epoch = -1;
   std::vector<torch::Tensor> best_state;
-  for (int64_t epoch = 0; epoch < epochs && step < total_steps; ++epoch) {
-    if (epoch > 0) batches = task.begin_epoch(epoch);
-    recipe->begin_epoch(epoch);
-    auto epoch_sum = torch::zeros({}, torch::TensorOptions(o.device).dtype(torch::kFloat64));
-    double epoch_items = 0;
-    for (int64_t b = 0; b < batches && step < total_steps; ++step) {
-      // Progress in examples: (epoch N + the batch's offset) / (epochs N).
-      const double progress =
-          examples > 0 ? (static_cast<double>(epoch) * examples +
-                          std::min(examples, static_cast<double>(b * t.batch_size))) / (t.epochs * examples)
-                       : -1.0;
-      // Later epochs of a packed language model may hold a batch more than the first.
-      recipe->before_step(std::min(step, total_steps - 1), total_steps, progress);
-      recipe->zero_grad();
-      torch::Tensor step_sum;
-      double step_items = 0;
-      for (int64_t a = 0; a < t.accumulate && b < batches; ++a, ++b) {
-        const ShardLoss l = task.loss(b, rank, ranks);
-        if (l.loss.defined()) {
-          (t.accumulate > 1 ? l.loss / static_cast<double>(t.accumulate) : l.loss).backward();
-          epoch_sum += l.sum.to(torch::kFloat64);
-          if (o.observer) step_sum = step_sum.defined() ? step_sum + l.sum : l.sum;
-        }
-        epoch_items += l.items;
-        step_items += l.items;
-      }
-      if (o.gang) o.gang->allreduce_gradients(params);
-      if (t.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, t.grad_clip);
-      recipe->step();
-      recipe->after_step(step + 1, total_steps);
-      if (o.observer) o.observer->stepped(task, step, step_sum.defined() ? step_sum.item<double>() : 0.0, step_items);
-      if (o.progress && *o.progress) (*o.progress)();
-    }
-    // One host synchronization per epoch; a gang sums its shards' sums, so every rank
-    // sees the same mean and all of them stop together on a NaN.
-    double sum = epoch_sum.item<double>();
-    if (o.gang) sum = o.gang->allreduce(sum, "all-reduce of the epoch loss");
-    const double mean = sum / std::max(1.0, epoch_items);
-    if (!std::isfinite(mean))
-      throw TrainError("model " + std::to_string(model_index) + ": training loss became " + std::to_string(mean) +
-                       " in epoch " + std::to_string(epoch + 1) + "; lower training.lr");
-    spdlog::debug("model {} epoch {}/{}: loss {:.4f}", model_index, epoch + 1, epochs, mean);
-    if (o.early_stopping > 0) {
-      const double v = task.validation_loss();
-      task.set_training(true);
-      if (v < best) {
-        best = v, best_epoch = epoch;
-        best_state.clear();
-        for (auto& [name, tensor] : task.state()) best_state.push_back(tensor.detach().clone());
-      } else if (epoch - best_epoch >= o.early_stopping) {
-        spdlog::info("model {}: early stopping after epoch {} of {}: validation loss {:.4f}, best {:.4f} at epoch {}",
-                     model_index, epoch + 1, epochs, v, best, best_epoch + 1);
-        break;
-      }
-    }
+  bool active() const { return !done && failed.empty() && steps < total_steps; }
+};
+
+// Each model's gradients clipped to a global norm of max_norm, as clip_grad_norm_ (which
+// one model's own tensors use).
+void clip_gradients(const std::vector<torch::Tensor>& params, double max_norm, bool stacked, int64_t k) {
+  if (!stacked) {
+    torch::nn::utils::clip_grad_norm_(params, max_norm);
+    return;
   }
-  if (best_epoch >= 0) {
-    torch::NoGradGuard no_grad;
-    auto live = task.state();
-    for (size_t i = 0; i < live.size(); ++i) live[i].second.copy_(best_state[i]);
+  torch::NoGradGuard no_grad;
+  torch::Tensor sq;
+  for (const auto& p : params) {
+    if (!p.grad().defined()) continue;
+    const auto s = p.grad().pow(2).reshape({k, -1}).sum(1);
+    sq = sq.defined() ? sq + s : s;
   }
-  recipe->finish();
-  if (o.observer) o.observer->finished(task);
+  if (!sq.defined()) return;
+  const auto coef = (max_norm / (sq.sqrt() + 1e-6)).clamp_max(1.0);
+  for (const auto& p : params) {
+    if (!p.grad().defined()) continue;
+    std::vector<int64_t> shape(static_cast<size_t>(p.dim()), 1);
+    shape[0] = k;
+    p.mutable_grad().mul_(coef.view(shape));
+  }
 }
 
-// DP-SGD: ceil(epochs x n / batch) steps; in each, every IN example joins the batch with
-// probability q = batch / n (Poisson sampling, drawn from torch's generator), each
-// example's gradient is clipped to dp.max_grad_norm, and noise of std sigma C is added to
-// the sum before dividing by the expected batch q n. The recipe (optimizer, schedule, EMA)
-// is the generic one. Returns {epsilon spent at dp.delta, sigma}.
+// LIRA_TEST_DIVERGE=<model>: that model's weights become NaN after its first step, as a
+// diverging model's would (the tests of the NaN guard).
+int64_t diverging_model() {
+  const char* env = std::getenv("LIRA_TEST_DIVERGE");
+  return env ? std::atoll(env) : -1;
+}
+
+// Trains the task's K models: each its own epochs of its own batches, the K stepped
+// together (a model whose run is over, that stopped early or that diverged sits out).
+class Training {
+ public:
+  Training(const LoopOptions& o, Task& task, const std::vector<JobAssignment>& jobs)
+      : o_(o), t_(*o.training), task_(task), jobs_(jobs), k_(task.width()), stacked_(task.stacked()) {
+    for (const auto& [name, p] : task.parameters()) params_.push_back(p);
+    recipe_ = make_recipe(t_, *o.model, task);
+    if (o.gang) rank_ = o.gang->rank(), ranks_ = o.gang->size();
+    const auto device = params_.empty() ? torch::Device(torch::kCPU) : params_[0].device();
+    epoch_sum_ = torch::zeros({k_}, torch::TensorOptions(device).dtype(torch::kFloat64));
+    lanes_.resize(static_cast<size_t>(k_));
+    steps_.resize(static_cast<size_t>(k_));
+    batch_.resize(static_cast<size_t>(k_));
+  }
+
+  // Returns each model's state: failed says why one left.
+  std::vector<LaneState> run() {
+    task_.set_training(true);
+    if (o_.observer) o_.observer->built(task_);
+    int64_t max_steps = 0;
+    for (int64_t j = 0; j < k_; ++j) max_steps = std::max(max_steps, start(j));
+    const int64_t diverge = diverging_model();
+    for (int64_t step = 0; step < max_steps && plan_step(); ++step) {
+      recipe_->before_step(steps_);
+      recipe_->zero_grad();
+      const auto [loss_sum, items] = forward_backward();
+      if (o_.gang) o_.gang->allreduce_gradients(params_);
+      if (t_.grad_clip > 0) clip_gradients(params_, t_.grad_clip, stacked_, k_);
+      recipe_->step();
+      if (step == 0 && diverge >= 0) poison(diverge);
+      recipe_->after_step();
+      if (o_.observer) o_.observer->stepped(task_, step, loss_sum, items);
+      if (o_.progress && *o_.progress) (*o_.progress)();
+      advance();
+    }
+    restore_best();
+    recipe_->finish();
+    if (o_.observer) o_.observer->finished(task_);
+    return lanes_;
+  }
+
+ private:
+  LaneState& lane(int64_t j) { return lanes_[static_cast<size_t>(j)]; }
+  int64_t model(int64_t j) const { return jobs_[static_cast<size_t>(j)].model; }
+
+  // Model j's first epoch and its step count; returns the count.
+  int64_t start(int64_t j) {
+    auto& l = lane(j);
+    l.batches = task_.begin_epoch(j, 0);
+    const int64_t steps_per_epoch = (l.batches + t_.accumulate - 1) / t_.accumulate;
+    if (steps_per_epoch < 1)
+      throw ConfigError("training.batch_size: " + std::to_string(t_.batch_size) + " leaves no full batch of model " +
+                        std::to_string(model(j)) + "'s " + std::to_string(task_.examples(j)) +
+                        " training examples (airbench94 drops the last partial batch); lower it");
+    // A fractional epoch count trains ceil(epochs x steps per epoch) steps in all.
+    l.total_steps = static_cast<int64_t>(std::ceil(t_.epochs * static_cast<double>(steps_per_epoch) - 1e-9));
+    l.epochs = static_cast<int64_t>(std::ceil(t_.epochs - 1e-9));
+    return l.total_steps;
+  }
+
+  // Where each model stands at this step; false when none steps.
+  bool plan_step() {
+    bool any = false;
+    for (int64_t j = 0; j < k_; ++j) {
+      const auto& l = lane(j);
+      auto& s = steps_[static_cast<size_t>(j)];
+      s.active = l.active();
+      any = any || s.active;
+      // Later epochs of a language model may hold a batch more than the first.
+      s.step = std::min(l.steps, l.total_steps - 1), s.total = l.total_steps, s.epoch = l.epoch;
+      // Progress in examples: (epoch N + the batch's offset) / (epochs N).
+      const auto examples = static_cast<double>(task_.examples(j));
+      s.progress = examples > 0 ? (static_cast<double>(l.epoch) * examples +
+                                   std::min(examples, static_cast<double>(l.batch * t_.batch_size))) /
+                                      (t_.epochs * examples)
+                                : -1.0;
+    }
+    return any;
+  }
+
+  // The step's batches, `accumulate` of each active model's own (fewer at the end of its
+  // epoch), back-propagated; returns the summed loss (for the observer) and loss terms.
+  std::pair<double, double> forward_backward() {
+    double loss_sum = 0, items = 0;
+    for (int64_t a = 0; a < t_.accumulate; ++a) {
+      bool some = false;
+      for (int64_t j = 0; j < k_; ++j) {
+        const auto& l = lane(j);
+        const bool in = steps_[static_cast<size_t>(j)].active && l.batch < l.batches;
+        batch_[static_cast<size_t>(j)] = in ? l.batch : -1;
+        some = some || in;
+      }
+      if (!some) break;
+      const StepLoss loss = task_.loss(batch_, rank_, ranks_);
+      if (loss.loss.defined())
+        (t_.accumulate > 1 ? loss.loss / static_cast<double>(t_.accumulate) : loss.loss).backward();
+      epoch_sum_ += loss.sums;
+      if (o_.observer) loss_sum += loss.sums.sum().item<double>();
+      for (int64_t j = 0; j < k_; ++j) {
+        if (batch_[static_cast<size_t>(j)] < 0) continue;
+        ++lane(j).batch;
+        lane(j).epoch_items += loss.items[static_cast<size_t>(j)];
+        items += loss.items[static_cast<size_t>(j)];
+      }
+    }
+    return {loss_sum, items};
+  }
+
+  // LIRA_TEST_DIVERGE: that model's weights become NaN.
+  void poison(int64_t diverge) {
+    torch::NoGradGuard no_grad;
+    for (int64_t j = 0; j < k_; ++j)
+      if (model(j) == diverge)
+        for (auto& p : params_) lane_of(p, j, stacked_).fill_(std::numeric_limits<double>::quiet_NaN());
+  }
+
+  // Counts the step of every model that stepped and ends the epochs that are over.
+  void advance() {
+    std::vector<int64_t> ended;
+    for (int64_t j = 0; j < k_; ++j) {
+      auto& l = lane(j);
+      if (!steps_[static_cast<size_t>(j)].active) continue;
+      ++l.steps;
+      if (l.batch >= l.batches || l.steps >= l.total_steps) ended.push_back(j);
+    }
+    std::vector<double> validation;
+    for (const int64_t j : ended) {
+      if (!loss_finite(j)) continue;
+      if (o_.early_stopping > 0) {
+        if (validation.empty()) {  // one evaluation of every model
+          validation = task_.validation_losses();
+          task_.set_training(true);
+        }
+        if (stops_early(j, validation[static_cast<size_t>(j)])) continue;
+      }
+      auto& l = lane(j);
+      if (l.steps < l.total_steps && l.epoch + 1 < l.epochs) {
+        l.batches = task_.begin_epoch(j, ++l.epoch);
+        l.batch = 0;
+      } else {
+        l.done = true;
+      }
+    }
+  }
+
+  // The NaN guard at the end of model j's epoch. One host synchronization per epoch; a
+  // gang sums its shards' sums, so every rank sees the same mean and all of them stop
+  // together on a NaN. A model that diverged leaves: its weights zeroed and its
+  // statistics reset, so that its NaNs cannot reach the others'.
+  bool loss_finite(int64_t j) {
+    auto& l = lane(j);
+    double sum = epoch_sum_[j].item<double>();
+    epoch_sum_[j].zero_();
+    if (o_.gang) sum = o_.gang->allreduce(sum, "all-reduce of the epoch loss");
+    const double mean = sum / std::max(1.0, l.epoch_items);
+    l.epoch_items = 0;
+    if (std::isfinite(mean)) {
+      spdlog::debug("model {} epoch {}/{}: loss {:.4f}", model(j), l.epoch + 1, l.epochs, mean);
+      return true;
+    }
+    l.failed = "model " + std::to_string(model(j)) + ": training loss became " + std::to_string(mean) + " in epoch " +
+               std::to_string(l.epoch + 1) + (k_ > 1 ? " (in a pack of " + std::to_string(k_) + ")" : std::string()) +
+               "; lower training.lr";
+    if (k_ == 1) return false;
+    spdlog::warn("{}; it leaves the pack", l.failed);
+    torch::NoGradGuard no_grad;
+    for (auto& [name, tensor] : task_.state()) {
+      const bool var = name.size() >= 11 && name.compare(name.size() - 11, 11, "running_var") == 0;
+      lane_of(tensor, j, stacked_).fill_(var ? 1.0 : 0.0);
+    }
+    recipe_->reset(j);
+    return false;
+  }
+
+  // Early stopping after model j's epoch with validation loss v: keeps its best state;
+  // true when it stops.
+  bool stops_early(int64_t j, double v) {
+    auto& l = lane(j);
+    if (v < l.best) {
+      l.best = v, l.best_epoch = l.epoch;
+      l.best_state.clear();
+      for (auto& [name, tensor] : task_.state()) l.best_state.push_back(lane_of(tensor, j, stacked_).detach().clone());
+      return false;
+    }
+    if (l.epoch - l.best_epoch < o_.early_stopping) return false;
+    spdlog::info("model {}: early stopping after epoch {} of {}: validation loss {:.4f}, best {:.4f} at epoch {}",
+                 model(j), l.epoch + 1, l.epochs, v, l.best, l.best_epoch + 1);
+    l.done = true;
+    return true;
+  }
+
+  // Early stopping: each model's best epoch's weights, before the recipe's finish.
+  void restore_best() {
+    torch::NoGradGuard no_grad;
+    auto live = task_.state();
+    for (int64_t j = 0; j < k_; ++j) {
+      const auto& l = lane(j);
+      if (l.best_epoch < 0 || !l.failed.empty()) continue;
+      for (size_t i = 0; i < live.size(); ++i) lane_of(live[i].second, j, stacked_).copy_(l.best_state[i]);
+    }
+  }
+
+  const LoopOptions& o_;
+  const TrainingConfig& t_;
+  Task& task_;
+  const std::vector<JobAssignment>& jobs_;
+  const int64_t k_;
+  const bool stacked_;
+  int rank_ = 0, ranks_ = 1;
+  std::vector<torch::Tensor> params_;
+  std::unique_ptr<Recipe> recipe_;
+  torch::Tensor epoch_sum_;         // [K] float64: each model's summed loss of its epoch so far
+  std::vector<LaneState> lanes_;
+  std::vector<LaneStep> steps_;     // this step's, for the recipe
+  std::vector<int64_t> batch_;      // this micro-batch's, for the task
+};
+
+// DP-SGD (one model): ceil(epochs x n / batch) steps; in each, every IN example joins the
+// batch with probability q = batch / n (Poisson sampling, drawn from torch's generator),
+// each example's gradient is clipped to dp.max_grad_norm, and noise of std sigma C is
+// added to the sum before dividing by the expected batch q n. The recipe (optimizer,
+// schedule, EMA) is the generic one. Returns {epsilon spent at dp.delta, sigma}.
 std::pair<double, double> train_dp(const LoopOptions& o, Task& task, int64_t model_index) {
   const auto& t = *o.training;
   const auto& dp = *o.dp;
@@ -130,8 +307,8 @@ std::pair<double, double> train_dp(const LoopOptions& o, Task& task, int64_t mod
                       "BatchNorm (mlp, cnn, or a TorchScript model with GroupNorm or none)");
   std::vector<torch::Tensor> params;
   for (const auto& [name, p] : task.parameters()) params.push_back(p);
-  const auto n = static_cast<double>(task.examples());
-  const auto plan = dp::plan_dp_sgd(dp, t.batch_size, t.epochs, task.examples());
+  const auto n = static_cast<double>(task.examples(0));
+  const auto plan = dp::plan_dp_sgd(dp, t.batch_size, t.epochs, task.examples(0));
   const double q = plan.sample_rate, sigma = plan.noise_multiplier;
   const int64_t total_steps = plan.steps;
   // Epochs of Poisson batches are nominal: ceil(epochs) of them share the steps evenly.
@@ -145,16 +322,15 @@ std::pair<double, double> train_dp(const LoopOptions& o, Task& task, int64_t mod
   task.set_training(true);
   if (o.observer) o.observer->built(task);
   double epoch_sum = 0, epoch_items = 0;
+  std::vector<LaneStep> lane(1);
   for (int64_t step = 0; step < total_steps; ++step) {
     const int64_t epoch = step / steps_per_epoch;
-    if (step % steps_per_epoch == 0) {
-      task.begin_epoch(epoch);  // keeps the task's per-epoch state current; its batch order is not used
-      recipe->begin_epoch(epoch);
-    }
-    recipe->before_step(step, total_steps, static_cast<double>(step) / static_cast<double>(total_steps));
+    if (step % steps_per_epoch == 0) task.begin_epoch(0, epoch);  // keeps the task's per-epoch state current; its batch order is not used
+    lane[0] = {true, step, total_steps, static_cast<double>(step) / static_cast<double>(total_steps), epoch};
+    recipe->before_step(lane);
     recipe->zero_grad();
     const auto positions =
-        (torch::rand({task.examples()}, torch::TensorOptions(o.device).dtype(torch::kFloat64)) < q).nonzero().flatten();
+        (torch::rand({task.examples(0)}, torch::TensorOptions(o.device).dtype(torch::kFloat64)) < q).nonzero().flatten();
     std::vector<torch::Tensor> sum;
     double loss_sum = 0;
     if (positions.size(0) > 0) {
@@ -168,7 +344,7 @@ std::pair<double, double> train_dp(const LoopOptions& o, Task& task, int64_t mod
     }
     set_noisy_gradients(params, sum, sigma, dp.max_grad_norm, q * n);
     recipe->step();
-    recipe->after_step(step + 1, total_steps);
+    recipe->after_step();
     const auto items = static_cast<double>(positions.size(0));
     epoch_sum += loss_sum;
     epoch_items += items;
@@ -190,19 +366,25 @@ std::pair<double, double> train_dp(const LoopOptions& o, Task& task, int64_t mod
 
 }  // namespace
 
-ModelResult run_job(const LoopOptions& o, Task& task, const JobAssignment& job) {
+std::vector<WorkerMessage> run_jobs(const LoopOptions& o, Task& task, const std::vector<JobAssignment>& jobs) {
   const auto t0 = std::chrono::steady_clock::now();
-  const int64_t n = task.candidates();
-  if (static_cast<int64_t>(job.keep_row.size()) != n)
-    throw TrainError("job for model " + std::to_string(job.model) + " has a keep row of " +
-                     std::to_string(job.keep_row.size()) + " entries, expected " + std::to_string(n));
-  // Per job, from the thread that runs it: OpenMP's thread count is per calling thread.
+  const int64_t n = task.candidates(), k = static_cast<int64_t>(jobs.size());
+  if (k < 1) throw Error("run_jobs: no jobs");
+  if (o.observer && k > 1) throw Error("run_jobs: a loop observer watches one model");
+  std::vector<Lane> lanes;
+  for (const auto& job : jobs) {
+    if (static_cast<int64_t>(job.keep_row.size()) != n)
+      throw TrainError("job for model " + std::to_string(job.model) + " has a keep row of " +
+                       std::to_string(job.keep_row.size()) + " entries, expected " + std::to_string(n));
+    Lane lane;
+    lane.seed = job.seed;
+    for (int64_t i = 0; i < n; ++i)
+      if (job.keep_row[static_cast<size_t>(i)]) lane.in.push_back(i);
+    lanes.push_back(std::move(lane));
+  }
+  // Per call, from the thread that runs it: OpenMP's thread count is per calling thread.
   torch::set_num_threads(o.threads);
-  torch::manual_seed(job.seed);
-  std::vector<int64_t> in;
-  for (int64_t i = 0; i < n; ++i)
-    if (job.keep_row[i]) in.push_back(i);
-  task.build(in);
+  task.build(lanes);
   if (o.gang) {
     // The seeds agree too; this makes the weights agree whatever the initialization draws.
     std::vector<torch::Tensor> state;
@@ -210,20 +392,50 @@ ModelResult run_job(const LoopOptions& o, Task& task, const JobAssignment& job) 
     for (auto& b : task.buffers()) state.push_back(b);
     o.gang->broadcast(state);
   }
-  ModelResult result;
+  std::vector<ModelResult> results(static_cast<size_t>(k));
+  std::vector<std::string> failed(static_cast<size_t>(k));
   if (o.dp && o.dp->enabled()) {
     if (o.gang) throw ConfigError("parallel.ranks_per_model: DP-SGD trains each model on one rank; set it to 1");
-    std::tie(result.dp_epsilon, result.dp_noise_multiplier) = train_dp(o, task, job.model);
+    if (k > 1) throw ConfigError("parallel.models_per_job: DP-SGD trains one model per job; set it to 1");
+    std::tie(results[0].dp_epsilon, results[0].dp_noise_multiplier) = train_dp(o, task, jobs[0].model);
   } else {
-    train(o, task, job.model);
+    const auto states = Training(o, task, jobs).run();
+    for (int64_t j = 0; j < k; ++j) failed[static_cast<size_t>(j)] = states[static_cast<size_t>(j)].failed;
   }
+  for (int64_t j = 0; j < k; ++j) {
+    results[static_cast<size_t>(j)].model = jobs[static_cast<size_t>(j)].model;
+    results[static_cast<size_t>(j)].attempt = jobs[static_cast<size_t>(j)].attempt;
+    results[static_cast<size_t>(j)].pack = static_cast<int32_t>(k);
+  }
+  std::vector<WorkerMessage> out;
+  if (!o.gang || o.gang->rank() == 0) {  // the leader evaluates and reports
+    std::vector<const std::vector<uint8_t>*> keep;
+    std::vector<ModelResult*> into;
+    for (int64_t j = 0; j < k; ++j) {
+      keep.push_back(&jobs[static_cast<size_t>(j)].keep_row);
+      into.push_back(failed[static_cast<size_t>(j)].empty() ? &results[static_cast<size_t>(j)] : nullptr);
+    }
+    if (std::any_of(into.begin(), into.end(), [](const ModelResult* r) { return r != nullptr; }))
+      task.evaluate(keep, into);
+    // The pass's time, shared by its models.
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (auto& r : results) r.train_seconds = seconds / static_cast<double>(k);
+  }
+  for (int64_t j = 0; j < k; ++j) {
+    if (!failed[static_cast<size_t>(j)].empty()) {
+      out.emplace_back(JobFailure{jobs[static_cast<size_t>(j)].model, jobs[static_cast<size_t>(j)].attempt,
+                                  failed[static_cast<size_t>(j)], false});
+    } else {
+      out.emplace_back(std::move(results[static_cast<size_t>(j)]));
+    }
+  }
+  return out;
+}
 
-  result.model = job.model;
-  result.attempt = job.attempt;
-  if (o.gang && o.gang->rank() != 0) return result;  // the leader evaluates and reports
-  task.evaluate(job.keep_row, result);
-  result.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return result;
+ModelResult run_job(const LoopOptions& o, Task& task, const JobAssignment& job) {
+  auto out = run_jobs(o, task, {job});
+  if (const auto* f = std::get_if<JobFailure>(&out.at(0))) throw TrainError(f->message);
+  return std::get<ModelResult>(std::move(out[0]));
 }
 
 ModelResult external_signals(const TrainerContext& context, const std::string& model_path,
@@ -242,12 +454,12 @@ ModelResult external_signals(const TrainerContext& context, const std::string& m
   if (static_cast<int64_t>(membership.size()) != task->candidates())
     throw ConfigError("lira signals: a membership of " + std::to_string(membership.size()) + " entries for " +
                       std::to_string(task->candidates()) + " candidates");
-  std::vector<int64_t> in;
+  Lane lane;
   for (int64_t i = 0; i < task->candidates(); ++i)
-    if (membership[i]) in.push_back(i);
-  task->build(in);
+    if (membership[static_cast<size_t>(i)]) lane.in.push_back(i);
+  task->build({lane});
   ModelResult result;
-  task->evaluate(membership, result);
+  task->evaluate({&membership}, {&result});
   result.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }
@@ -257,8 +469,7 @@ namespace {
 class TorchRunner final : public JobRunner {
  public:
   explicit TorchRunner(const TrainerContext& c)
-      : context_(c),
-        device_(resolve_device(c.config, c.device_index, c.workers_on_node)),
+      : device_(resolve_device(c.config, c.device_index, c.workers_on_node)),
         training_(c.config.training),
         model_(c.config.model),
         dp_(c.config.dp),
@@ -283,27 +494,14 @@ class TorchRunner final : public JobRunner {
 
   ModelResult run(const JobAssignment& job) override { return run_job(options_, *task_, job); }
 
-  // A pack as one fused network; a model that diverged in it is trained again alone.
+  // A pack: its K models trained at once through the same loop (K wide).
   std::vector<WorkerMessage> run_pack(const std::vector<JobAssignment>& jobs) override {
     if (jobs.size() < 2) return JobRunner::run_pack(jobs);
-    if (!packed_) packed_ = std::make_unique<PackedTrainer>(context_, device_);
-    auto models = packed_->run(jobs);
-    std::vector<WorkerMessage> out;
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      if (models[i].diverged.empty()) {
-        out.emplace_back(std::move(models[i].result));
-        continue;
-      }
-      spdlog::warn("{}; training it alone", models[i].diverged);
-      auto alone = JobRunner::run_pack({jobs[i]});
-      out.push_back(std::move(alone.at(0)));
-    }
-    return out;
+    return run_jobs(options_, *task_, jobs);
   }
   bool broken() const override { return gang_ && gang_->broken(); }
 
  private:
-  TrainerContext context_;
   torch::Device device_;
   TrainingConfig training_;
   ModelConfig model_;
@@ -311,7 +509,6 @@ class TorchRunner final : public JobRunner {
   std::function<void()> progress_;
   std::unique_ptr<GangSync> gang_;
   std::unique_ptr<Task> task_;
-  std::unique_ptr<PackedTrainer> packed_;
   LoopOptions options_;
 };
 

@@ -1,10 +1,12 @@
-// The one job loop: trains a Task's model for one job and evaluates it (task.hpp).
+// The one job loop: trains a Task's K >= 1 models at once -- one job, or a pack of K
+// jobs (parallel.models_per_job) -- and evaluates them (task.hpp).
 #pragma once
 
 #include <torch/torch.h>
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "common/config.hpp"
 #include "gang_sync.hpp"
@@ -13,7 +15,8 @@
 
 namespace lira {
 
-// Sees the training from outside, for the step-equivalence tool (tests/tools/recipe_steps).
+// Sees the training of one model (K = 1) from outside, for the step-equivalence tool
+// (tests/tools/recipe_steps).
 struct LoopObserver {
   virtual ~LoopObserver() = default;
   virtual void built(Task& task) = 0;  // model built, before the first step
@@ -36,15 +39,25 @@ struct LoopOptions {
   int64_t early_stopping = 0;
 };
 
-// Seeds torch with job.seed, builds the task's model for the job's IN candidates,
-// broadcasts the leader's initial weights over a gang, trains training.epochs epochs
-// (the recipe: optimizer, schedule, EMA or lookahead; accumulation, clipping, NaN guard)
-// and, on the leader, evaluates. With early stopping, the task's validation loss is taken
-// after every epoch; training ends after `early_stopping` epochs without a new best, and
-// the best epoch's weights are restored before the recipe's finish. Under DP-SGD (options.dp enabled) each step trains on a
-// Poisson-sampled batch with clipped per-example gradients and Gaussian noise, and the
-// result carries the epsilon the model spent.
-// Throws TrainError for a keep row of the wrong length or a loss that is not finite.
+// Trains the jobs' models at once (K = jobs.size(); the task refuses a K its models
+// cannot take) and evaluates them; one message per job, in order: its ModelResult, or a
+// JobFailure for a model whose training loss stopped being finite (it left the pack; the
+// others were not disturbed). Each model is built from its own seed and draws its batches
+// and augmentations as it would alone; the K step together, each on its own batches with
+// its own learning rate, epochs and optimizer state (the recipe: optimizer, schedule, EMA
+// or lookahead; accumulation, per-model gradient clipping, NaN guard), and a model whose
+// run is over sits out while the others finish. In a gang (K = 1) the leader's initial
+// weights are broadcast and only the leader evaluates. With early stopping, each model's
+// validation loss is taken after each of its epochs; a model stops after
+// `early_stopping` epochs without a new best, and its best epoch's weights are restored
+// before the recipe's finish. Under DP-SGD (options.dp enabled; K = 1) each step trains
+// on a Poisson-sampled batch with clipped per-example gradients and Gaussian noise, and
+// the result carries the epsilon the model spent.
+// Throws TrainError for a keep row of the wrong length, ConfigError for what the config
+// cannot train.
+std::vector<WorkerMessage> run_jobs(const LoopOptions& options, Task& task, const std::vector<JobAssignment>& jobs);
+
+// One job (K = 1): its result, or TrainError when its training loss stopped being finite.
 ModelResult run_job(const LoopOptions& options, Task& task, const JobAssignment& job);
 
 }  // namespace lira

@@ -127,8 +127,13 @@ class LmTask final : public Task {
   const char* name() const override { return "language model"; }
   int64_t candidates() const override { return dataset_->text->count(); }
 
-  void build(const std::vector<int64_t>& in) override {
-    in_ = in;
+  void build(const std::vector<Lane>& lanes) override {
+    if (lanes.size() != 1)
+      throw ConfigError("parallel.models_per_job: a language model trains one model per job (its forward pass has no "
+                        "model axis); set it to 1");
+    width_ = 1;
+    in_ = lanes[0].in;
+    torch::manual_seed(lanes[0].seed);
     model_ = make_lm_model(config_.model, dataset_->classes, device_);
   }
   NamedTensors parameters() override { return unique_parameters(model_->named_parameters()); }
@@ -136,7 +141,7 @@ class LmTask final : public Task {
   void set_training(bool on) override { model_->set_training(on); }
 
   // Each epoch packs the IN records in a fresh random order.
-  int64_t begin_epoch(int64_t) override {
+  int64_t begin_epoch(int64_t, int64_t) override {
     const auto perm = torch::randperm(static_cast<int64_t>(in_.size()), torch::kInt64);
     const int64_t* p = perm.data_ptr<int64_t>();
     std::vector<int64_t> order(in_.size());
@@ -148,11 +153,14 @@ class LmTask final : public Task {
     return (windows + b - 1) / b;
   }
 
-  ShardLoss loss(int64_t batch, int rank, int ranks) override {
-    const int64_t b = config_.training.batch_size, windows = idx_.size(0);
+  StepLoss loss(const std::vector<int64_t>& batches, int rank, int ranks) override {
+    const int64_t b = config_.training.batch_size, windows = idx_.size(0), batch = batches.at(0);
+    StepLoss out;
+    out.items.assign(1, 0.0);
+    out.sums = torch::zeros({1}, torch::TensorOptions(device_).dtype(torch::kFloat64));
+    if (batch < 0) return out;
     const int64_t start = batch * b, end = std::min(start + b, windows);
-    ShardLoss out;
-    for (int64_t w = start; w < end; ++w) out.items += static_cast<double>(predicted_[static_cast<size_t>(w)]);
+    for (int64_t w = start; w < end; ++w) out.items[0] += static_cast<double>(predicted_[static_cast<size_t>(w)]);
     // Shard r of k: a slice of the batch's windows.
     const int64_t lo = start + (end - start) * rank / ranks, hi = start + (end - start) * (rank + 1) / ranks;
     if (hi <= lo) return out;
@@ -164,12 +172,15 @@ class LmTask final : public Task {
     const auto nll = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}),
                                                           x.slice(1, 1).reshape({-1}), loss_options_);
     const auto sum = (nll * valid.reshape({-1}).to(torch::kFloat32)).sum();
-    out.loss = sum / std::max(1.0, out.items);
-    out.sum = sum.detach();
+    out.loss = sum / std::max(1.0, out.items[0]);
+    out.sums = sum.detach().to(torch::kFloat64).reshape({1});
     return out;
   }
 
-  void evaluate(const std::vector<uint8_t>& keep, ModelResult& result) override {
+  void evaluate(const std::vector<const std::vector<uint8_t>*>& keeps, const std::vector<ModelResult*>& results) override {
+    if (!results.at(0)) return;
+    const auto& keep = *keeps.at(0);
+    ModelResult& result = *results[0];
     const auto& text = *dataset_->text;
     const int64_t n = text.count(), S = text.offsets.back();
     const float nan = std::numeric_limits<float>::quiet_NaN();

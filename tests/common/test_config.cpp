@@ -4,10 +4,15 @@
 #include <string>
 
 #include "common/config.hpp"
+#include "common/config_schema.hpp"
 #include "common/errors.hpp"
+#include "common/recipes.hpp"
 
 using lira::ConfigError;
 using lira::parse_config;
+using lira::recipes;
+using lira::to_yaml;
+namespace schema = lira::schema;
 
 namespace {
 // The message of the ConfigError that parsing `yaml` throws ("" if none).
@@ -138,4 +143,39 @@ TEST_CASE("the key documentation lists every key") {
   const auto md = lira::keys_markdown();
   for (const char* key : {"experiment.models", "data.candidates", "training.lr", "queries.mirror"})
     CHECK(contains(md, std::string("`") + key + "`"));
+}
+
+TEST_CASE("training.recipe: auto resolves by network, official fixes its values, a fixed key is refused") {
+  // Configs written before the key: model.arch airbench94 means its published recipe.
+  CHECK(parse_config("model: {arch: airbench94}\ndata: {dataset: cifar10}", "t").training.recipe == "airbench94");
+  CHECK(parse_config("model: {arch: wrn28-2}", "t").training.recipe == "generic");
+  // The network under training.* keys: allowed now that the recipe is its own key.
+  CHECK(parse_config("model: {arch: airbench94}\ntraining: {recipe: generic, lr: 0.3}", "t").training.lr == 0.3);
+  const auto official = parse_config("model: {arch: wrn28-2}\ntraining: {recipe: official, epochs: 100}", "t");
+  CHECK(official.training.recipe == "official");
+  CHECK(official.training.lr == 0.1);
+  CHECK(official.training.weight_decay == 5e-4);
+  CHECK(official.training.schedule == "official");
+  CHECK(official.training.warmup == 0.01);
+  CHECK(official.training.augment_crop == 4);
+  CHECK(official.training.augment_flip);
+  CHECK(official.training.epochs == 100);
+  // Its resolved config, stored with the results, reads back the same (a resume).
+  CHECK(parse_config(to_yaml(official), "t").training.lr == 0.1);
+  CHECK_THROWS_WITH_AS(parse_config("training: {recipe: official, lr: 0.2}", "t"),
+                       doctest::Contains("training.lr: training.recipe official fixes it"), ConfigError);
+  CHECK_THROWS_WITH_AS(parse_config("model: {arch: airbench94}\ntraining: {momentum: 0.5}", "t"),
+                       doctest::Contains("training.momentum: training.recipe airbench94 fixes it"), ConfigError);
+  CHECK_THROWS_WITH_AS(parse_config("training: {recipe: airbench94}", "t"),
+                       doctest::Contains("is written for model.arch airbench94"), ConfigError);
+}
+
+TEST_CASE("training.recipe's choices are auto and the recipes of common/recipes.cpp, in order") {
+  const auto* key = schema::find_key("training", "recipe");
+  REQUIRE(key != nullptr);
+  const auto& choice = std::get<schema::ChoiceKey>(key->kind);
+  std::vector<std::string> want{"auto"};
+  for (const auto& r : recipes()) want.emplace_back(r.name);
+  std::vector<std::string> have(choice.choices.begin(), choice.choices.end());
+  CHECK(have == want);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel gangs (parallel.ranks_per_model) on CPU under mpirun:
 #   1. a gang of 2 trains the same models as one rank with the full batch, up to
-#      floating-point summation order (an MLP: no BatchNorm, no dropout);
+#      floating-point summation order (an MLP: no BatchNorm, no dropout), also when it
+#      trains packs of 4 models at once (parallel.models_per_job);
 #   2. two gangs share the work; 3 worker ranks cannot form gangs of 2 (clean error,
 #      no file), nor can a run without mpirun, nor an MPI without MPI_THREAD_SERIALIZED;
 #   3. a rank stuck before an all-reduce: its gang's collective times out, the model goes
@@ -41,6 +42,12 @@ mpi 3 "$lira" "${args[@]}" --log-level warn --set parallel.ranks_per_model=2 --o
 "$check" "$work/k2.h5" 6 1000 2 >/dev/null || fail "gang results file"
 close "$work/k1.h5" "$work/k2.h5" 1e-3
 echo "ok: a gang of 2 = one rank, up to summation order"
+# 1b. A gang of 2 training packs of 4 (parallel.models_per_job): the same models again.
+mpi 3 "$lira" "${args[@]}" --log-level debug --set parallel.ranks_per_model=2 --set parallel.models_per_job=4 \
+  --out "$work/k2p4.h5" >"$work/k2p4.out" 2>&1 || { tail "$work/k2p4.out"; fail "gang run with packs"; }
+grep -q "with 3 more in its pack" "$work/k2p4.out" || fail "the gang did not train packs of 4"
+close "$work/k1.h5" "$work/k2p4.h5" 1e-3
+echo "ok: a gang of 2 training packs of 4 = one rank alone, up to summation order"
 
 # 2. Two gangs; impossible layouts.
 mpi 5 "$lira" "${args[@]}" --set parallel.ranks_per_model=2 --log-level info --out "$work/two.h5" >"$work/two.out" 2>&1 ||

@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
     LoopOptions options{&config.training, &config.model, torch::kCPU, 1, nullptr};
     options.observer = &dump;
     run_job(options, *task, {0, plan.model_seed(0), 0, {row.begin(), row.end()}});
-    const int64_t n_in = task->examples(), b = config.training.batch_size;
+    const int64_t n_in = task->examples(0), b = config.training.batch_size;
     if (airbench94) {
       // The normalized first 5000 IN images, computed here from the raw data.
       const auto& d = dataset->candidates;

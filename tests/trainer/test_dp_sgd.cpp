@@ -161,7 +161,7 @@ TEST_CASE("the noise added to the clipped sum has standard deviation sigma C / e
 TEST_CASE("a DP-SGD job: Poisson batches, the accountant's epsilon stored, bitwise reproducible on CPU") {
   const auto a = dp_run({"dp.noise_multiplier=1.1", "dp.max_grad_norm=1.0"});
   // About 100 IN examples, batch 20: q = 20 / n, 2 epochs = ceil(2 n / 20) steps.
-  const double n = static_cast<double>(a.task->examples());
+  const double n = static_cast<double>(a.task->examples(0));
   const double q = 20.0 / n;
   const auto steps = static_cast<int64_t>(std::ceil(2 * n / 20 - 1e-9));
   CHECK(a.result.dp_noise_multiplier == 1.1);
@@ -188,7 +188,7 @@ TEST_CASE("a DP-SGD job: Poisson batches, the accountant's epsilon stored, bitwi
 TEST_CASE("Poisson sampling: batch sizes vary around the expected q n") {
   BatchSizes observed;
   const auto r = dp_run({"dp.noise_multiplier=1", "training.epochs=40"}, &observed);
-  const double n = static_cast<double>(r.task->examples()), q = 20.0 / n;
+  const double n = static_cast<double>(r.task->examples(0)), q = 20.0 / n;
   REQUIRE(observed.sizes.size() == static_cast<size_t>(std::ceil(40 * n / 20 - 1e-9)));
   double mean = 0, var = 0;
   for (double s : observed.sizes) mean += s;

@@ -18,6 +18,7 @@
 #include "orchestrator/plan.hpp"
 #include "trainer/job_loop.hpp"
 #include "trainer/lm.hpp"
+#include "trainer/recipe.hpp"
 #include "trainer/task.hpp"
 #include "trainer/trainer.hpp"
 
@@ -99,6 +100,7 @@ const std::vector<KeyCase>& key_cases() {
       {"model.synthetic_failure_rate", "0.5", "mlp", "gpt"},
       {"model.synthetic_slow_fraction", "0.5", "mlp", "gpt"},
       {"model.synthetic_slowdown", "8", "mlp", "gpt"},
+      {"training.recipe", "official", "mlp", "gpt"},
       {"training.epochs", "3", "mlp", "gpt"},
       {"training.batch_size", "16", "mlp", "gpt"},
       {"training.optimizer", "adamw", "mlp", "gpt"},
@@ -196,6 +198,28 @@ TEST_CASE("grad_clip 1e-9 leaves the weights almost at their initial values, for
   }
 }
 
+namespace {
+
+// A task that only holds parameters: what the recipe sees of a model.
+class ParameterTask final : public Task {
+ public:
+  explicit ParameterTask(NamedTensors params) : params_(std::move(params)) { width_ = 1; }
+  const char* name() const override { return "parameters"; }
+  int64_t candidates() const override { return 0; }
+  void build(const std::vector<Lane>&) override {}
+  NamedTensors parameters() override { return params_; }
+  std::vector<torch::Tensor> buffers() override { return {}; }
+  void set_training(bool) override {}
+  int64_t begin_epoch(int64_t, int64_t) override { return 0; }
+  StepLoss loss(const std::vector<int64_t>&, int, int) override { return {}; }
+  void evaluate(const std::vector<const std::vector<uint8_t>*>&, const std::vector<ModelResult*>&) override {}
+
+ private:
+  NamedTensors params_;
+};
+
+}  // namespace
+
 TEST_CASE("a TorchScript LM with tied embedding and output steps like PyTorch's AdamW (each tensor once)") {
   ModelConfig m;
   m.arch = "torchscript";
@@ -210,14 +234,16 @@ TEST_CASE("a TorchScript LM with tied embedding and output steps like PyTorch's 
   t.optimizer = "adamw";
   t.lr = 0.01;
   t.weight_decay = 0.1;
-  auto optimizer = make_optimizer(t, params);
+  ParameterTask task(params);
+  auto recipe = make_recipe(t, m, task);
   const auto idx = (torch::arange(12, torch::kInt64).view({2, 6}) * 7).remainder(257);
   model->set_training(true);
   const auto logits = model->forward(idx, {}).slice(1, 0, -1);
   const auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, 257}), idx.slice(1, 1).reshape({-1}));
-  optimizer->zero_grad();
+  recipe->before_step({LaneStep{true, 0, 1, -1.0, 0}});
+  recipe->zero_grad();
   loss.backward();
-  optimizer->step();
+  recipe->step();
   std::ifstream in(kModels + "/tied_lm_step.bin", std::ios::binary);
   REQUIRE(in);
   for (const char* name : {"emb.weight", "lin.weight", "lin.bias"}) {
@@ -268,7 +294,7 @@ TEST_CASE("queries.batchnorm train: evaluation leaves BatchNorm's running statis
     std::vector<torch::Tensor> stats;
     for (auto& b : task->buffers()) stats.push_back(b.clone());
     ModelResult again;
-    task->evaluate(job.keep_row, again);
+    task->evaluate({&job.keep_row}, {&again});
     CAPTURE(mode);
     const auto now = task->buffers();
     REQUIRE(now.size() == stats.size());

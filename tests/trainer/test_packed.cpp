@@ -1,15 +1,20 @@
-// Tests of packed training (parallel.models_per_job, trainer/packed.hpp): a pack of K
-// models trains the same models as K jobs alone, up to float rounding; a packed run is
-// bitwise reproducible; a model that diverges leaves its pack and trains alone.
+// Tests of packed training (parallel.models_per_job; the one job loop, K wide,
+// trainer/job_loop.hpp): a pack of K models trains the same models as K jobs alone (a
+// pack of one), up to float rounding, for every fused architecture and for early
+// stopping and gradient accumulation; each result says it was trained in its pack; a
+// packed run is bitwise reproducible; a model that diverges leaves its pack as a failed
+// job without disturbing the others.
 #include "../torch_doctest.hpp"  // first: see there
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 
 #include "../tools/idx_writer.hpp"
 #include "common/config.hpp"
+#include "common/errors.hpp"
 #include "orchestrator/plan.hpp"
 #include "trainer/trainer.hpp"
 
@@ -57,16 +62,21 @@ const ModelResult& result_of(const WorkerMessage& m) {
   return std::get<ModelResult>(m);
 }
 
-// The largest |a - b| over every signal of two results, and the largest |a|.
+// The largest |a - b| over every signal of two results, and the largest |a|. NaN-aware:
+// a NaN on either side (a classifier's signals never are) makes the difference infinite,
+// where std::max(d, NaN) would silently keep d.
 std::pair<double, double> difference(const ModelResult& a, const ModelResult& b) {
   REQUIRE(a.signals.size() == b.signals.size());
+  REQUIRE(!a.signals.empty());
   double diff = 0, scale = 0;
   for (size_t s = 0; s < a.signals.size(); ++s) {
     REQUIRE(a.signals[s].name == b.signals[s].name);
     REQUIRE(a.signals[s].values.size() == b.signals[s].values.size());
     for (size_t i = 0; i < a.signals[s].values.size(); ++i) {
-      diff = std::max(diff, static_cast<double>(std::fabs(a.signals[s].values[i] - b.signals[s].values[i])));
-      scale = std::max(scale, static_cast<double>(std::fabs(a.signals[s].values[i])));
+      const double x = a.signals[s].values[i], y = b.signals[s].values[i];
+      if (std::isnan(x) || std::isnan(y)) return {std::numeric_limits<double>::infinity(), scale};
+      diff = std::max(diff, std::fabs(x - y));
+      scale = std::max(scale, std::fabs(x));
     }
   }
   return {diff, scale};
@@ -94,6 +104,8 @@ void check_pack_matches_alone(const std::vector<std::string>& overrides, double 
     const auto alone = runner->run(jobs[i]);
     const auto& p = result_of(packed[i]);
     CHECK(p.model == jobs[i].model);
+    CHECK(p.pack == 4);  // trained in the pack, not quietly alone
+    CHECK(alone.pack == 1);
     const auto [diff, scale] = difference(alone, p);
     MESSAGE("model " << i << ": max |signal difference| " << diff << " of scale " << scale);
     CHECK(diff <= tolerance * scale);
@@ -193,31 +205,60 @@ TEST_CASE("a packed run is bitwise reproducible on the CPU") {
   }
 }
 
+TEST_CASE("difference() sees a NaN on either side") {
+  ModelResult a, b;
+  a.signals.push_back({"loss", {2}, {1.0f, 2.0f}});
+  b.signals.push_back({"loss", {2}, {1.0f, std::numeric_limits<float>::quiet_NaN()}});
+  CHECK(std::isinf(difference(a, b).first));
+  CHECK(std::isinf(difference(b, a).first));
+  CHECK(difference(a, a).first == 0);
+}
+
+TEST_CASE("early stopping in a pack: each model stops at its own epoch, as alone") {
+  // A large learning rate and a patience of 1 stop the models early, at different
+  // epochs; each then sits out while the others train on.
+  check_pack_matches_alone({"model.arch=mlp", "model.hidden=[32]", "training.lr=0.3", "training.epochs=8",
+                            "defense.early_stopping=1", "defense.validation_examples=40"},
+                           1e-5);
+}
+
+TEST_CASE("gradient accumulation in a pack matches alone (3 batches a step, short last steps)") {
+  check_pack_matches_alone({"model.arch=cnn", "model.channels=[4]", "model.hidden=[16]", "training.momentum=0.9",
+                            "training.accumulate=3", "training.grad_clip=1", "training.augment_flip=true",
+                            "training.epochs=2"},
+                           1e-5);
+}
+
 namespace {
 
 void check_divergence_leaves_pack(const std::vector<std::string>& overrides, double tolerance) {
   PackFixture f(overrides);
   const auto jobs = f.jobs(0, 4);
   auto runner = make_torch_runner({f.config, f.data, 1});
-  ::setenv("LIRA_TEST_DIVERGE", "2", 1);  // model 2's weights become NaN in the pack
+  ::setenv("LIRA_TEST_DIVERGE", "2", 1);  // model 2's weights become NaN after its first step
   const auto packed = runner->run_pack(jobs);
+  CHECK_THROWS_WITH_AS(runner->run(jobs[2]), doctest::Contains("training loss became"), TrainError);
   ::unsetenv("LIRA_TEST_DIVERGE");
   REQUIRE(packed.size() == 4);
   for (size_t i = 0; i < jobs.size(); ++i) {
-    const auto& p = result_of(packed[i]);
-    const auto alone = runner->run(jobs[i]);
-    const auto [diff, scale] = difference(alone, p);
-    if (i == 2) {
-      CHECK(diff == 0);  // trained alone, so exactly the job's result
-    } else {
-      CHECK(diff <= tolerance * scale);  // the others were not disturbed
+    if (i == 2) {  // a failed job, as alone; the scheduler retries it
+      REQUIRE(std::holds_alternative<JobFailure>(packed[i]));
+      const auto& failure = std::get<JobFailure>(packed[i]);
+      CHECK(failure.model == jobs[i].model);
+      CHECK(failure.message.find("training loss became") != std::string::npos);
+      CHECK(failure.message.find("in a pack of 4") != std::string::npos);
+      continue;
     }
+    const auto& p = result_of(packed[i]);
+    CHECK(p.pack == 4);
+    const auto [diff, scale] = difference(runner->run(jobs[i]), p);
+    CHECK(diff <= tolerance * scale);  // the others were not disturbed
   }
 }
 
 }  // namespace
 
-TEST_CASE("a model whose loss stops being finite leaves its pack and is trained alone") {
+TEST_CASE("a model whose loss stops being finite leaves its pack as a failed job") {
   check_divergence_leaves_pack({"model.arch=mlp", "model.hidden=[16]"}, 1e-5);
 }
 
