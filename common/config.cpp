@@ -290,6 +290,7 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
   Config config;
   set_defaults(config);
   std::vector<std::string> errors;
+  std::set<std::string> written;  // the keys the text and the overrides set
 
   // YAML forbids tabs in indentation; yaml-cpp's message for them is obscure, or it
   // silently reads another structure. Say it plainly, with the line.
@@ -354,6 +355,7 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
         }
         if (auto err = apply(*key, kv.second, config); !err.empty())
           errors.push_back(where(origin, kv.second.Mark()) + ": " + err);
+        written.insert(key->dotted());
       }
     }
   }
@@ -385,14 +387,19 @@ Config parse_config(const std::string& yaml_text, const std::string& origin,
       continue;
     }
     if (auto err = apply(*key, value, config); !err.empty()) errors.push_back("--set: " + err);
+    written.insert(key->dotted());
   }
 
   if (errors.empty()) {
     resolve(config);
-    errors = check_conflicts(config);
+    errors = check_conflicts(config, &written);
   }
   if (!errors.empty()) fail(origin, errors);
-  apply_recipe(config);  // after the checks, which refuse other values of its keys
+  // The recipe's fixed values, after the checks that refuse other values of its keys;
+  // checked again, so that the resolved config (stored with the results, read back by
+  // job processes and on resume) is itself valid.
+  apply_recipe(config);
+  if (auto again = check_conflicts(config); !again.empty()) fail(origin + ", with training.recipe's values", again);
   return config;
 }
 

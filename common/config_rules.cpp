@@ -103,26 +103,31 @@ std::vector<std::string> unused_key_errors(const Config& c) {
 }
 
 // A key the recipe fixes, set to another value than the recipe's: the recipe would
-// silently override it, so it is refused. Allowed are the key's default (not set) and the
-// recipe's own value (its preset's: a resolved config read back, as on resume).
-std::vector<std::string> recipe_key_errors(const Config& c) {
+// silently override it, so it is refused. The recipe's value is its preset's, or the key's
+// default when it has none (airbench94 reads none of them). Without the set of written
+// keys, a value equal to the default counts as not set.
+std::vector<std::string> recipe_key_errors(const Config& c, const std::set<std::string>* written) {
   std::vector<std::string> errors;
   const auto& recipe = recipe_of(c);
   Config expected = c, copy = c, defaults = c;
+  std::vector<const Key*> keys;
   for (const auto& dotted : recipe.fixes) {
     const auto dot = dotted.find('.');
     const Key* key = schema::find_key(dotted.substr(0, dot), dotted.substr(dot + 1));
     if (!key) throw Error("internal: recipe " + std::string(recipe.name) + " fixes '" + dotted + "', which the key table does not declare");
     std::visit([&](const auto& k) { k.field(expected) = k.def, k.field(defaults) = k.def; }, key->kind);
+    keys.push_back(key);
   }
   if (recipe.preset) recipe.preset(expected.training);
-  for (const auto& dotted : recipe.fixes) {
-    const auto dot = dotted.find('.');
-    const Key* key = schema::find_key(dotted.substr(0, dot), dotted.substr(dot + 1));
-    const bool same = std::visit(
-        [&](const auto& k) { return k.field(copy) == k.field(expected) || k.field(copy) == k.field(defaults); },
+  for (const Key* key : keys) {
+    const std::string dotted = key->dotted();
+    const bool ok = std::visit(
+        [&](const auto& k) {
+          if (k.field(copy) == k.field(expected)) return true;
+          return written ? written->count(dotted) == 0 : k.field(copy) == k.field(defaults);
+        },
         key->kind);
-    if (!same)
+    if (!ok)
       errors.push_back(dotted + ": training.recipe " + recipe.name + " fixes it (" + recipe.about +
                        "); remove it, or set training.recipe: generic to choose it yourself");
   }
@@ -130,12 +135,15 @@ std::vector<std::string> recipe_key_errors(const Config& c) {
     errors.push_back(std::string("training.recipe: ") + recipe.name + " is written for model.arch " + recipe.network +
                      " (its parameter groups and schedule name that network's layers); set model.arch: " +
                      recipe.network + ", or training.recipe: generic");
+  if (recipe.images && (c.data.is_text() || c.data.dataset == "csv"))
+    errors.push_back(std::string("training.recipe: ") + recipe.name + " trains image classifiers (its flip and crop); " +
+                     c.data.dataset + " data is not images: set training.recipe: generic");
   return errors;
 }
 
 }  // namespace
 
-std::vector<std::string> check_conflicts(const Config& c) {
+std::vector<std::string> check_conflicts(const Config& c, const std::set<std::string>* written) {
   std::vector<std::string> errors;
   if (c.experiment.models % 2 != 0)
     errors.push_back("experiment.models: " + std::to_string(c.experiment.models) +
@@ -254,7 +262,7 @@ std::vector<std::string> check_conflicts(const Config& c) {
   if (c.parallel.models_per_job > 1)
     for (auto& why : pack_limits(c)) errors.push_back("parallel.models_per_job: " + why);
   for (auto& e : unused_key_errors(c)) errors.push_back(std::move(e));
-  for (auto& e : recipe_key_errors(c)) errors.push_back(std::move(e));
+  for (auto& e : recipe_key_errors(c, written)) errors.push_back(std::move(e));
   return errors;
 }
 

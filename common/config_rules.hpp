@@ -1,6 +1,7 @@
 // The config's cross-key rules (config_rules.cpp), apart from parsing (config.cpp).
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -9,8 +10,11 @@
 namespace lira {
 
 // Every rule that spans several keys and that `c` violates, one message each: keys set
-// where the task does not read them, and combinations that cannot work.
-std::vector<std::string> check_conflicts(const Config& c);
+// where the task does not read them, and combinations that cannot work. `written`: the
+// keys ("training.lr") the config text and overrides set, when known; a key the recipe
+// fixes is then refused at any value but the recipe's (else only at values other than
+// its default and the recipe's).
+std::vector<std::string> check_conflicts(const Config& c, const std::set<std::string>* written = nullptr);
 
 // The batches of one epoch of a model that trains on `examples` examples: a recipe that
 // drops the last partial batch (airbench94's, as published) does, the others keep it. The trainer

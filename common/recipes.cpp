@@ -1,8 +1,6 @@
 // The recipe table (recipes.hpp).
 #include "recipes.hpp"
 
-#include <algorithm>
-
 #include "errors.hpp"
 
 namespace lira {
@@ -41,13 +39,13 @@ std::vector<std::string> airbench94_fixes() {
 const std::vector<RecipeSpec>& recipes() {
   static const std::vector<RecipeSpec> all = {
       {"generic", "the training.* keys (optimizer, schedule, EMA, augmentation) for any network", nullptr,
-       false, false, false, false, -1, {}, nullptr},
+       false, false, false, false, -1, false, {}, nullptr},
       {"airbench94", "Keller Jordan's published airbench94 recipe for the airbench94 network", "airbench94",
        /*drop_last_batch=*/true, /*summed_loss=*/true, /*alternating_flip=*/true, /*tta=*/true,
-       /*label_smoothing=*/0.2, airbench94_fixes(), nullptr},
+       /*label_smoothing=*/0.2, /*images=*/true, airbench94_fixes(), nullptr},
       {"official", "the official LiRA code's WRN training: SGD 0.1, momentum 0.9, decay 5e-4, its cosine schedule, "
                    "flip and 4-pixel crop", nullptr,
-       false, false, false, false, -1, kOptimization, official_preset},
+       false, false, false, false, -1, /*images=*/true, kOptimization, official_preset},
   };
   return all;
 }
@@ -62,11 +60,6 @@ const RecipeSpec& recipe_named(const std::string& recipe, const std::string& arc
 }
 
 const RecipeSpec& recipe_of(const Config& c) { return recipe_named(c.training.recipe, c.model.arch); }
-
-bool recipe_fixes(const Config& c, const std::string& key) {
-  const auto& f = recipe_of(c).fixes;
-  return std::find(f.begin(), f.end(), key) != f.end();
-}
 
 void apply_recipe(Config& c) {
   if (const auto preset = recipe_of(c).preset) preset(c.training);

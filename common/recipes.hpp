@@ -27,6 +27,7 @@ struct RecipeSpec {
   bool alternating_flip = false; // airbench94's flip-and-translate augmentation (else training.augment_*)
   bool tta = false;              // the test accuracy is taken with test-time augmentation
   double label_smoothing = -1;   // fixed by the recipe; < 0: training.label_smoothing
+  bool images = false;           // trains image classifiers only (its augmentation)
   // The training.* keys the recipe fixes. A config that sets one to another value than
   // the recipe's is refused (config_rules.cpp); the recipe's values are in the resolved
   // config (apply_recipe below).
@@ -44,8 +45,6 @@ const RecipeSpec& recipe_named(const std::string& recipe, const std::string& arc
 // training.recipe auto -> airbench94 for model.arch airbench94 (their published pairing,
 // and what configs written before training.recipe mean), generic for every other network.
 void resolve_recipe(Config& c);
-// Whether the recipe of `c` fixes the key ("training.lr").
-bool recipe_fixes(const Config& c, const std::string& key);
 // Writes the recipe's fixed values into c.training (after the config checks).
 void apply_recipe(Config& c);
 

@@ -236,6 +236,19 @@ int64_t models_of(hid_t file, const std::string& path) {
   return static_cast<int64_t>(dims[0]);
 }
 
+// A fingerprint written before training.recipe existed has no recipe line; such a file
+// was trained with what `auto` means (airbench94's recipe for its network, the generic one
+// otherwise: common/recipes.cpp), so that line is added before the comparison.
+std::string with_recipe(const std::string& fingerprint) {
+  if (fingerprint.find("\n  recipe: ") != std::string::npos) return fingerprint;
+  const auto training = fingerprint.find("training:\n");
+  if (training == std::string::npos) return fingerprint;
+  const bool airbench94 = fingerprint.find("\n  arch: \"airbench94\"\n") != std::string::npos;
+  std::string out = fingerprint;
+  out.insert(training + 10, std::string("  recipe: \"") + (airbench94 ? "airbench94" : "generic") + "\"\n");
+  return out;
+}
+
 // Whether the open file `file` at `path` can be resumed by a run with this layout and
 // metadata -- or, with `growing`, grown to layout.models models; throws ResumeMismatch
 // saying why not.
@@ -252,15 +265,16 @@ void check_resumable(hid_t file, const std::string& path, const ResultsLayout& l
                          std::to_string(kResultsFormatVersion) + "; it cannot be resumed (lira score still reads it)." +
                          start_over);
   const int64_t file_models = models_of(file, path);
-  const auto old_config = h5::read_string_attr(file, "fingerprint_config").front();
+  const auto old_config = with_recipe(h5::read_string_attr(file, "fingerprint_config").front());
   const auto old_data = h5::read_string_attr(file, "fingerprint_data").front();
   const std::string scheme = h5::attr_exists(file, "keep_scheme") ? h5::read_string_attr(file, "keep_scheme").front()
                                                                  : std::string("subsets");
   std::string differences;
-  const bool same_config = growing ? without_models(old_config) == without_models(meta.fingerprint_config)
-                                   : old_config == meta.fingerprint_config;
+  const auto new_config = with_recipe(meta.fingerprint_config);
+  const bool same_config =
+      growing ? without_models(old_config) == without_models(new_config) : old_config == new_config;
   if (!same_config)
-    differences += "\nthe configuration differs:" + describe_config_difference(old_config, meta.fingerprint_config);
+    differences += "\nthe configuration differs:" + describe_config_difference(old_config, new_config);
   if (old_data != meta.fingerprint_data)
     differences += "\nthe data differs:" + describe_line_difference(old_data, meta.fingerprint_data);
   if (!differences.empty())

@@ -98,6 +98,7 @@ class ClassifierTask final : public Task {
     alternating_flip_ = recipe.alternating_flip, summed_loss_ = recipe.summed_loss, tta_ = recipe.tta;
     const double smoothing = recipe.label_smoothing >= 0 ? recipe.label_smoothing : config_.training.label_smoothing;
     none_options_ = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(smoothing).reduction(torch::kNone);
+    mean_options_ = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(smoothing);
   }
 
   const char* name() const override { return "classifier"; }
@@ -197,7 +198,7 @@ class ClassifierTask final : public Task {
       auto x = normalize(x_.index_select(0, idx));
       if (alternating_flip_) {
         x = m.augment->apply(x, m.positions.slice(0, start, end));
-      } else if (images_ && (t.augment_flip || t.augment_crop > 0)) {
+      } else if (augments()) {
         if (own_draws_) m.draws.load();
         x = augment_batch(x, t.augment_flip, t.augment_crop);
         if (own_draws_) m.draws.save();
@@ -231,6 +232,13 @@ class ClassifierTask final : public Task {
       y = y.defined() ? torch::cat({y, ypad}) : ypad;
     }
     compat::CudaAutocast autocast(bf16_);
+    if (single_ && ranks == 1 && !summed_loss_) {
+      // One model on one rank: torch's mean reduction, as a single network always trained
+      // (label smoothing rounds its gradient differently summed, then divided).
+      out.loss = torch::nn::functional::cross_entropy(single_->forward(xs[0]).to(compute_), ys[0], mean_options_);
+      out.sums = (out.loss.detach().to(torch::kFloat64) * out.items[0]).reshape({1});
+      return out;
+    }
     const auto z = (single_ ? single_->forward(xs[0]).unsqueeze(0) : fused_->forward_own(xs, rows)).to(compute_);
     auto ce = torch::nn::functional::cross_entropy(z.reshape({k * longest, -1}), torch::cat(ys), none_options_)
                   .view({k, longest});
@@ -253,13 +261,22 @@ class ClassifierTask final : public Task {
     return out;
   }
 
+  void clear(int64_t lane) override {
+    if (!fused_) return;
+    torch::NoGradGuard no_grad;
+    for (auto& e : fused_->state()) {
+      const bool var = e.name.size() >= 11 && e.name.compare(e.name.size() - 11, 11, "running_var") == 0;
+      e.value[lane].fill_(var ? 1.0 : 0.0);
+    }
+  }
+
   Network* network() override { return single_.get(); }
 
   std::pair<torch::Tensor, torch::Tensor> examples_at(const torch::Tensor& positions) override {
     const auto idx = members_.at(0).in_idx.index_select(0, positions.to(device_));
     auto x = normalize(x_.index_select(0, idx));
     const auto& t = config_.training;
-    if (images_ && (t.augment_flip || t.augment_crop > 0)) x = augment_batch(x, t.augment_flip, t.augment_crop);
+    if (augments()) x = augment_batch(x, t.augment_flip, t.augment_crop);
     auto y = y_.index_select(0, idx);
     last_batch_ = {x, y};
     return {x, y};
@@ -320,6 +337,12 @@ class ClassifierTask final : public Task {
     return channels_last_ && single_ ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
   }
 
+  // Whether training batches get the generic recipe's flip and crop.
+  bool augments() const {
+    const auto& t = config_.training;
+    return images_ && (t.augment_flip || t.augment_crop > 0);
+  }
+
   // The same inputs through every model: [K, B, classes].
   torch::Tensor forward_shared(const torch::Tensor& x) {
     return single_ ? single_->forward(x).unsqueeze(0) : fused_->forward_shared(x);
@@ -368,7 +391,7 @@ class ClassifierTask final : public Task {
   torch::ScalarType compute_ = torch::typeMetaToScalarType(torch::get_default_dtype());
   std::pair<torch::Tensor, torch::Tensor> last_batch_;
   torch::Tensor x_, y_, x_test_, y_test_, x_val_, y_val_, scale_, shift_;
-  torch::nn::functional::CrossEntropyFuncOptions none_options_;
+  torch::nn::functional::CrossEntropyFuncOptions none_options_, mean_options_;
   std::vector<Member> members_;
   std::unique_ptr<Network> single_;       // K = 1
   std::unique_ptr<FusedNetwork> fused_;  // K > 1

@@ -21,6 +21,7 @@
 #include "dp_sgd.hpp"
 #include "network.hpp"
 #include "recipe.hpp"
+#include "recipe_parts.hpp"
 #include "trainer.hpp"
 
 namespace lira {
@@ -56,12 +57,17 @@ void clip_gradients(const std::vector<torch::Tensor>& params, double max_norm, b
   }
   if (!sq.defined()) return;
   const auto coef = (max_norm / (sq.sqrt() + 1e-6)).clamp_max(1.0);
-  for (const auto& p : params) {
-    if (!p.grad().defined()) continue;
-    std::vector<int64_t> shape(static_cast<size_t>(p.dim()), 1);
-    shape[0] = k;
-    p.mutable_grad().mul_(coef.view(shape));
-  }
+  for (const auto& p : params)
+    if (p.grad().defined()) p.mutable_grad().mul_(recipe_parts::per_model(coef, p.dim()));
+}
+
+// A model's lane: its seed and the candidates its keep row has IN.
+Lane lane_for(const std::vector<uint8_t>& keep, uint64_t seed) {
+  Lane lane;
+  lane.seed = seed;
+  for (size_t i = 0; i < keep.size(); ++i)
+    if (keep[i]) lane.in.push_back(static_cast<int64_t>(i));
+  return lane;
 }
 
 // LIRA_TEST_DIVERGE=<model>: that model's weights become NaN after its first step, as a
@@ -219,8 +225,8 @@ class Training {
 
   // The NaN guard at the end of model j's epoch. One host synchronization per epoch; a
   // gang sums its shards' sums, so every rank sees the same mean and all of them stop
-  // together on a NaN. A model that diverged leaves: its weights zeroed and its
-  // statistics reset, so that its NaNs cannot reach the others'.
+  // together on a NaN. A model that diverged leaves its pack: the task resets its state
+  // and the recipe its optimizer state, so that its NaNs cannot reach the others'.
   bool loss_finite(int64_t j) {
     auto& l = lane(j);
     double sum = epoch_sum_[j].item<double>();
@@ -237,11 +243,7 @@ class Training {
                "; lower training.lr";
     if (k_ == 1) return false;
     spdlog::warn("{}; it leaves the pack", l.failed);
-    torch::NoGradGuard no_grad;
-    for (auto& [name, tensor] : task_.state()) {
-      const bool var = name.size() >= 11 && name.compare(name.size() - 11, 11, "running_var") == 0;
-      lane_of(tensor, j, stacked_).fill_(var ? 1.0 : 0.0);
-    }
+    task_.clear(j);
     recipe_->reset(j);
     return false;
   }
@@ -376,11 +378,7 @@ std::vector<WorkerMessage> run_jobs(const LoopOptions& o, Task& task, const std:
     if (static_cast<int64_t>(job.keep_row.size()) != n)
       throw TrainError("job for model " + std::to_string(job.model) + " has a keep row of " +
                        std::to_string(job.keep_row.size()) + " entries, expected " + std::to_string(n));
-    Lane lane;
-    lane.seed = job.seed;
-    for (int64_t i = 0; i < n; ++i)
-      if (job.keep_row[static_cast<size_t>(i)]) lane.in.push_back(i);
-    lanes.push_back(std::move(lane));
+    lanes.push_back(lane_for(job.keep_row, job.seed));
   }
   // Per call, from the thread that runs it: OpenMP's thread count is per calling thread.
   torch::set_num_threads(o.threads);
@@ -445,6 +443,7 @@ ModelResult external_signals(const TrainerContext& context, const std::string& m
     throw ConfigError("lira signals: implemented for classifiers; " + c.config.data.dataset +
                       " data trains language models");
   c.config.model.arch = "torchscript";
+  c.config.training.recipe = "generic";  // the file's recipe trained its models, not this one
   c.config.model.torchscript_path = model_path;
   c.config.model.torchscript_reinit = false;
   const auto device = resolve_device(c.config, c.device_index, c.workers_on_node);
@@ -454,10 +453,7 @@ ModelResult external_signals(const TrainerContext& context, const std::string& m
   if (static_cast<int64_t>(membership.size()) != task->candidates())
     throw ConfigError("lira signals: a membership of " + std::to_string(membership.size()) + " entries for " +
                       std::to_string(task->candidates()) + " candidates");
-  Lane lane;
-  for (int64_t i = 0; i < task->candidates(); ++i)
-    if (membership[static_cast<size_t>(i)]) lane.in.push_back(i);
-  task->build({lane});
+  task->build({lane_for(membership, 0)});
   ModelResult result;
   task->evaluate({&membership}, {&result});
   result.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

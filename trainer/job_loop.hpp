@@ -46,8 +46,9 @@ struct LoopOptions {
 // and augmentations as it would alone; the K step together, each on its own batches with
 // its own learning rate, epochs and optimizer state (the recipe: optimizer, schedule, EMA
 // or lookahead; accumulation, per-model gradient clipping, NaN guard), and a model whose
-// run is over sits out while the others finish. In a gang (K = 1) the leader's initial
-// weights are broadcast and only the leader evaluates. With early stopping, each model's
+// run is over sits out while the others finish. In a gang the leader's initial weights
+// (all K models') are broadcast, every rank trains its shard of each model's batch, and
+// only the leader evaluates. With early stopping, each model's
 // validation loss is taken after each of its epochs; a model stops after
 // `early_stopping` epochs without a new best, and its best epoch's weights are restored
 // before the recipe's finish. Under DP-SGD (options.dp enabled; K = 1) each step trains

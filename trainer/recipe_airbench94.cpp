@@ -1,5 +1,7 @@
 // airbench94's published recipe (training.recipe airbench94; docs/training.md has the
 // table), K models at once.
+#include <algorithm>
+
 #include "common/errors.hpp"
 #include "common/schedule.hpp"
 #include "recipe.hpp"
@@ -85,7 +87,9 @@ class Airbench94Recipe final : public Recipe {
     const Moving m(due, stacked_, device_);
     if (!m.any) return;
     torch::NoGradGuard no_grad;
-    if (!stacked_) {
+    // Every model due with one decay (one model, or a pack in step): plain numbers.
+    const bool same = std::all_of(decay.begin(), decay.end(), [&](double d) { return d == decay[0]; });
+    if (!stacked_ || (m.all && same)) {
       for (size_t i = 0; i < state_.size(); ++i) {
         ema_[i].lerp_(state_[i], 1.0 - decay[0]);
         state_[i].copy_(ema_[i]);

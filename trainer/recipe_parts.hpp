@@ -2,10 +2,10 @@
 // a step count per model, the per-model weight average, and the mask of the models that
 // move. The state is the task's: K models' tensors stacked on a leading model axis
 // ([K, ...], a pack), or one model's own tensors (K = 1, not stacked). Every update is
-// written once for both: with a stacked state the models' rates and masks are tensors
-// broadcast over the model axis; with a single model they are plain numbers and the
-// arithmetic is torch's own optimizers', so one model trains bitwise as it did with
-// torch::optim.
+// written once for both: when the models' rates differ they are tensors broadcast over
+// the model axis; with a single model, or a pack whose models step in step, they are
+// plain numbers and the arithmetic is torch's own optimizers', so one model trains
+// bitwise as it did with torch::optim.
 #pragma once
 
 #include <torch/torch.h>
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "task.hpp"
 
 namespace lira {
 namespace recipe_parts {
@@ -80,19 +81,25 @@ class Optimizer {
   void step(const std::vector<double>& rate, const Moving& moving, const Moving& whiten) {
     torch::NoGradGuard no_grad;
     for (size_t k = 0; k < steps_.size(); ++k) steps_[k] += moving.host[k];
+    const StepRates for_moving = rates_of(rate, moving);
+    StepRates for_whiten;
+    bool whiten_rates = false;
     for (size_t i = 0; i < params_.size(); ++i) {
       auto& p = params_[i].value;
-      const Moving& m = params_[i].whiten_bias ? whiten : moving;
+      const bool w = params_[i].whiten_bias;
+      const Moving& m = w ? whiten : moving;
       if (!p.grad().defined() || !m.any) continue;
+      if (w && !whiten_rates) for_whiten = rates_of(rate, whiten), whiten_rates = true;
+      const StepRates& r = w ? for_whiten : for_moving;
       if (m.all) {
-        update(i, rate);
+        update(i, r);
         continue;
       }
       const auto keep = per_model(m.on.logical_not(), p.dim());
       const auto old_p = p.clone();
       const auto old_buf = buf_[i].defined() ? buf_[i].clone() : torch::Tensor();
       const auto old_sq = sq_[i].defined() ? sq_[i].clone() : torch::Tensor();
-      update(i, rate);
+      update(i, r);
       p.copy_(torch::where(keep, old_p, p));
       if (old_buf.defined()) buf_[i].copy_(torch::where(keep, old_buf, buf_[i]));
       if (old_sq.defined()) sq_[i].copy_(torch::where(keep, old_sq, sq_[i]));
@@ -117,16 +124,44 @@ class Optimizer {
   }
 
  private:
-  // [K] float64 values -> [K, 1, ...] in p's dtype on p's device.
-  torch::Tensor spread(std::vector<double> v, const torch::Tensor& p) const {
-    return per_model(torch::tensor(v, torch::kFloat64).to(p.device()).to(p.scalar_type()), p.dim());
+  // A step's rates, made once per step: `uniform` when every moving model has the same
+  // rate and step count -- then plain numbers, and the arithmetic is one model's alone
+  // (torch's own) -- else [K] float64 tensors on the device, broadcast over the model axis.
+  struct StepRates {
+    bool uniform = true;
+    double lr = 0, bc1 = 1, bc2 = 1;
+    torch::Tensor lr_t, bc1_t, sqrt_bc2_t;
+  };
+  StepRates rates_of(const std::vector<double>& rate, const Moving& m) const {
+    static constexpr double b1 = 0.9, b2 = 0.999;
+    const auto correction = [](double beta, int64_t steps) {
+      return 1.0 - std::pow(beta, static_cast<double>(std::max<int64_t>(steps, 1)));
+    };
+    StepRates r;
+    size_t first = 0;
+    while (first + 1 < rate.size() && !m.host[first]) ++first;
+    for (size_t k = 0; k < rate.size(); ++k)
+      if (m.host[k] && (rate[k] != rate[first] || steps_[k] != steps_[first])) r.uniform = false;
+    r.uniform = r.uniform || !stacked_;
+    if (r.uniform) {
+      r.lr = rate[first], r.bc1 = correction(b1, steps_[first]), r.bc2 = correction(b2, steps_[first]);
+      return r;
+    }
+    const auto device = params_.front().value.device();
+    std::vector<double> bc1, sqrt_bc2;
+    for (const auto s : steps_) bc1.push_back(correction(b1, s)), sqrt_bc2.push_back(std::sqrt(correction(b2, s)));
+    r.lr_t = torch::tensor(rate, torch::kFloat64).to(device);
+    if (o_.kind != "sgd") {
+      r.bc1_t = torch::tensor(bc1, torch::kFloat64).to(device);
+      r.sqrt_bc2_t = torch::tensor(sqrt_bc2, torch::kFloat64).to(device);
+    }
+    return r;
   }
-  void update(size_t i, const std::vector<double>& rate) {
+  void update(size_t i, const StepRates& r) {
     auto& p = params_[i].value;
-    const double wd = params_[i].decay, scale = params_[i].lr_scale;
-    std::vector<double> lr(rate);
-    for (auto& r : lr) r *= scale;
-    const torch::Tensor lr_t = stacked_ ? spread(lr, p) : torch::Tensor();
+    const double wd = params_[i].decay, scale = params_[i].lr_scale, lr = r.lr * scale;
+    const auto spread = [&](const torch::Tensor& v) { return per_model(v.to(p.scalar_type()), p.dim()); };
+    const torch::Tensor lr_t = r.uniform ? torch::Tensor() : spread(r.lr_t * scale);
     torch::Tensor g = p.grad();
     if (o_.kind == "sgd") {
       if (wd != 0) g = g.add(p, wd);
@@ -138,36 +173,30 @@ class Optimizer {
         }
         g = o_.nesterov ? g.add(buf_[i], o_.momentum) : buf_[i];
       }
-      if (stacked_) {
-        p.addcmul_(lr_t, g, -1.0);  // p -= lr x g, without a temporary
+      if (r.uniform) {
+        p.add_(g, -lr);
       } else {
-        p.add_(g, -lr[0]);
+        p.addcmul_(lr_t, g, -1.0);  // p -= lr x g, without a temporary
       }
       return;
     }
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-    std::vector<double> bc1, bc2;
-    for (auto s : steps_) {
-      const auto n = static_cast<double>(std::max<int64_t>(s, 1));
-      bc1.push_back(1.0 - std::pow(b1, n)), bc2.push_back(1.0 - std::pow(b2, n));
-    }
     if (o_.kind == "adamw") {
-      if (wd != 0 && stacked_) p.mul_(1.0 - lr_t * wd);
-      if (wd != 0 && !stacked_) p.mul_(1.0 - lr[0] * wd);
+      if (wd != 0 && r.uniform) p.mul_(1.0 - lr * wd);
+      if (wd != 0 && !r.uniform) p.mul_(1.0 - lr_t * wd);
     } else if (wd != 0) {
       g = g.add(p, wd);
     }
     if (!buf_[i].defined()) buf_[i] = torch::zeros_like(p), sq_[i] = torch::zeros_like(p);
     buf_[i].mul_(b1).add_(g, 1.0 - b1);
     sq_[i].mul_(b2).addcmul_(g, g, 1.0 - b2);
-    if (!stacked_) {  // torch's Adam, step for step
-      const auto denom = (sq_[i].sqrt() / std::sqrt(bc2[0])).add_(eps);
-      p.addcdiv_(buf_[i], denom, -lr[0] / bc1[0]);
+    if (r.uniform) {  // torch's Adam, step for step
+      const auto denom = (sq_[i].sqrt() / std::sqrt(r.bc2)).add_(eps);
+      p.addcdiv_(buf_[i], denom, -lr / r.bc1);
       return;
     }
-    for (auto& v : bc2) v = std::sqrt(v);
-    const auto denom = (sq_[i].sqrt() / spread(bc2, p)).add_(eps);
-    p.sub_((lr_t / spread(bc1, p)) * buf_[i] / denom);
+    const auto denom = (sq_[i].sqrt() / spread(r.sqrt_bc2_t)).add_(eps);
+    p.sub_((lr_t / spread(r.bc1_t)) * buf_[i] / denom);
   }
 
   Options o_;

@@ -1,11 +1,11 @@
 // What a kind of training plugs into the one job loop (job_loop.hpp): a classifier task
 // (images and tables, classifier_task.cpp) and a language-model task (text, lm_task.cpp).
 // A task trains K >= 1 models at once (a pack; one model is a pack of one): every call
-// has a model axis. The loop owns everything the tasks share -- seeding, the keep-row
-// check, timing, each model's epochs and steps, the learning-rate schedule, accumulation,
+// has a model axis. The loop owns everything the tasks share -- the keep-row check,
+// timing, each model's epochs and steps, the learning-rate schedule, accumulation,
 // gradient clipping, EMA, early stopping, the NaN guard, the gang's synchronization, the
-// call to evaluation -- and a task owns only its models, its batches, its loss and its
-// signals.
+// call to evaluation -- and a task owns only its models (built from each model's seed),
+// its batches, its loss and its signals.
 #pragma once
 
 #include <torch/torch.h>
@@ -90,6 +90,11 @@ class Task {
   virtual torch::Tensor example_losses(const torch::Tensor& logits, const torch::Tensor& labels);
   // Throws the ConfigError for a task without DP-SGD (the defaults above; the job loop).
   [[noreturn]] void refuse_dp() const;
+
+  // Model `lane` left its pack (its loss was not finite): its weights and statistics are
+  // reset to finite values, so that its NaNs reach no other model's computation. Tasks
+  // that train one model at a time need nothing here.
+  virtual void clear(int64_t /*lane*/) {}
 
   // Early stopping: each model's mean loss (as it is now, in evaluation mode) on the
   // validation split. The default throws a ConfigError (no validation split).

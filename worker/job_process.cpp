@@ -208,7 +208,8 @@ int run_job_process(int fd, const RunnerFactory& make_runner) {
     current = nullptr;
     // The rows into the results file from here, where they were made (the rank writes
     // what this process could not, and warns about it), so only scalars cross the pipe.
-    write_rows(rows, jobs.front().direct, replies, /*warn=*/false);
+    // A gang member's results carry no signals (its leader evaluates): nothing to write.
+    if (init.gang_rank == 0) write_rows(rows, jobs.front().direct, replies, /*warn=*/false);
     for (const auto& reply : replies)
       child::send_frame(fd, std::holds_alternative<ModelResult>(reply) ? child::Kind::kResult : child::Kind::kFailure,
                         encode(reply), kPeer);

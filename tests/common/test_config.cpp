@@ -168,6 +168,12 @@ TEST_CASE("training.recipe: auto resolves by network, official fixes its values,
                        doctest::Contains("training.momentum: training.recipe airbench94 fixes it"), ConfigError);
   CHECK_THROWS_WITH_AS(parse_config("training: {recipe: airbench94}", "t"),
                        doctest::Contains("is written for model.arch airbench94"), ConfigError);
+  // A written key is refused even at its default, which the preset would override.
+  CHECK_THROWS_WITH_AS(parse_config("training: {recipe: official, augment_flip: false}", "t"),
+                       doctest::Contains("training.augment_flip: training.recipe official fixes it"), ConfigError);
+  // Its flip and crop are for images: csv and text data are refused before they could be.
+  CHECK_THROWS_WITH_AS(parse_config("data: {dataset: fortunes}\nmodel: {arch: gpt}\ntraining: {recipe: official}", "t"),
+                       doctest::Contains("trains image classifiers"), ConfigError);
 }
 
 TEST_CASE("training.recipe's choices are auto and the recipes of common/recipes.cpp, in order") {

@@ -580,3 +580,13 @@ TEST_CASE("growth is refused for shrinking, for subsets files, for other changes
   CHECK_THROWS_WITH_AS(grow_to(subsets, 8, "subsets"), doctest::Contains("keep_scheme: subsets"), ResumeMismatch);
   CHECK(ResultsWriter::models_in(subsets) == 4);
 }
+
+TEST_CASE("a file written before training.recipe resumes under the recipe that auto gives its network") {
+  TempDir dir;
+  const auto path = (dir.path / "old.h5").string();
+  make_writer(path)->close();  // its fingerprint: "training:\n  epochs: 3\n", no recipe line
+  CHECK_NOTHROW(ResultsWriter::check_resume(path, small_layout(), meta("training:\n  recipe: \"generic\"\n  epochs: 3\n")));
+  CHECK_THROWS_WITH_AS(
+      ResultsWriter::check_resume(path, small_layout(), meta("training:\n  recipe: \"official\"\n  epochs: 3\n")),
+      doctest::Contains("training.recipe"), ResumeMismatch);
+}
