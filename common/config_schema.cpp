@@ -341,12 +341,12 @@ const std::vector<Key>& keys() {
        false},
       {"parallel", "models_per_job",
        IntKey{1, 1, 256, [](Config& c) -> int64_t& { return c.parallel.models_per_job; }},
-       "K: a worker trains K models at once as one network K times as wide (groups=K convolutions, batched "
-       "matmuls), each with its own seed, keep row, batch order, augmentation draws, learning-rate schedule "
+       "K: a worker trains K models at once as one network K times as wide (on CUDA groups=K convolutions; "
+       "batched matmuls), each with its own seed, keep row, batch order, augmentation draws, learning-rate schedule "
        "and BatchNorm statistics, as if alone, through the same loop as one model (early stopping and "
-       "accumulation included); mlp, cnn, airbench, airbench94, the wide ResNets and resnet18 with BatchNorm, "
-       "also in data-parallel gangs; not DP-SGD. The same models as K = 1 up to float rounding "
-       "(docs/training.md). A retry trains alone.",
+       "accumulation included); mlp, cnn, airbench, airbench94, the wide ResNets (no dropout) and resnet18 with "
+       "BatchNorm, also in data-parallel gangs; not DP-SGD, nor queries.batchnorm train for BatchNorm networks. "
+       "The same models as K = 1 up to float rounding (docs/training.md). A retry trains alone.",
        false},
   };
   return k;

@@ -1,7 +1,7 @@
 // Keller Jordan's airbench94 CIFAR network, twice:
 //  - model.arch airbench94: the published legacy network item by item (whitening with eps
 //    5e-4 and a bias, dirac-initialized convs, BatchNorm eps 1e-12 / momentum 0.4 with the
-//    weight frozen, MaxPool 3, x 1/9); its training recipe is trainer/recipe.cpp.
+//    weight frozen, MaxPool 3, x 1/9); its published training recipe is trainer/recipe_airbench94.cpp.
 //  - model.arch airbench: the same layout with lira's generic choices (centered whitening
 //    with eps 1e-2 and no bias, PyTorch's BatchNorm, widths from model.airbench_widths),
 //    trained by the training.* keys like every other architecture.
