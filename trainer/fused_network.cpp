@@ -85,9 +85,14 @@ FusedNetwork::Act FusedNetwork::conv(const Act& x, const torch::Tensor& w, const
     return torch::conv2d(x, w.reshape({k_ * out, w.size(2), w.size(3), w.size(4)}),
                          b.defined() ? b.reshape({k_ * out}) : torch::Tensor(), stride, pad, 1, k_);
   }
+  // split and unbind, not narrow and [j]: their backward joins the K gradients once,
+  // where K slices would each scatter into a zeroed tensor of the whole pack's size.
+  const auto xs = x.split(batch), ws = w.unbind(0);
+  const auto bs = b.defined() ? b.unbind(0) : std::vector<torch::Tensor>(static_cast<size_t>(k_));
   std::vector<torch::Tensor> parts;
   for (int64_t j = 0; j < k_; ++j)
-    parts.push_back(torch::conv2d(model_slice(x, j, batch), w[j], b.defined() ? b[j] : torch::Tensor(), stride, pad));
+    parts.push_back(torch::conv2d(xs[static_cast<size_t>(j)], ws[static_cast<size_t>(j)], bs[static_cast<size_t>(j)],
+                                  stride, pad));
   return torch::cat(parts);
 }
 
@@ -142,17 +147,20 @@ FusedNetwork::Act FusedNetwork::norm(const Act& x, const std::string& prefix, co
     return train_norm(x, w.view(-1), b.view(-1), rm.view(-1), rv.view(-1), kind.eps, kind.momentum,
                       kind.biased_running_var);
   std::vector<torch::Tensor> parts;
+  const auto xs = grouped_ ? x.split(x.size(1) / k_, 1) : x.split(batch), ws = w.unbind(0), bs = b.unbind(0);
   for (int64_t j = 0; j < k_; ++j) {
-    const auto xj = model_slice(x, j, batch);
+    const auto& xj = xs[static_cast<size_t>(j)];
     const int64_t r = rows_[static_cast<size_t>(j)];
+    const auto& wj = ws[static_cast<size_t>(j)];
+    const auto& bj = bs[static_cast<size_t>(j)];
     if (r == batch) {
-      parts.push_back(train_norm(xj, w[j], b[j], rm[j], rv[j], kind.eps, kind.momentum, kind.biased_running_var));
+      parts.push_back(train_norm(xj, wj, bj, rm[j], rv[j], kind.eps, kind.momentum, kind.biased_running_var));
     } else if (r == 0) {  // the model sits this step out: its statistics stay, its outputs do not matter
       parts.push_back(torch::zeros_like(xj));
     } else {
       // The first r rows (the real ones) as the model's batch alone; the padding's
       // outputs are zeros, which its masked loss ignores.
-      parts.push_back(torch::cat({train_norm(xj.narrow(0, 0, r), w[j], b[j], rm[j], rv[j], kind.eps, kind.momentum,
+      parts.push_back(torch::cat({train_norm(xj.narrow(0, 0, r), wj, bj, rm[j], rv[j], kind.eps, kind.momentum,
                                              kind.biased_running_var),
                                   torch::zeros_like(xj.narrow(0, r, batch - r))}));
     }
